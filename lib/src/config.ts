@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { PORTS, type ServiceName } from "./ports.js";
+
+/**
+ * Configuration comes from environment variables only, and is validated once at
+ * start: a bad or missing value stops the service with a message naming the
+ * variable, instead of failing later in some handler.
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Exit code for a configuration error (sysexits.h EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+const LISTEN_ADDRESS = /^(?<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?<port>\d{1,5})$/;
+
+/** Reusable variable types; each error message says what was expected. */
+export const env = {
+  /** "host:port" to listen on or dial; port 0 asks the OS for a free port. */
+  address: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => {
+        const port = Number(LISTEN_ADDRESS.exec(v)?.groups?.port ?? -1);
+        return port >= 0 && port <= 65535;
+      }, "expected host:port, e.g. 127.0.0.1:50051"),
+  /** A whole number of milliseconds. */
+  milliseconds: (fallback: number) =>
+    z.coerce
+      .number({ error: "expected a whole number of milliseconds" })
+      .int("expected a whole number of milliseconds")
+      .min(0, "expected a whole number of milliseconds")
+      .default(fallback),
+  logLevel: () => z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** Empty or unset: embedded PGlite; "memory://": PGlite in memory; "postgres://...": a real server. */
+  databaseUrl: () =>
+    z
+      .string()
+      .optional()
+      .refine(
+        (v) => v === undefined || v === "" || v === "memory://" || /^postgres(ql)?:\/\/./.test(v),
+        "expected postgres://user:password@host:port/database, memory://, or nothing for the embedded database",
+      ),
+};
+
+/** The variables every service reads. */
+export function baseServiceConfig(service: ServiceName) {
+  return z.object({
+    GRPC_ADDR: env.address(`127.0.0.1:${PORTS[service].grpc}`),
+    ADMIN_ADDR: env.address(`127.0.0.1:${PORTS[service].admin}`),
+    LOG_LEVEL: env.logLevel(),
+    DATABASE_URL: env.databaseUrl(),
+    DATA_DIR: z.string().min(1).default(`.data/${service}`),
+    SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
+  });
+}
+
+export type BaseServiceConfig = z.infer<ReturnType<typeof baseServiceConfig>>;
+
+/** Validate `source` (the environment) against `schema`; throws ConfigError naming each bad variable. */
+export function parseConfig<S extends z.ZodObject>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "?");
+    const value = source[name];
+    const shown = value === undefined ? "unset" : `got ${JSON.stringify(value)}`;
+    return `  ${name}: ${issue.message} (${shown})`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}
+
+/** parseConfig for a process entry point: on error, print the message and exit EX_CONFIG. */
+export function loadConfigOrExit<S extends z.ZodObject>(schema: S): z.infer<S> {
+  try {
+    return parseConfig(schema);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
+/** Split "host:port" (as validated by env.address) into its parts. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const match = LISTEN_ADDRESS.exec(address);
+  if (!match?.groups) throw new ConfigError(`not a host:port address: ${address}`);
+  return { host: match.groups.host!.replace(/^\[|\]$/g, ""), port: Number(match.groups.port) };
+}

@@ -1,0 +1,30 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Database } from "./database.js";
+
+/**
+ * Apply `dir`'s *.sql files in file-name order (001_..., 002_...), each once,
+ * recording what ran in schema_migrations. Everything runs in one transaction
+ * under an advisory lock, so replicas starting together against one PostgreSQL
+ * server migrate once and a failed migration leaves nothing half-done.
+ * Returns the names it applied.
+ */
+export async function migrate(db: Database, dir: string): Promise<string[]> {
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith(".sql"))
+    .sort();
+  return db.transaction(async (tx) => {
+    await tx.query("select pg_advisory_xact_lock(hashtext('bazaar.schema_migrations'))");
+    await tx.exec(
+      "create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())",
+    );
+    const done = new Set((await tx.query<{ name: string }>("select name from schema_migrations")).map((row) => row.name));
+    const applied: string[] = [];
+    for (const name of files.filter((file) => !done.has(file))) {
+      await tx.exec(readFileSync(join(dir, name), "utf8"));
+      await tx.query("insert into schema_migrations (name) values ($1)", [name]);
+      applied.push(name);
+    }
+    return applied;
+  });
+}

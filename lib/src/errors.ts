@@ -1,0 +1,82 @@
+import { Metadata, status, type ServiceError, type StatusObject } from "@grpc/grpc-js";
+import { BadRequest } from "@bazaar/gen/google/rpc/error_details";
+import { Status } from "@bazaar/gen/google/rpc/status";
+
+/**
+ * Errors a handler throws on purpose. Each carries a gRPC status code; the
+ * server adapter turns it into a status for the client. Anything else a handler
+ * throws is a bug: it becomes INTERNAL with a generic message and is logged.
+ */
+export class RpcError extends Error {
+  override name = "RpcError";
+  constructor(
+    readonly code: status,
+    message: string,
+    readonly fieldViolations: readonly FieldViolation[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** One bad field of a request, as google.rpc.BadRequest.FieldViolation. */
+export interface FieldViolation {
+  /** The field's proto name, with a path for nested fields: "items[2].quantity". */
+  field: string;
+  description: string;
+}
+
+export const invalidArgument = (violations: readonly FieldViolation[]) =>
+  new RpcError(
+    status.INVALID_ARGUMENT,
+    violations.map((v) => `${v.field}: ${v.description}`).join("; "),
+    violations,
+  );
+export const notFound = (message: string) => new RpcError(status.NOT_FOUND, message);
+export const failedPrecondition = (message: string) => new RpcError(status.FAILED_PRECONDITION, message);
+export const unavailable = (message: string) => new RpcError(status.UNAVAILABLE, message);
+
+const STATUS_DETAILS_KEY = "grpc-status-details-bin";
+const BAD_REQUEST_TYPE_URL = "type.googleapis.com/google.rpc.BadRequest";
+
+/** The status a server sends for an RpcError, with BadRequest details in the standard trailer. */
+export function toStatus(error: RpcError): Partial<StatusObject> {
+  const metadata = new Metadata();
+  const details =
+    error.fieldViolations.length === 0
+      ? []
+      : [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(BadRequest.encode(badRequestOf(error)).finish()) }];
+  const body = Status.encode({ code: error.code, message: error.message, details }).finish();
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(body));
+  return { code: error.code, details: error.message, metadata };
+}
+
+function badRequestOf(error: RpcError): BadRequest {
+  return {
+    fieldViolations: error.fieldViolations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })),
+  };
+}
+
+/** The field violations a client received with an INVALID_ARGUMENT, empty if none. */
+export function fieldViolationsOf(error: Pick<ServiceError, "metadata">): FieldViolation[] {
+  const raw = error.metadata?.get(STATUS_DETAILS_KEY)[0];
+  if (!(raw instanceof Buffer)) return [];
+  return Status.decode(raw)
+    .details.filter((any) => any.typeUrl === BAD_REQUEST_TYPE_URL)
+    .flatMap((any) => BadRequest.decode(any.value).fieldViolations)
+    .map(({ field, description }) => ({ field, description }));
+}
+
+/** Collects a request's field violations, so a client learns every bad field at once. */
+export class Violations {
+  private readonly list: FieldViolation[] = [];
+
+  add(field: string, description: string): this {
+    this.list.push({ field, description });
+    return this;
+  }
+
+  /** Throws INVALID_ARGUMENT listing every violation, if there is any. */
+  throwIfAny(): void {
+    if (this.list.length > 0) throw invalidArgument(this.list);
+  }
+}

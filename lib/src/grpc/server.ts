@@ -1,0 +1,134 @@
+import * as grpc from "@grpc/grpc-js";
+import { RpcError, toStatus, unavailable } from "../errors.js";
+import { type Logger } from "../logger.js";
+
+/** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
+interface UnaryMethod<Req, Res> {
+  path: string;
+  requestStream: false;
+  responseStream: false;
+  requestDeserialize(bytes: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+}
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  metadata: grpc.Metadata;
+  /** Aborted when the client cancels or its deadline passes: stop work that nobody waits for. */
+  signal: AbortSignal;
+  peer: string;
+}
+
+/** A service implemented as promise-returning functions, typed by its generated definition. */
+export type UnaryHandlers<D> = {
+  [K in keyof D]: D[K] extends UnaryMethod<infer Req, infer Res> ? (request: Req, call: CallContext) => Promise<Res> : never;
+};
+
+/**
+ * Adapts promise handlers to grpc-js. This is the one place where handler
+ * errors become statuses: an RpcError keeps its code, message and field
+ * violations; anything else is a bug, logged with its stack and answered
+ * INTERNAL without internals. `resolve` returns the handlers, or throws
+ * UNAVAILABLE while the service is still starting.
+ */
+export function unaryImplementation<D extends grpc.ServiceDefinition>(
+  definition: D,
+  resolve: () => UnaryHandlers<D>,
+  logger: Logger,
+): grpc.UntypedServiceImplementation {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    if (method.requestStream || method.responseStream) {
+      throw new Error(`${method.path}: only unary methods are supported by unaryImplementation`);
+    }
+    implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const controller = new AbortController();
+      call.on("cancelled", () => controller.abort());
+      const context: CallContext = { metadata: call.metadata, signal: controller.signal, peer: call.getPeer() };
+      Promise.resolve()
+        .then(() => {
+          const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
+          return handler(call.request, context);
+        })
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => callback(statusFor(error, method.path, logger)),
+        );
+    }) as grpc.handleUnaryCall<unknown, unknown>;
+  }
+  return implementation;
+}
+
+function statusFor(error: unknown, path: string, logger: Logger): Partial<grpc.StatusObject> {
+  if (error instanceof RpcError) return toStatus(error);
+  logger.error({ err: error, rpc: path }, "unhandled error in handler");
+  return { code: grpc.status.INTERNAL, details: "internal error" };
+}
+
+/** A handler set that answers UNAVAILABLE until `ready` is called (the database is still opening). */
+export function startingHandlers<H>(serviceName: string): { resolve: () => H; ready: (handlers: H) => void } {
+  let current: H | undefined;
+  return {
+    resolve: () => {
+      if (current === undefined) throw unavailable(`${serviceName} is starting`);
+      return current;
+    },
+    ready: (handlers) => {
+      current = handlers;
+    },
+  };
+}
+
+const SERVER_FAULTS = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED]);
+
+/**
+ * One log line per RPC: method, status code, duration and peer. Health and
+ * reflection traffic (probes, grpcurl) goes to debug so it cannot drown the rest.
+ */
+export function loggingInterceptor(logger: Logger): grpc.ServerInterceptor {
+  return (methodDescriptor, call) => {
+    const started = performance.now();
+    const rpc = methodDescriptor.path;
+    const quiet = rpc.startsWith("/grpc.health.") || rpc.startsWith("/grpc.reflection.");
+    return new grpc.ServerInterceptingCall(call, {
+      sendStatus: (status, next) => {
+        const line = {
+          rpc,
+          code: grpc.status[status.code],
+          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+          peer: call.getPeer(),
+        };
+        if (SERVER_FAULTS.has(status.code)) logger.error(line, "rpc failed");
+        else if (quiet) logger.debug(line, "rpc");
+        else logger.info(line, "rpc");
+        next(status);
+      },
+    });
+  };
+}
+
+/** Bind `server` to "host:port" and resolve with the bound port (useful with port 0). */
+export function bindServer(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    ),
+  );
+}
+
+/**
+ * Stop taking calls and let in-flight ones finish; past `graceMs`, cut what is
+ * left. Resolves true if everything finished in time.
+ */
+export function drainServer(server: grpc.Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve(false);
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as grpc from "@grpc/grpc-js";
+import { startAdminServer } from "./admin.js";
+import { type BaseServiceConfig } from "./config.js";
+import { type Database, openDatabase } from "./db/database.js";
+import { migrate } from "./db/migrate.js";
+import { Health, ServingStatus } from "./grpc/health.js";
+import { Reflection } from "./grpc/reflection.js";
+import {
+  bindServer,
+  drainServer,
+  loggingInterceptor,
+  startingHandlers,
+  unaryImplementation,
+  type UnaryHandlers,
+} from "./grpc/server.js";
+import { createLogger, type Logger } from "./logger.js";
+
+/** What a service's handlers are built from once its database is ready. */
+export interface ServiceDeps {
+  db: Database;
+  logger: Logger;
+}
+
+/** One gRPC service of a process: its generated definition and how to build its handlers. */
+export interface Implementation {
+  name: string;
+  definition: grpc.ServiceDefinition;
+  create(deps: ServiceDeps): UnaryHandlers<grpc.ServiceDefinition>;
+}
+
+/** Pair a generated definition with a factory of its (type-checked) handlers. */
+export function implement<D extends grpc.ServiceDefinition>(
+  definition: D,
+  create: (deps: ServiceDeps) => UnaryHandlers<D>,
+): Implementation {
+  const path = Object.values(definition)[0]?.path ?? "";
+  const name = path.split("/")[1] ?? "";
+  return { name, definition, create: create as Implementation["create"] };
+}
+
+export interface ServiceOptions {
+  /** Short name for logs and the default data directory, e.g. "catalog". */
+  name: string;
+  config: BaseServiceConfig;
+  /** Folder of *.sql migrations for this service's database. */
+  migrationsDir: string;
+  services: Implementation[];
+  logger?: Logger;
+}
+
+export interface RunningService {
+  grpcPort: number;
+  adminPort: number;
+  logger: Logger;
+  health: Health;
+  /** Drain and stop: NOT_SERVING, finish in-flight calls (within the grace period), close the database. */
+  stop(): Promise<void>;
+}
+
+/** The FileDescriptorSet written by `make gen`, with every import: what reflection serves. */
+export function loadDescriptorSet(): Uint8Array {
+  return readFileSync(createRequire(import.meta.url).resolve("@bazaar/gen/descriptors.binpb"));
+}
+
+/**
+ * Start a service the same way every time: the gRPC port opens first with
+ * health NOT_SERVING (so orchestrators can watch it come up), then the database
+ * opens and migrates, then handlers are installed and health says SERVING.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(options.name, config.LOG_LEVEL);
+  const names = options.services.map((service) => service.name);
+  const health = new Health(names);
+  const reflection = new Reflection(loadDescriptorSet(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+
+  const server = new grpc.Server({ interceptors: [loggingInterceptor(logger)] });
+  health.addTo(server);
+  reflection.addTo(server);
+  const installs = options.services.map((service) => {
+    const handlers = startingHandlers<UnaryHandlers<grpc.ServiceDefinition>>(service.name);
+    server.addService(service.definition, unaryImplementation(service.definition, handlers.resolve, logger));
+    return (deps: ServiceDeps) => handlers.ready(service.create(deps));
+  });
+
+  const grpcPort = await bindServer(server, config.GRPC_ADDR);
+  let db: Database | undefined;
+  let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
+  try {
+    admin = await startAdminServer(config.ADMIN_ADDR, health);
+    logger.info({ grpc_port: grpcPort, admin_port: admin.port }, "listening");
+    db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const applied = await migrate(db, options.migrationsDir);
+    logger.info({ backend: db.backend, migrations_applied: applied }, "database ready");
+  } catch (error) {
+    server.forceShutdown();
+    await admin?.close();
+    await db?.close();
+    throw error;
+  }
+  for (const install of installs) install({ db, logger });
+  health.setAll(ServingStatus.SERVING);
+  logger.info({ services: names }, "serving");
+
+  const openDb = db;
+  const openAdmin = admin;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
+      health.shutdown();
+      const finished = await drainServer(server, config.SHUTDOWN_GRACE_MS);
+      await openAdmin.close();
+      await openDb.close();
+      logger.info({ in_flight_finished: finished }, "stopped");
+    })());
+  return { grpcPort, adminPort: openAdmin.port, logger, health, stop };
+}
+
+/**
+ * Entry point for a service process: start it, drain on SIGTERM or SIGINT and
+ * exit 0; exit 1 with a logged reason if it cannot start.
+ */
+export async function runService(options: ServiceOptions): Promise<void> {
+  const logger = options.logger ?? createLogger(options.name, options.config.LOG_LEVEL);
+  let service: RunningService;
+  try {
+    service = await startService({ ...options, logger });
+  } catch (error) {
+    logger.fatal({ err: error }, "failed to start");
+    process.exit(1);
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, "shutdown requested");
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}

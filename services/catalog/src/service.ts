@@ -1,0 +1,34 @@
+import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { notFound } from "@bazaar/runtime/errors";
+import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
+import { implement } from "@bazaar/runtime/service";
+import { parseBatchGetProducts, parseGetProduct, parseListProducts, toPage } from "./domain.js";
+import { ProductStore } from "./store.js";
+
+/** CatalogService's gRPC handlers: validate, ask the store, answer. */
+export function catalogHandlers(store: ProductStore): UnaryHandlers<typeof CatalogServiceService> {
+  return {
+    async getProduct(request) {
+      const id = parseGetProduct(request);
+      const product = await store.get(id);
+      if (!product) throw notFound(`product ${id} not found`);
+      return { product };
+    },
+
+    async batchGetProducts(request) {
+      const ids = parseBatchGetProducts(request);
+      const found = new Map((await store.getMany(ids)).map((product) => [product.id, product]));
+      const missing = ids.find((id) => !found.has(id));
+      if (missing !== undefined) throw notFound(`product ${missing} not found`);
+      return { products: ids.map((id) => found.get(id)!) };
+    },
+
+    async listProducts(request) {
+      const { pageSize, afterId } = parseListProducts(request);
+      return toPage(await store.list(afterId, pageSize + 1), pageSize);
+    },
+  };
+}
+
+/** The catalog as the runtime starts it: its contract and handlers over its own database. */
+export const catalogService = implement(CatalogServiceService, ({ db }) => catalogHandlers(new ProductStore(db)));

@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  // Resolve workspace packages (@bazaar/runtime, @bazaar/gen) to their TypeScript
+  // sources, so tests never run against a stale dist/.
+  resolve: { conditions: ["bazaar-source"] },
+  ssr: { resolve: { conditions: ["bazaar-source"] } },
+  test: {
+    include: ["lib/test/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Tests start real servers and processes; two cores are shared by all of them.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
