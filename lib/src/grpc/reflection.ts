@@ -34,8 +34,7 @@ export class Reflection {
 
   addTo(server: grpc.Server): void {
     const handler = (stream: grpc.ServerDuplexStream<Request, Response>) => {
-      const sent = new Set<string>(); // files already sent on this stream, as grpc-go does
-      stream.on("data", (request: Request) => stream.write(this.answer(request, sent)));
+      stream.on("data", (request: Request) => stream.write(this.answer(request)));
       stream.on("end", () => stream.end());
     };
     server.addService(v1.ServerReflectionService, { serverReflectionInfo: handler });
@@ -43,21 +42,21 @@ export class Reflection {
   }
 
   /** One response to one request; lookup failures are error responses, never stream errors. */
-  answer(request: Request, sent: Set<string> = new Set()): Response {
+  answer(request: Request): Response {
     const response: Response = { validHost: request.host, originalRequest: request };
     try {
       if (request.listServices !== undefined) {
         response.listServicesResponse = { service: this.services().map((name) => ({ name })) };
       } else if (request.fileByFilename !== undefined) {
-        response.fileDescriptorResponse = this.filesFrom(this.requireFile(request.fileByFilename), sent);
+        response.fileDescriptorResponse = this.filesWithImports(this.requireFile(request.fileByFilename));
       } else if (request.fileContainingSymbol !== undefined) {
-        response.fileDescriptorResponse = this.filesFrom(this.fileOfSymbol(request.fileContainingSymbol), sent);
+        response.fileDescriptorResponse = this.filesWithImports(this.fileOfSymbol(request.fileContainingSymbol));
       } else if (request.fileContainingExtension !== undefined) {
         const { containingType, extensionNumber } = request.fileContainingExtension;
         const extendee = this.registry.getMessage(containingType);
         const extension = extendee && this.registry.getExtensionFor(extendee, extensionNumber);
         if (!extension) throw new LookupError(`extension ${extensionNumber} of ${containingType} not found`);
-        response.fileDescriptorResponse = this.filesFrom(extension.file.proto.name, sent);
+        response.fileDescriptorResponse = this.filesWithImports(extension.file.proto.name);
       } else if (request.allExtensionNumbersOfType !== undefined) {
         const baseTypeName = request.allExtensionNumbersOfType;
         if (!this.registry.getMessage(baseTypeName)) throw new LookupError(`type not found: ${baseTypeName}`);
@@ -96,16 +95,19 @@ export class Reflection {
     return parent.file.proto.name;
   }
 
-  /** `name` and its transitive imports, leaving out what this stream already sent. */
-  private filesFrom(name: string, sent: Set<string>): v1.FileDescriptorResponse {
+  /**
+   * `name` first, then its transitive imports. Always the whole closure: it is a
+   * few kilobytes, and a client then never depends on what it cached earlier.
+   */
+  private filesWithImports(name: string): v1.FileDescriptorResponse {
+    const seen = new Set<string>();
     const fileDescriptorProto: Buffer[] = [];
     const visit = (file: string) => {
-      if (sent.has(file)) return;
-      sent.add(file);
+      if (seen.has(file)) return;
+      seen.add(file);
       fileDescriptorProto.push(Buffer.from(this.fileBytes.get(file)!));
       for (const dependency of this.fileDependencies.get(file) ?? []) visit(dependency);
     };
-    sent.delete(name); // the file asked for is always sent
     visit(name);
     return { fileDescriptorProto };
   }

@@ -1,0 +1,50 @@
+# Bazaar: the commands a user types. Each target says what it is for.
+# `make up` and `make test` work on a fresh clone: they install and generate first.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PROTOS := $(shell find proto third_party/proto -name '*.proto')
+# Run TypeScript tools straight from source (workspace packages resolve to src/).
+TSX := node --conditions=bazaar-source --import tsx
+
+.PHONY: help install gen build lint test up down status logs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci
+
+install: node_modules/.package-lock.json ## install dependencies (npm ci) when package-lock.json changed
+
+gen/descriptors.binpb: node_modules/.package-lock.json buf.yaml buf.gen.yaml $(PROTOS)
+	npm run -s gen
+
+gen: node_modules/.package-lock.json ## generate TypeScript stubs and the reflection descriptor set from proto/ into gen/
+	npm run -s gen
+
+build: gen/descriptors.binpb ## compile every package to dist/
+	npm run -s build
+
+lint: gen/descriptors.binpb ## buf lint (STANDARD) and a strict type check of sources, tests and scripts
+	npm run -s lint
+
+test: build lint ## build, lint, then run every test suite (no Docker needed)
+	@mkdir -p reports
+	npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
+
+up: build ## start NATS and every service in the background; returns when all are SERVING
+	$(TSX) scripts/mesh.ts up
+
+down: ## stop everything make up started
+	$(TSX) scripts/mesh.ts down
+
+status: ## show whether each process of the local mesh runs, and its health
+	$(TSX) scripts/mesh.ts status
+
+logs: ## follow the logs of the local mesh
+	$(TSX) scripts/mesh.ts logs
+
+clean: ## remove build output, generated code and local state
+	rm -rf gen/src gen/descriptors.binpb gen/dist lib/dist services/*/dist reports .run .data
+	find . -name '*.tsbuildinfo' -not -path './node_modules/*' -delete

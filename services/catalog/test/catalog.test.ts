@@ -1,0 +1,99 @@
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { startTestService } from "@bazaar/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalogService } from "../src/service.js";
+import { migrationsDir } from "../src/store.js";
+
+// The catalog as clients see it: real gRPC on a free port, real migrations on
+// an in-memory PostgreSQL (PGlite), through the typed promise client.
+
+let service: Awaited<ReturnType<typeof startTestService>>;
+let catalog: PromiseClient<typeof CatalogServiceService>;
+
+beforeAll(async () => {
+  service = await startTestService("catalog", { migrationsDir, services: [catalogService] });
+  catalog = createClient(CatalogServiceService, service.address, { deadlineMs: 5000 });
+});
+afterAll(async () => {
+  catalog?.close();
+  await service?.stop();
+});
+
+async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  const error = await call.then(
+    () => undefined,
+    (e: ServiceError) => e,
+  );
+  if (!error) throw new Error("expected the call to fail");
+  return error;
+}
+
+describe("GetProduct", () => {
+  it("returns a seeded product with its price in minor units", async () => {
+    const { product } = await catalog.getProduct({ id: "espresso-machine" });
+    expect(product).toMatchObject({
+      id: "espresso-machine",
+      name: "Dual Boiler Espresso Machine",
+      price: { currencyCode: "EUR", minorUnits: 189900 },
+      categories: ["machines", "espresso"],
+    });
+  });
+
+  it("answers NOT_FOUND for an unknown id", async () => {
+    const error = await failure(catalog.getProduct({ id: "no-such-product" }));
+    expect(error.code).toBe(status.NOT_FOUND);
+    expect(error.details).toContain("no-such-product");
+  });
+
+  it.each(["", "NOT A SLUG"])("answers INVALID_ARGUMENT with a BadRequest naming `id` for %j", async (id) => {
+    const error = await failure(catalog.getProduct({ id }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error)).toEqual([{ field: "id", description: expect.any(String) }]);
+  });
+});
+
+describe("BatchGetProducts", () => {
+  it("returns products in request order, duplicates once", async () => {
+    const { products } = await catalog.batchGetProducts({ ids: ["v60-dripper", "aeropress-original", "v60-dripper"] });
+    expect(products.map((p) => p.id)).toEqual(["v60-dripper", "aeropress-original"]);
+  });
+
+  it("answers NOT_FOUND naming the missing id", async () => {
+    const error = await failure(catalog.batchGetProducts({ ids: ["v60-dripper", "unicorn-beans"] }));
+    expect(error.code).toBe(status.NOT_FOUND);
+    expect(error.details).toContain("unicorn-beans");
+  });
+});
+
+describe("ListProducts", () => {
+  it("pages through at least 20 products, in id order, each once", async () => {
+    const pages: string[][] = [];
+    let pageToken = "";
+    do {
+      const page = await catalog.listProducts({ pageSize: 5, pageToken });
+      pages.push(page.products.map((p) => p.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "" && pages.length < 50);
+    const ids = pages.flat();
+    expect(ids.length).toBeGreaterThanOrEqual(20);
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(pages.slice(0, -1).every((page) => page.length === 5)).toBe(true);
+    expect(pages.at(-1)!.length).toBeGreaterThan(0);
+  });
+
+  it("uses a default page of 20", async () => {
+    const page = await catalog.listProducts({ pageSize: 0, pageToken: "" });
+    expect(page.products).toHaveLength(20);
+    expect(page.nextPageToken).not.toBe("");
+  });
+
+  it("answers INVALID_ARGUMENT naming page_size and page_token", async () => {
+    const error = await failure(catalog.listProducts({ pageSize: 500, pageToken: "not-a-token" }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error).map((v) => v.field)).toEqual(["page_size", "page_token"]);
+  });
+});
