@@ -121,27 +121,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
 /**
  * Entry point for a service process: start it, drain on SIGTERM or SIGINT and
- * exit 0; exit 1 with a logged reason if it cannot start.
+ * exit 0; exit 1 with a logged reason if it cannot start. A signal that arrives
+ * while the service is still starting stops it as soon as it is up, so a
+ * migration is never cut in half.
  */
 export async function runService(options: ServiceOptions): Promise<void> {
   const logger = options.logger ?? createLogger(options.name, options.config.LOG_LEVEL);
-  let service: RunningService;
-  try {
-    service = await startService({ ...options, logger });
-  } catch (error) {
-    logger.fatal({ err: error }, "failed to start");
-    process.exit(1);
-  }
+  const started = startService({ ...options, logger });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, "shutdown requested");
-    service.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.fatal({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    started
+      .then((service) => service.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.fatal({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+  await started.catch((error: unknown) => {
+    logger.fatal({ err: error }, "failed to start");
+    process.exit(1);
+  });
 }

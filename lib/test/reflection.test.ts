@@ -51,7 +51,7 @@ function registryOf(files: Map<string, FileDescriptorProto>): FileRegistry {
   return createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
 }
 
-function callDynamic(address: string, path: string, input: DescMessage, output: DescMessage, request: object) {
+function callDynamic(address: string, path: string, input: DescMessage, output: DescMessage, request: Record<string, unknown>) {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     client.makeUnaryRequest(

@@ -1,0 +1,69 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** Run a TypeScript entry point from source as its own process, as tsx does for scripts. */
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, ["--conditions=bazaar-source", "--import", "tsx", entry], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+  });
+  return new ServiceProcess(child);
+}
+
+/** A child process whose JSON log lines (stdout) and stderr are collected as they come. */
+export class ServiceProcess {
+  readonly lines: Array<Record<string, unknown>> = [];
+  stderr = "";
+  readonly exited: Promise<number | null>;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    let partial = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const parts = text.split("\n");
+      partial = parts.pop() ?? "";
+      for (const part of parts) {
+        try {
+          this.lines.push(JSON.parse(part) as Record<string, unknown>);
+        } catch {
+          this.lines.push({ raw: part });
+        }
+      }
+      this.waiters.splice(0).forEach((wake) => wake());
+    });
+    child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  }
+
+  /** The first log line whose msg is `msg`, waiting for it (rejects if the process exits first). */
+  async logLine(msg: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.find((l) => l.msg === msg);
+      if (line) return line;
+      if (this.child.exitCode !== null) throw new Error(`process exited before logging "${msg}": ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no "${msg}" log line within ${timeoutMs} ms`);
+      await new Promise<void>((wake) => {
+        this.waiters.push(wake);
+        setTimeout(wake, 200);
+      });
+    }
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+/** A port that was free a moment ago (for the rare test that must know it before the server starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,256 @@
+/**
+ * The local mesh runner behind `make up`, `make down`, `make status` and `make logs`:
+ * nats-server and every service as background processes, with pid files and logs
+ * in .run/ and each service's embedded database in .data/<name>.
+ *
+ * Usage: node --conditions=bazaar-source --import tsx scripts/mesh.ts up|down|status|logs
+ */
+import { spawn } from "node:child_process";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
+
+// Paths come from the repository root, so the runner works from any directory.
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RUN_DIR = join(ROOT, ".run");
+const LOG_DIR = join(RUN_DIR, "logs");
+const DATA_DIR = join(ROOT, ".data");
+const NATS_URL = `nats://127.0.0.1:${NATS_PORT}`;
+// Unset or not a number: 30 s.
+const START_TIMEOUT_MS = Number(process.env.MESH_START_TIMEOUT_MS) || 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+const POLL_MS = 200;
+
+/** One process of the mesh: how to start it and how to tell that it is ready. */
+interface Component {
+  name: string;
+  address: string;
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** What `status` prints: "SERVING", "NOT_SERVING", "unreachable", ... */
+  health(): Promise<string>;
+}
+
+function natsComponent(): Component {
+  return {
+    name: "nats",
+    address: NATS_URL,
+    command: "nats-server",
+    args: ["-js", "-a", "127.0.0.1", "-p", String(NATS_PORT), "-m", String(NATS_MONITOR_PORT), "-sd", join(DATA_DIR, "nats")],
+    env: process.env,
+    health: async () => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`, { signal: AbortSignal.timeout(1000) });
+        return response.status === 200 ? "SERVING" : `healthz answered ${response.status}`;
+      } catch {
+        return "unreachable";
+      }
+    },
+  };
+}
+
+function serviceComponent(name: ServiceName): Component {
+  const address = `127.0.0.1:${PORTS[name].grpc}`;
+  return {
+    name,
+    address,
+    command: process.execPath,
+    args: [join(ROOT, "services", name, "dist", "main.js")],
+    env: {
+      ...process.env,
+      GRPC_ADDR: address,
+      ADMIN_ADDR: `127.0.0.1:${PORTS[name].admin}`,
+      DATA_DIR: join(DATA_DIR, name),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+      NATS_URL,
+    },
+    health: () => grpcHealth(address),
+  };
+}
+
+/** The server-wide status from grpc.health.v1; a refused connection while starting is normal. */
+async function grpcHealth(address: string): Promise<string> {
+  const client = createClient(HealthService, address, { deadlineMs: 1000 });
+  try {
+    const { status } = await client.check({ service: "" });
+    return ServingStatus[status] ?? String(status);
+  } catch {
+    return "unreachable";
+  } finally {
+    client.close();
+  }
+}
+
+/** A service exists when services/<name>/package.json does; its ports come from PORTS. */
+function existingServices(): ServiceName[] {
+  return (Object.keys(PORTS) as ServiceName[]).filter((name) => existsSync(join(ROOT, "services", name, "package.json")));
+}
+
+const pidFile = (name: string) => join(RUN_DIR, `${name}.pid`);
+const logFile = (name: string) => join(LOG_DIR, `${name}.log`);
+
+function readPid(name: string): number | undefined {
+  if (!existsSync(pidFile(name))) return undefined;
+  const pid = Number(readFileSync(pidFile(name), "utf8").trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Signal 0 checks that the process exists without touching it. An exited process
+ * counts until its parent (init, once `up` has returned) reaps it, so `down`
+ * returning means the pid is really gone.
+ */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Start detached with output appended to its log, so it outlives this script. */
+function startInBackground(component: Component): number {
+  const log = openSync(logFile(component.name), "a");
+  const child = spawn(component.command, component.args, { cwd: ROOT, env: component.env, detached: true, stdio: ["ignore", log, log] });
+  closeSync(log);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${component.name}`);
+  writeFileSync(pidFile(component.name), `${child.pid}\n`);
+  return child.pid;
+}
+
+/** Wait until `component` is SERVING; throws with the reason if it exits or the deadline passes. */
+async function waitUntilReady(component: Component, pid: number, deadline: number): Promise<void> {
+  for (;;) {
+    if (!isAlive(pid)) throw new Error(`${component.name} exited before it was ready`);
+    const health = await component.health();
+    if (health === "SERVING") return;
+    if (Date.now() > deadline) throw new Error(`${component.name} not ready after ${START_TIMEOUT_MS} ms (health: ${health})`);
+    await sleep(POLL_MS);
+  }
+}
+
+function lastLogLines(name: string, count: number): string {
+  if (!existsSync(logFile(name))) return "(no log)";
+  return readFileSync(logFile(name), "utf8").trimEnd().split("\n").slice(-count).join("\n");
+}
+
+/** SIGTERM, give it STOP_TIMEOUT_MS to drain, then SIGKILL; always removes the pid file. */
+async function stop(name: string): Promise<void> {
+  const pid = readPid(name);
+  if (pid !== undefined && isAlive(pid)) {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(pid)) {
+      console.log(`${name}: still running after ${STOP_TIMEOUT_MS} ms, sending SIGKILL`);
+      process.kill(pid, "SIGKILL");
+      while (isAlive(pid)) await sleep(50);
+    }
+    console.log(`stopped ${name} (pid ${pid})`);
+  } else {
+    console.log(`${name} was not running`);
+  }
+  rmSync(pidFile(name), { force: true });
+}
+
+/** The component's pid: started now, unless its pid file points at a live process. */
+function ensureStarted(component: Component, started: string[]): number {
+  const running = readPid(component.name);
+  if (running !== undefined && isAlive(running)) {
+    console.log(`${component.name} is already running (pid ${running})`);
+    return running;
+  }
+  started.push(component.name);
+  return startInBackground(component);
+}
+
+async function up(): Promise<number> {
+  if (!onPath("nats-server")) {
+    console.error("nats-server is not on PATH. Install it:\n  Debian/Ubuntu: sudo apt-get install -y nats-server\n  macOS:         brew install nats-server");
+    return 1;
+  }
+  const services = existingServices();
+  const unbuilt = services.filter((name) => !existsSync(join(ROOT, "services", name, "dist", "main.js")));
+  if (unbuilt.length > 0) {
+    console.error(`not built: ${unbuilt.join(", ")}; run \`make build\` first`);
+    return 1;
+  }
+  mkdirSync(LOG_DIR, { recursive: true });
+
+  // NATS first and on its own: services will connect to it while they start.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const started: string[] = [];
+  for (const group of [[natsComponent()], services.map(serviceComponent)]) {
+    const pids = new Map(group.map((component) => [component, ensureStarted(component, started)] as const));
+    for (const [component, pid] of pids) {
+      try {
+        await waitUntilReady(component, pid, deadline);
+      } catch (error) {
+        console.error(`${(error as Error).message}\n--- last 30 lines of ${logFile(component.name)} ---\n${lastLogLines(component.name, 30)}\n---`);
+        // Leave nothing half-started; services before NATS, as `down` does.
+        for (const name of started.reverse()) await stop(name);
+        return 1;
+      }
+      console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} SERVING (pid ${pid})`);
+    }
+  }
+  console.log(`logs in ${LOG_DIR} (make logs); stop with make down`);
+  return 0;
+}
+
+async function down(): Promise<number> {
+  const names = existsSync(RUN_DIR) ? readdirSync(RUN_DIR).filter((file) => file.endsWith(".pid")).map((file) => file.slice(0, -4)) : [];
+  if (names.length === 0) console.log("nothing is running");
+  // Services first (together, each drains on its own), then NATS, so they can still reach it while draining.
+  await Promise.all(names.filter((name) => name !== "nats").map(stop));
+  if (names.includes("nats")) await stop("nats");
+  return 0;
+}
+
+async function status(): Promise<number> {
+  for (const component of [natsComponent(), ...existingServices().map(serviceComponent)]) {
+    const pid = readPid(component.name);
+    const state = pid !== undefined && isAlive(pid) ? `running (pid ${pid})` : "stopped";
+    const health = state === "stopped" ? "" : await component.health();
+    console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} ${state.padEnd(22)} ${health}`.trimEnd());
+  }
+  return 0;
+}
+
+function logs(): Promise<number> {
+  const files = existsSync(LOG_DIR) ? readdirSync(LOG_DIR).filter((file) => file.endsWith(".log")).map((file) => join(LOG_DIR, file)) : [];
+  if (files.length === 0) {
+    console.error("no logs yet: run `make up` first");
+    return Promise.resolve(1);
+  }
+  const tail = spawn("tail", ["-n", "20", "-F", ...files], { stdio: "inherit" });
+  return new Promise((resolve) => tail.on("exit", (code) => resolve(code ?? 0)));
+}
+
+const commands: Record<string, () => Promise<number>> = { up, down, status, logs };
+const command = commands[process.argv[2] ?? ""];
+if (command === undefined) {
+  console.error("usage: mesh.ts up|down|status|logs");
+  process.exit(2);
+}
+// Exit explicitly: a gRPC channel being torn down must not keep the script alive.
+process.exit(await command());
