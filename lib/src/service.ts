@@ -8,11 +8,11 @@ import { migrate } from "./db/migrate.js";
 import { Health, ServingStatus } from "./grpc/health.js";
 import { Reflection } from "./grpc/reflection.js";
 import {
+  addUnaryService,
   bindServer,
   drainServer,
   loggingInterceptor,
   startingHandlers,
-  unaryImplementation,
   type UnaryHandlers,
 } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -81,7 +81,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   reflection.addTo(server);
   const installs = options.services.map((service) => {
     const handlers = startingHandlers<UnaryHandlers<grpc.ServiceDefinition>>(service.name);
-    server.addService(service.definition, unaryImplementation(service.definition, handlers.resolve, logger));
+    addUnaryService(server, service.definition, handlers.resolve, logger);
     return (deps: ServiceDeps) => handlers.ready(service.create(deps));
   });
 

@@ -25,28 +25,32 @@ export type UnaryHandlers<D> = {
 };
 
 /**
- * Adapts promise handlers to grpc-js. This is the one place where handler
- * errors become statuses: an RpcError keeps its code, message and field
- * violations; anything else is a bug, logged with its stack and answered
- * INTERNAL without internals. `resolve` returns the handlers, or throws
- * UNAVAILABLE while the service is still starting.
+ * Register promise handlers for a generated service definition. This is the one
+ * place where handler errors become statuses: an RpcError keeps its code,
+ * message and field violations; anything else is a bug, logged with its stack
+ * and answered INTERNAL without internals. `resolve` returns the handlers, or
+ * throws UNAVAILABLE while the service is still starting.
  */
-export function unaryImplementation<D extends grpc.ServiceDefinition>(
+export function addUnaryService<D extends grpc.ServiceDefinition>(
+  server: grpc.Server,
   definition: D,
   resolve: () => UnaryHandlers<D>,
   logger: Logger,
-): grpc.UntypedServiceImplementation {
+): void {
+  const tolerant: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream || method.responseStream) {
-      throw new Error(`${method.path}: only unary methods are supported by unaryImplementation`);
+      throw new Error(`${method.path}: only unary methods are supported by addUnaryService`);
     }
+    tolerant[name] = { ...method, requestDeserialize: decodeOrMark(method.requestDeserialize) };
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const controller = new AbortController();
       call.on("cancelled", () => controller.abort());
       const context: CallContext = { metadata: call.metadata, signal: controller.signal, peer: call.getPeer() };
       Promise.resolve()
         .then(() => {
+          if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
           const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
           return handler(call.request, context);
         })
@@ -56,7 +60,30 @@ export function unaryImplementation<D extends grpc.ServiceDefinition>(
         );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
-  return implementation;
+  server.addService(tolerant, implementation);
+}
+
+/**
+ * Request bytes that do not decode as the method's message. grpc-js would answer
+ * INTERNAL for a throwing deserializer, but the fault is the client's: decoding
+ * failures are carried to the handler adapter and answered INVALID_ARGUMENT.
+ */
+class MalformedRequest {
+  constructor(private readonly reason: string) {}
+
+  error(path: string): RpcError {
+    return new RpcError(grpc.status.INVALID_ARGUMENT, `request to ${path} is not a valid protobuf message: ${this.reason}`);
+  }
+}
+
+function decodeOrMark<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | MalformedRequest {
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (error) {
+      return new MalformedRequest(error instanceof Error ? error.message : String(error));
+    }
+  };
 }
 
 function statusFor(error: unknown, path: string, logger: Logger): Partial<grpc.StatusObject> {

@@ -1,4 +1,4 @@
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { fieldViolationsOf } from "@bazaar/runtime/errors";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
@@ -95,5 +95,37 @@ describe("ListProducts", () => {
     const error = await failure(catalog.listProducts({ pageSize: 500, pageToken: "not-a-token" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((v) => v.field)).toEqual(["page_size", "page_token"]);
+  });
+});
+
+describe("hostile bytes", () => {
+  /** Send raw bytes as the request body, bypassing any encoder. */
+  function sendRaw(path: string, body: Buffer): Promise<ServiceError | undefined> {
+    const client = new Client(service.address, credentials.createInsecure());
+    return new Promise((resolve) => {
+      client.makeUnaryRequest(
+        path,
+        (bytes: Buffer) => bytes,
+        (bytes: Buffer) => bytes,
+        body,
+        new Metadata(),
+        { deadline: Date.now() + 5000 },
+        (error) => {
+          client.close();
+          resolve(error ?? undefined);
+        },
+      );
+    });
+  }
+
+  it.each([
+    ["a truncated length-delimited field", [0x0a, 0xff, 0x01]],
+    ["an invalid wire type", [0x0f, 0x01]],
+    ["a varint that never ends", [0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+  ])("answers INVALID_ARGUMENT, not INTERNAL, for %s", async (_what, bytes) => {
+    const error = await sendRaw("/bazaar.catalog.v1.CatalogService/ListProducts", Buffer.from(bytes));
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toContain("is not a valid protobuf message");
+    expect((await catalog.getProduct({ id: "v60-dripper" })).product?.id).toBe("v60-dripper");
   });
 });
