@@ -1,4 +1,5 @@
 import { Violations } from "@bazaar/runtime/errors";
+import { checkProductId } from "@bazaar/runtime/ids";
 import { encodePageToken, readPageSize, readPageToken } from "@bazaar/runtime/pagination";
 
 /** The catalog's rules, free of I/O: what a product id is, how a listing is paged. */
@@ -11,14 +12,7 @@ export interface Product {
   categories: string[];
 }
 
-/** Product ids are slugs: 3-64 of [a-z0-9-], starting with a letter or digit. */
-const PRODUCT_ID = /^[a-z0-9][a-z0-9-]{2,63}$/;
 export const MAX_BATCH_SIZE = 100;
-
-export function checkProductId(id: string, violations: Violations, field: string): void {
-  if (id === "") violations.add(field, "is required");
-  else if (!PRODUCT_ID.test(id)) violations.add(field, "must be 3-64 characters of a-z, 0-9 and '-', e.g. \"espresso-machine\"");
-}
 
 export function parseGetProduct(request: { id: string }): string {
   const violations = new Violations();
