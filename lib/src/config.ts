@@ -33,6 +33,12 @@ export const env = {
       .int("expected a whole number of milliseconds")
       .min(0, "expected a whole number of milliseconds")
       .default(fallback),
+  /** nats://host:port (several, comma-separated, for a cluster). */
+  natsUrl: () =>
+    z
+      .string()
+      .default("nats://127.0.0.1:4222")
+      .refine((v) => v.split(",").every((url) => /^(nats|tls):\/\/[^\s/]+$/.test(url.trim())), "expected nats://host:port"),
   logLevel: () => z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Empty or unset: embedded PGlite; "memory://": PGlite in memory; "postgres://...": a real server. */
   databaseUrl: () =>
@@ -53,6 +59,7 @@ export function baseServiceConfig(service: ServiceName) {
     LOG_LEVEL: env.logLevel(),
     DATABASE_URL: env.databaseUrl(),
     DATA_DIR: z.string().min(1).default(`.data/${service}`),
+    NATS_URL: env.natsUrl(),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
   });
 }

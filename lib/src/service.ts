@@ -1,10 +1,14 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { startAdminServer } from "./admin.js";
 import { type BaseServiceConfig } from "./config.js";
+import { descriptorSetBytes } from "./contracts.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
+import { type EventHandler } from "./events/consumer.js";
+import { type EventType } from "./events/event-type.js";
+import { Outbox } from "./events/outbox.js";
+import { startEvents } from "./events/runtime.js";
 import { Health, ServingStatus } from "./grpc/health.js";
 import { Reflection } from "./grpc/reflection.js";
 import {
@@ -21,6 +25,8 @@ import { createLogger, type Logger } from "./logger.js";
 export interface ServiceDeps {
   db: Database;
   logger: Logger;
+  /** Record events in the same transaction as the change they describe. */
+  outbox: Outbox;
 }
 
 /** One gRPC service of a process: its generated definition and how to build its handlers. */
@@ -47,8 +53,16 @@ export interface ServiceOptions {
   /** Folder of *.sql migrations for this service's database. */
   migrationsDir: string;
   services: Implementation[];
+  /** The events this service publishes (through its outbox) and consumes. */
+  events?: {
+    publishes?: EventType<never>[];
+    consumes?: (deps: ServiceDeps) => EventHandler<never>[];
+  };
   logger?: Logger;
 }
+
+/** The runtime's own tables (outbox, inbox), created in every service's database. */
+const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
 
 export interface RunningService {
   grpcPort: number;
@@ -57,11 +71,6 @@ export interface RunningService {
   health: Health;
   /** Drain and stop: NOT_SERVING, finish in-flight calls (within the grace period), close the database. */
   stop(): Promise<void>;
-}
-
-/** The FileDescriptorSet written by `make gen`, with every import: what reflection serves. */
-export function loadDescriptorSet(): Uint8Array {
-  return readFileSync(createRequire(import.meta.url).resolve("@bazaar/gen/descriptors.binpb"));
 }
 
 /**
@@ -74,7 +83,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger = options.logger ?? createLogger(options.name, config.LOG_LEVEL);
   const names = options.services.map((service) => service.name);
   const health = new Health(names);
-  const reflection = new Reflection(loadDescriptorSet(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+  const reflection = new Reflection(descriptorSetBytes(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
   const server = new grpc.Server({ interceptors: [loggingInterceptor(logger)] });
   health.addTo(server);
@@ -92,7 +101,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     admin = await startAdminServer(config.ADMIN_ADDR, health);
     logger.info({ grpc_port: grpcPort, admin_port: admin.port }, "listening");
     db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
-    const applied = await migrate(db, options.migrationsDir);
+    const applied = [...(await migrate(db, RUNTIME_MIGRATIONS)), ...(await migrate(db, options.migrationsDir))];
     logger.info({ backend: db.backend, migrations_applied: applied }, "database ready");
   } catch (error) {
     server.forceShutdown();
@@ -100,7 +109,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await db?.close();
     throw error;
   }
-  for (const install of installs) install({ db, logger });
+  const deps: ServiceDeps = { db, logger, outbox: new Outbox() };
+  for (const install of installs) install(deps);
+  const publishes = options.events?.publishes ?? [];
+  const handlers = options.events?.consumes?.(deps) ?? [];
+  const events =
+    publishes.length + handlers.length > 0
+      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers })
+      : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ services: names }, "serving");
 
@@ -112,6 +128,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
       health.shutdown();
       const finished = await drainServer(server, config.SHUTDOWN_GRACE_MS);
+      await events?.stop();
       await openAdmin.close();
       await openDb.close();
       logger.info({ in_flight_finished: finished }, "stopped");

@@ -22,6 +22,7 @@ describe("service configuration", () => {
       LOG_LEVEL: "info",
       DATABASE_URL: undefined,
       DATA_DIR: ".data/catalog",
+      NATS_URL: "nats://127.0.0.1:4222",
       SHUTDOWN_GRACE_MS: 10_000,
     });
   });

@@ -1,0 +1,132 @@
+import { type JetStreamClient } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { type Database, type Queryable } from "../db/database.js";
+import { newId } from "../ids.js";
+import { type Logger } from "../logger.js";
+import { EVENT_TYPE_HEADER, type EventType } from "./event-type.js";
+
+/**
+ * The transactional outbox. A handler records an event in the same database
+ * transaction as the change it describes, so there is never a change without
+ * its event or an event without its change; the relay publishes it later.
+ */
+export class Outbox {
+  /** Record `message` for publishing; returns its event id (its Nats-Msg-Id). */
+  async add<T>(tx: Queryable, type: EventType<T>, message: T, headers: Record<string, string> = {}): Promise<string> {
+    const id = newId("evt");
+    await tx.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
+      id,
+      type.subject,
+      type.typeName,
+      Buffer.from(type.encode(message)),
+      JSON.stringify({ ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
+    ]);
+    return id;
+  }
+}
+
+interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: Uint8Array;
+  headers: Record<string, string>;
+}
+
+export interface RelayOptions {
+  /** Rows published per round trip to the database. */
+  batchSize: number;
+  /** How often an idle relay looks for new rows. */
+  idleMs: number;
+  /** Ceiling of the exponential backoff while NATS is away. */
+  maxBackoffMs: number;
+}
+
+const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 20, maxBackoffMs: 5000 };
+
+/**
+ * Publishes unsent outbox rows to JetStream, oldest first, with Nats-Msg-Id set
+ * to the event id, and marks the acknowledged ones sent. JetStream drops a
+ * duplicate id within its window, so a crash between publish and mark (or a
+ * second relay) cannot publish an event twice. While NATS is away it backs off
+ * and retries; rows wait in the table, also across restarts.
+ */
+export class OutboxRelay {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly options: RelayOptions;
+
+  constructor(
+    private readonly db: Database,
+    private readonly js: JetStreamClient,
+    private readonly logger: Logger,
+    options: Partial<RelayOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const sent = await this.relayBatch();
+        failures = 0;
+        if (sent === 0) await this.pause(this.options.idleMs);
+      } catch (error) {
+        failures += 1;
+        const backoff = Math.min(this.options.maxBackoffMs, 50 * 2 ** failures);
+        const delay = Math.round(backoff / 2 + (Math.random() * backoff) / 2); // jitter: replicas don't retry in step
+        this.logger.warn({ err: error, retry_in_ms: delay }, "outbox relay could not publish; will retry");
+        await this.pause(delay);
+      }
+    }
+  }
+
+  /**
+   * Publish one batch, pipelined, and mark what JetStream acknowledged. If some
+   * publishes fail, the acknowledged ones stay marked and the rest are retried:
+   * consumers are idempotent and do not rely on order across events.
+   */
+  async relayBatch(): Promise<number> {
+    const rows = await this.db.query<OutboxRow>(
+      "select id, subject, payload, headers from outbox where sent_at is null order by seq limit $1",
+      [this.options.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const results = await Promise.allSettled(
+      rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id, headers: toNatsHeaders(row.headers) })),
+    );
+    const acked = rows.filter((_, index) => results[index]!.status === "fulfilled").map((row) => row.id);
+    if (acked.length > 0) await this.db.query("update outbox set sent_at = now() where id = any($1)", [acked]);
+    const failure = results.find((result) => result.status === "rejected");
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    return acked.length;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function toNatsHeaders(values: Record<string, string>) {
+  const result = natsHeaders();
+  for (const [key, value] of Object.entries(values)) result.set(key, value);
+  return result;
+}

@@ -1,0 +1,70 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection } from "@nats-io/transport-node";
+import { type Database } from "../db/database.js";
+import { type Logger } from "../logger.js";
+import { EventConsumers, type EventHandler } from "./consumer.js";
+import { type EventType, streamOf } from "./event-type.js";
+import { connectNats, ensureStream } from "./nats.js";
+import { OutboxRelay } from "./outbox.js";
+
+export interface EventsOptions {
+  service: string;
+  natsUrl: string;
+  db: Database;
+  logger: Logger;
+  publishes: EventType<never>[];
+  handlers: EventHandler<never>[];
+}
+
+/**
+ * A service's event plumbing, started in the background once its database is
+ * ready: connect to NATS (waiting for it if it is not up yet), declare the
+ * streams it publishes to, run the outbox relay and the consumers. A service
+ * serves gRPC whether or not NATS is there; events wait in the outbox.
+ */
+export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
+  const { logger } = options;
+  let stopped = false;
+  let connection: NatsConnection | undefined;
+  let relay: OutboxRelay | undefined;
+  let consumers: EventConsumers | undefined;
+
+  const started = (async () => {
+    connection = await connectNats(options.natsUrl, options.service, logger);
+    const js = jetstream(connection);
+    for (let attempt = 1; !stopped; attempt += 1) {
+      try {
+        const jsm = await jetstreamManager(connection);
+        const streams = new Map(options.publishes.map((type) => [streamOf(type.subject).name, streamOf(type.subject)]));
+        for (const stream of streams.values()) await ensureStream(jsm, stream);
+        if (options.publishes.length > 0) {
+          relay = new OutboxRelay(options.db, js, logger);
+          relay.start();
+        }
+        if (options.handlers.length > 0) {
+          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });
+          await consumers.start();
+        }
+        return;
+      } catch (error) {
+        const delay = Math.min(5000, 250 * 2 ** attempt);
+        logger.error({ err: error, retry_in_ms: delay }, "could not declare streams and consumers");
+        await relay?.stop();
+        await consumers?.stop();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      await relay?.stop();
+      await consumers?.stop();
+      if (connection) {
+        await started.catch(() => {});
+        await connection.drain().catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, openDatabase } from "../src/db/database.js";
+import { migrate } from "../src/db/migrate.js";
+import { DEAD_LETTER_HEADERS, EventConsumers, on } from "../src/events/consumer.js";
+import { EVENT_TYPE_HEADER, eventType } from "../src/events/event-type.js";
+import { Outbox, OutboxRelay } from "../src/events/outbox.js";
+import { ensureStream } from "../src/events/nats.js";
+import { createLogger } from "../src/logger.js";
+import { startTestNats, type TestNats } from "./support/nats.js";
+
+// The event bus against a real nats-server with JetStream and a real database.
+
+const orderPlaced = eventType("bazaar.orders.v1.OrderPlaced", OrderPlaced);
+const orderCancelled = eventType("bazaar.orders.v1.OrderCancelled", OrderCancelled);
+const logger = createLogger("events-test", process.env.LOG_LEVEL ?? "silent");
+const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
+
+let nats: TestNats;
+let db: Database;
+let connection: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  [nats, db] = await Promise.all([startTestNats(), openDatabase({ url: "memory://", dataDir: "" })]);
+  await migrate(db, RUNTIME_MIGRATIONS);
+  await db.exec("create table applied (event_id text, order_id text)");
+  connection = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(connection);
+  // A short duplicate window, so the test can redeliver an event id on purpose.
+  await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], duplicate_window: nanos(500) });
+});
+afterAll(async () => {
+  await connection?.close();
+  await db?.close();
+  await nats?.stop();
+});
+
+const placed = (orderId: string) =>
+  OrderPlaced.fromPartial({ orderId, customerId: "alice", paymentId: "pay_1", total: { currencyCode: "EUR", minorUnits: 100 } });
+
+async function publishedOn(stream: string, subject: string) {
+  const messages = [];
+  const info = await jsm.streams.info(stream);
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const message = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+    if (message && message.subject === subject) messages.push(message);
+  }
+  return messages;
+}
+
+describe("event types", () => {
+  it("take their subject from the contract", () => {
+    expect(orderPlaced.subject).toBe("orders.order.placed");
+    expect(orderCancelled.subject).toBe("orders.order.cancelled");
+    expect(() => eventType("bazaar.catalog.v1.Product", { encode: () => ({ finish: () => new Uint8Array() }), decode: () => ({}) })).toThrow(
+      /declares no \(bazaar\.options\.v1\.event_subject\)/,
+    );
+  });
+});
+
+describe("outbox relay", () => {
+  it("publishes what a transaction recorded, once, with the event id as Nats-Msg-Id", async () => {
+    const outbox = new Outbox();
+    const eventId = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_relay"), { traceparent: "00-abc-def-01" }));
+    const relay = new OutboxRelay(db, jetstream(connection), logger);
+    relay.start();
+    await expect.poll(() => db.query("select id from outbox where sent_at is null"), { timeout: 10_000 }).toEqual([]);
+    await relay.stop();
+
+    const [message, ...others] = await publishedOn("ORDERS", "orders.order.placed");
+    expect(others).toEqual([]);
+    expect(message!.header.get("Nats-Msg-Id")).toBe(eventId);
+    expect(message!.header.get(EVENT_TYPE_HEADER)).toBe("bazaar.orders.v1.OrderPlaced");
+    expect(message!.header.get("traceparent")).toBe("00-abc-def-01");
+    expect(OrderPlaced.decode(message!.data).orderId).toBe("ord_relay");
+  });
+
+  it("keeps events while NATS is away and publishes them when it is back", async () => {
+    const outbox = new Outbox();
+    const relayConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const relay = new OutboxRelay(db, jetstream(relayConnection, { timeout: 1000 }), logger, { maxBackoffMs: 500 });
+    relay.start();
+    await nats.stopServer();
+    await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_outage")));
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the relay tries and fails meanwhile
+    expect(await db.query("select id from outbox where sent_at is null")).toHaveLength(1);
+    await nats.startServer();
+    await expect.poll(() => db.query("select id from outbox where sent_at is null"), { timeout: 20_000 }).toEqual([]);
+    await relay.stop();
+    await relayConnection.close();
+    // The earlier connection of this test file reconnects by itself.
+    await expect.poll(async () => (await publishedOn("ORDERS", "orders.order.placed")).length, { timeout: 10_000 }).toBe(2);
+  });
+});
+
+describe("consumers", () => {
+  let consumers: EventConsumers;
+  let failuresLeft = 0;
+
+  beforeAll(async () => {
+    await ensureStream(jsm, { name: "ORDERS", subjects: ["orders.>"] });
+    consumers = new EventConsumers(
+      [
+        on(orderCancelled, async (event, { tx, eventId }) => {
+          if (event.orderId === "ord_always_fails") throw new Error("cannot handle this one");
+          if (failuresLeft > 0) {
+            failuresLeft -= 1;
+            throw new Error("transient failure");
+          }
+          await tx.query("insert into applied (event_id, order_id) values ($1, $2)", [eventId, event.orderId]);
+        }),
+      ] as never,
+      { db, js: jetstream(connection), jsm, logger },
+      { service: "test", maxDeliver: 2 },
+    );
+    await consumers.start();
+  });
+  afterAll(() => consumers?.stop());
+
+  function publishCancelled(orderId: string, eventId: string, body?: Uint8Array, typeName = "bazaar.orders.v1.OrderCancelled") {
+    const h = headers();
+    h.set(EVENT_TYPE_HEADER, typeName);
+    return jetstream(connection).publish("orders.order.cancelled", body ?? OrderCancelled.encode(OrderCancelled.fromPartial({ orderId })).finish(), {
+      msgID: eventId,
+      headers: h,
+    });
+  }
+
+  const appliedFor = (orderId: string) => db.query("select event_id from applied where order_id = $1", [orderId]);
+
+  it("applies an event once even when it is delivered twice", async () => {
+    await publishCancelled("ord_twice", "evt_twice");
+    await expect.poll(() => appliedFor("ord_twice"), { timeout: 10_000 }).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 700)); // past the stream's duplicate window
+    const again = await publishCancelled("ord_twice", "evt_twice");
+    expect(again.duplicate).toBe(false);
+    await expect.poll(async () => (await jsm.consumers.info("ORDERS", consumers.durableName("orders.order.cancelled"))).ack_floor.stream_seq, { timeout: 10_000 }).toBe(again.seq);
+    expect(await appliedFor("ord_twice")).toEqual([{ event_id: "evt_twice" }]);
+  });
+
+  it("redelivers after a transient failure and applies once", async () => {
+    failuresLeft = 1;
+    await publishCancelled("ord_transient", "evt_transient");
+    await expect.poll(() => appliedFor("ord_transient"), { timeout: 10_000 }).toHaveLength(1);
+  });
+
+  it.each([
+    ["bytes that do not decode", "ord_garbage", new Uint8Array([0x0a, 0xff, 0xff]), undefined, "not a valid bazaar.orders.v1.OrderCancelled"],
+    ["a message of the wrong type", "ord_wrong_type", undefined, "bazaar.orders.v1.OrderPlaced", "got bazaar.orders.v1.OrderPlaced"],
+    ["a handler that keeps failing", "ord_always_fails", undefined, undefined, "cannot handle this one"],
+  ])("dead-letters %s instead of redelivering forever", async (_what, orderId, body, typeName, reason) => {
+    await publishCancelled(orderId, `evt_${orderId}`, body, typeName);
+    await ensureStream(jsm, { name: "DEAD_LETTERS", subjects: ["dead.>"] });
+    const deadFor = async () =>
+      (await publishedOn("DEAD_LETTERS", "dead.test-orders_order_cancelled")).filter(
+        (m) => m.header.get(DEAD_LETTER_HEADERS.eventId) === `evt_${orderId}`,
+      );
+    await expect.poll(deadFor, { timeout: 15_000 }).toHaveLength(1);
+    const [dead] = await deadFor();
+    expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toContain(reason);
+    expect(dead!.header.get(DEAD_LETTER_HEADERS.subject)).toBe("orders.order.cancelled");
+    expect(await appliedFor(orderId)).toEqual([]);
+  });
+});
