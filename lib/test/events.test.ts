@@ -166,3 +166,12 @@ describe("consumers", () => {
     expect(await appliedFor(orderId)).toEqual([]);
   });
 });
+
+describe("the event catalog", () => {
+  it("binds every event message of the contracts to its declared subject, one type per subject", async () => {
+    const { events } = await import("../src/events/catalog.js");
+    const { allEventSubjects } = await import("../src/contracts.js");
+    const bound = new Map(Object.values(events).map((type) => [type.subject, type.typeName]));
+    expect(bound).toEqual(allEventSubjects());
+  });
+});
