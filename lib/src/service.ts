@@ -55,9 +55,11 @@ export interface ServiceOptions {
   services: Implementation[];
   /** The events this service publishes (through its outbox) and consumes. */
   events?: {
-    publishes?: EventType<never>[];
-    consumes?: (deps: ServiceDeps) => EventHandler<never>[];
+    publishes?: EventType<unknown>[];
+    consumes?: (deps: ServiceDeps) => EventHandler<unknown>[];
   };
+  /** Called while draining, after in-flight calls finished: close clients and the like. */
+  onStop?: () => Promise<void> | void;
   logger?: Logger;
 }
 
@@ -129,6 +131,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       health.shutdown();
       const finished = await drainServer(server, config.SHUTDOWN_GRACE_MS);
       await events?.stop();
+      await options.onStop?.();
       await openAdmin.close();
       await openDb.close();
       logger.info({ in_flight_finished: finished }, "stopped");

@@ -113,7 +113,7 @@ describe("consumers", () => {
           }
           await tx.query("insert into applied (event_id, order_id) values ($1, $2)", [eventId, event.orderId]);
         }),
-      ] as never,
+      ],
       { db, js: jetstream(connection), jsm, logger },
       { service: "test", maxDeliver: 2 },
     );

@@ -58,7 +58,7 @@ export class EventConsumers {
   private readonly ackWaitMs: number;
 
   constructor(
-    private readonly handlers: EventHandler<never>[],
+    private readonly handlers: EventHandler<unknown>[],
     private readonly deps: { db: Database; js: JetStreamClient; jsm: JetStreamManager; logger: Logger },
     private readonly options: ConsumerOptions,
   ) {
@@ -98,11 +98,11 @@ export class EventConsumers {
     await Promise.all(this.loops);
   }
 
-  private async run(messages: ConsumerMessages, handler: EventHandler<never>): Promise<void> {
+  private async run(messages: ConsumerMessages, handler: EventHandler<unknown>): Promise<void> {
     for await (const message of messages) await this.process(message, handler);
   }
 
-  private async process(message: JsMsg, handler: EventHandler<never>): Promise<void> {
+  private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
     const eventId = message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });
     try {
@@ -113,7 +113,7 @@ export class EventConsumers {
           [this.durableName(message.subject), eventId, message.subject],
         );
         if (fresh.length === 0) return false; // seen before: its effect is already committed
-        await handler.handle(event as never, { tx, eventId, subject: message.subject });
+        await handler.handle(event, { tx, eventId, subject: message.subject });
         return true;
       });
       message.ack();

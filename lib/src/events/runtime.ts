@@ -12,8 +12,8 @@ export interface EventsOptions {
   natsUrl: string;
   db: Database;
   logger: Logger;
-  publishes: EventType<never>[];
-  handlers: EventHandler<never>[];
+  publishes: EventType<unknown>[];
+  handlers: EventHandler<unknown>[];
 }
 
 /**

@@ -16,6 +16,8 @@ export interface CallContext {
   metadata: grpc.Metadata;
   /** Aborted when the client cancels or its deadline passes: stop work that nobody waits for. */
   signal: AbortSignal;
+  /** When the client stops waiting (ms since the epoch; Infinity if it set no deadline). Never extend it downstream. */
+  deadline: number;
   peer: string;
 }
 
@@ -47,7 +49,12 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const controller = new AbortController();
       call.on("cancelled", () => controller.abort());
-      const context: CallContext = { metadata: call.metadata, signal: controller.signal, peer: call.getPeer() };
+      const context: CallContext = {
+        metadata: call.metadata,
+        signal: controller.signal,
+        deadline: deadlineMs(call.getDeadline()),
+        peer: call.getPeer(),
+      };
       Promise.resolve()
         .then(() => {
           if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
@@ -61,6 +68,10 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   server.addService(tolerant, implementation);
+}
+
+function deadlineMs(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
 /**

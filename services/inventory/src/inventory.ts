@@ -1,0 +1,84 @@
+import { type Queryable } from "@bazaar/runtime/db/database";
+import { failedPrecondition, notFound } from "@bazaar/runtime/errors";
+import {
+  commitEffect,
+  inLockOrder,
+  outOfStockMessage,
+  releaseEffect,
+  type Reservation,
+  type ReserveRequest,
+  reserveAgain,
+} from "./domain.js";
+import {
+  addReservationLines,
+  createReservation,
+  holdUnits,
+  lockReservation,
+  readStock,
+  restockSoldUnits,
+  returnHeldUnits,
+  setReservationState,
+  takeHeldUnits,
+} from "./store.js";
+
+/**
+ * Inventory's operations, each run inside a transaction the caller owns: the
+ * gRPC handlers wrap one call in `db.transaction`, and an event consumer can
+ * run the same operation in the transaction that records the event in its inbox.
+ * Throwing (an RpcError included) rolls the whole transaction back.
+ */
+
+/** Hold stock for every line of the order, or for none of them. */
+export async function reserveStock(tx: Queryable, request: ReserveRequest): Promise<Reservation> {
+  if (!(await createReservation(tx, request.orderId, "HELD"))) {
+    const existing = await lockReservation(tx, request.orderId);
+    if (!existing) throw new Error(`reservation for order ${request.orderId} vanished while it was being read`);
+    return reserveAgain(existing);
+  }
+  for (const line of inLockOrder(request.lines)) {
+    if (await holdUnits(tx, line.productId, line.quantity)) continue;
+    // Nothing moved: say why. Throwing rolls back the lines already held and the reservation itself.
+    const stock = await readStock(tx, line.productId);
+    if (!stock) throw notFound(`product ${line.productId} not found`);
+    throw failedPrecondition(outOfStockMessage(line.productId, stock.available, line.quantity));
+  }
+  await addReservationLines(tx, request.orderId, request.lines);
+  return { orderId: request.orderId, lines: request.lines, state: "HELD" };
+}
+
+/**
+ * Give the order's stock back: held units become available again, sold units
+ * are restocked; releasing twice changes nothing the second time.
+ *
+ * An order we have never seen gets a tombstone: a RELEASED reservation with no
+ * lines. Orders compensate by releasing when a reserve call failed or timed out,
+ * and that release can overtake the reserve it compensates (the reserve still in
+ * flight, or retried later). Without the tombstone the late reserve would hold
+ * stock for an order that is already rejected, and nobody would ever free it;
+ * with it, the late reserve is answered FAILED_PRECONDITION and holds nothing.
+ */
+export async function releaseReservation(tx: Queryable, orderId: string): Promise<Reservation> {
+  let reservation = await lockReservation(tx, orderId);
+  if (!reservation) {
+    if (await createReservation(tx, orderId, "RELEASED")) return { orderId, lines: [], state: "RELEASED" };
+    // A reserve for this order committed between our read and our insert: release what it holds.
+    reservation = await lockReservation(tx, orderId);
+    if (!reservation) throw new Error(`reservation for order ${orderId} vanished while it was being released`);
+  }
+  const effect = releaseEffect(reservation.state);
+  if (effect === "none") return reservation;
+  if (effect === "return-held-units") await returnHeldUnits(tx, inLockOrder(reservation.lines));
+  if (effect === "restock-sold-units") await restockSoldUnits(tx, inLockOrder(reservation.lines));
+  await setReservationState(tx, orderId, "RELEASED");
+  return { ...reservation, state: "RELEASED" };
+}
+
+/** Turn the order's held stock into a sale; committing twice changes nothing the second time. */
+export async function commitReservation(tx: Queryable, orderId: string): Promise<Reservation> {
+  const reservation = await lockReservation(tx, orderId);
+  if (!reservation) throw notFound(`reservation for order ${orderId} not found`);
+  if (commitEffect(reservation) === "none") return reservation;
+  await takeHeldUnits(tx, inLockOrder(reservation.lines));
+  await setReservationState(tx, orderId, "COMMITTED");
+  return { ...reservation, state: "COMMITTED" };
+}

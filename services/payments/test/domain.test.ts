@@ -1,0 +1,222 @@
+import { status } from "@grpc/grpc-js";
+import { RpcError } from "@bazaar/runtime/errors";
+import { describe, expect, it } from "vitest";
+import {
+  type ChargeCommand,
+  chargeResult,
+  checkSameCharge,
+  parseCharge,
+  parseGetPayment,
+  parseRefund,
+  type Payment,
+  refundAction,
+} from "../src/domain.js";
+import { SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
+
+const provider = new SimulatedCardProvider(0);
+const tokenProblem = (token: string) => provider.tokenProblem(token);
+
+function rpcErrorOf(run: () => unknown): RpcError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RpcError);
+    return error as RpcError;
+  }
+  throw new Error("expected an RpcError");
+}
+
+function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
+  const error = rpcErrorOf(run);
+  expect(error.code).toBe(status.INVALID_ARGUMENT);
+  return [...error.fieldViolations];
+}
+
+const validCharge = {
+  idempotencyKey: "order-42-attempt-1",
+  orderId: "ord_0123456789abcdef0123456789abcdef",
+  customerId: "cust_42",
+  amount: { currencyCode: "EUR", minorUnits: 1999 },
+  paymentToken: "tok_visa",
+};
+
+const payment = (overrides: Partial<Payment> = {}): Payment => ({
+  id: "pay_0123456789abcdef0123456789abcdef",
+  idempotencyKey: validCharge.idempotencyKey,
+  orderId: validCharge.orderId,
+  customerId: validCharge.customerId,
+  amount: { ...validCharge.amount },
+  status: "CAPTURED",
+  declineReason: "",
+  refundReason: "",
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+  ...overrides,
+});
+
+describe("parseCharge", () => {
+  it("accepts a valid charge", () => {
+    expect(parseCharge(validCharge, tokenProblem)).toEqual(validCharge);
+  });
+
+  it.each([1, 100_000_000])("accepts minor_units %d (the bounds)", (minorUnits) => {
+    expect(parseCharge({ ...validCharge, amount: { currencyCode: "USD", minorUnits } }, tokenProblem).amount.minorUnits).toBe(
+      minorUnits,
+    );
+  });
+
+  it("names every missing field at once", () => {
+    const empty = { idempotencyKey: "", orderId: "", customerId: "", amount: undefined, paymentToken: "" };
+    expect(violationsOf(() => parseCharge(empty, tokenProblem))).toEqual([
+      { field: "idempotency_key", description: "is required" },
+      { field: "order_id", description: "is required" },
+      { field: "customer_id", description: "is required" },
+      { field: "amount", description: "is required" },
+      { field: "payment_token", description: "is required" },
+    ]);
+  });
+
+  it.each([
+    ["idempotency_key", { idempotencyKey: "short" }],
+    ["idempotency_key", { idempotencyKey: "has a space in it" }],
+    ["order_id", { orderId: "order-42" }],
+    ["order_id", { orderId: "pay_0123456789abcdef0123456789abcdef" }],
+    ["customer_id", { customerId: "cust 42" }],
+    ["amount.currency_code", { amount: { currencyCode: "eur", minorUnits: 100 } }],
+    ["amount.currency_code", { amount: { currencyCode: "EURO", minorUnits: 100 } }],
+    ["amount.currency_code", { amount: { currencyCode: "", minorUnits: 100 } }],
+    ["amount.minor_units", { amount: { currencyCode: "EUR", minorUnits: 0 } }],
+    ["amount.minor_units", { amount: { currencyCode: "EUR", minorUnits: -100 } }],
+    ["amount.minor_units", { amount: { currencyCode: "EUR", minorUnits: 100_000_001 } }],
+  ])("names %s", (field, overrides) => {
+    expect(violationsOf(() => parseCharge({ ...validCharge, ...overrides }, tokenProblem)).map((v) => v.field)).toEqual([
+      field,
+    ]);
+  });
+
+  it("names both amount fields at once", () => {
+    const amount = { currencyCode: "€", minorUnits: 0 };
+    expect(violationsOf(() => parseCharge({ ...validCharge, amount }, tokenProblem)).map((v) => v.field)).toEqual([
+      "amount.currency_code",
+      "amount.minor_units",
+    ]);
+  });
+
+  it("rejects an unknown token listing the test tokens, without echoing the token", () => {
+    const error = rpcErrorOf(() => parseCharge({ ...validCharge, paymentToken: "tok_live_SECRET4242" }, tokenProblem));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    const [violation] = error.fieldViolations;
+    expect(violation!.field).toBe("payment_token");
+    for (const token of Object.keys(TEST_TOKENS)) expect(violation!.description).toContain(token);
+    expect(error.message).not.toContain("SECRET4242");
+  });
+});
+
+describe("payment ids", () => {
+  it("accepts a pay_ id", () => {
+    expect(parseGetPayment({ paymentId: "pay_0123456789abcdef0123456789abcdef" })).toBe("pay_0123456789abcdef0123456789abcdef");
+  });
+
+  it.each(["", "pay_123", "ord_0123456789abcdef0123456789abcdef", "PAY_0123456789ABCDEF0123456789ABCDEF"])(
+    "rejects %j naming payment_id",
+    (paymentId) => {
+      expect(violationsOf(() => parseGetPayment({ paymentId })).map((v) => v.field)).toEqual(["payment_id"]);
+      expect(violationsOf(() => parseRefund({ paymentId, reason: "" })).map((v) => v.field)).toEqual(["payment_id"]);
+    },
+  );
+
+  it("limits the refund reason", () => {
+    const paymentId = "pay_0123456789abcdef0123456789abcdef";
+    expect(parseRefund({ paymentId, reason: "r".repeat(500) }).reason).toHaveLength(500);
+    expect(violationsOf(() => parseRefund({ paymentId, reason: "r".repeat(501) })).map((v) => v.field)).toEqual(["reason"]);
+  });
+});
+
+describe("a repeated idempotency key", () => {
+  const command: ChargeCommand = { ...validCharge };
+
+  it("is the same charge whatever the token (the token is not stored)", () => {
+    expect(() => checkSameCharge(payment(), { ...command, paymentToken: "tok_mastercard" })).not.toThrow();
+  });
+
+  it.each([
+    ["order_id", { orderId: "ord_ffffffffffffffffffffffffffffffff" }],
+    ["customer_id", { customerId: "someone-else" }],
+    ["amount.currency_code", { amount: { currencyCode: "USD", minorUnits: 1999 } }],
+    ["amount.minor_units", { amount: { currencyCode: "EUR", minorUnits: 2000 } }],
+  ])("with another %s is FAILED_PRECONDITION", (field, overrides) => {
+    const error = rpcErrorOf(() => checkSameCharge(payment(), { ...command, ...overrides }));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.message).toContain(`idempotency_key ${command.idempotencyKey} was used for a different charge`);
+    expect(error.message).toContain(field);
+  });
+
+  it("answers the first result: the payment, the same decline, or ABORTED while pending", () => {
+    expect(chargeResult(payment())).toEqual(payment());
+    expect(chargeResult(payment({ status: "REFUNDED" })).status).toBe("REFUNDED");
+
+    const declined = rpcErrorOf(() => chargeResult(payment({ status: "DECLINED", declineReason: "insufficient_funds" })));
+    expect(declined.code).toBe(status.FAILED_PRECONDITION);
+    expect(declined.message).toBe("card declined: insufficient_funds");
+
+    expect(rpcErrorOf(() => chargeResult(payment({ status: "PENDING" }))).code).toBe(status.ABORTED);
+  });
+});
+
+describe("refunds", () => {
+  it("refund a captured payment and do nothing to a refunded one", () => {
+    expect(refundAction(payment({ status: "CAPTURED" }))).toBe("refund");
+    expect(refundAction(payment({ status: "REFUNDED" }))).toBe("already-refunded");
+  });
+
+  it("refuse a declined payment and ask to retry a pending one", () => {
+    expect(rpcErrorOf(() => refundAction(payment({ status: "DECLINED", declineReason: "card_declined" }))).code).toBe(
+      status.FAILED_PRECONDITION,
+    );
+    expect(rpcErrorOf(() => refundAction(payment({ status: "PENDING" }))).code).toBe(status.ABORTED);
+  });
+});
+
+describe("the simulated card provider", () => {
+  const amount = { currencyCode: "EUR", minorUnits: 100 };
+  const never = new AbortController().signal;
+
+  it.each([
+    ["tok_visa", { approved: true }],
+    ["tok_mastercard", { approved: true }],
+    ["tok_declined", { approved: false, reason: "card_declined" }],
+    ["tok_insufficient_funds", { approved: false, reason: "insufficient_funds" }],
+  ])("answers %s with %j", async (token, outcome) => {
+    expect(provider.tokenProblem(token)).toBeUndefined();
+    expect(await provider.charge(token, amount, never)).toEqual(outcome);
+  });
+
+  it("knows no other token", () => {
+    expect(provider.tokenProblem("tok_amex")).toContain("tok_visa");
+    expect(provider.tokenProblem("")).toBeDefined();
+    expect(provider.tokenProblem("toString")).toBeDefined();
+  });
+
+  it("never answers tok_timeout: the charge ends only when its signal aborts, with the signal's reason", async () => {
+    const controller = new AbortController();
+    const hanging = provider.charge("tok_timeout", amount, controller.signal);
+    // Another charge completes while tok_timeout is still waiting.
+    const first = await Promise.race([
+      hanging.then(() => "tok_timeout"),
+      provider.charge("tok_visa", amount, never).then(() => "tok_visa"),
+    ]);
+    expect(first).toBe("tok_visa");
+    const reason = new Error("client went away");
+    controller.abort(reason);
+    await expect(hanging).rejects.toBe(reason);
+  });
+
+  it("stops waiting for a slow answer when the signal aborts, and refuses an aborted signal at once", async () => {
+    const slow = new SimulatedCardProvider(3_600_000);
+    const controller = new AbortController();
+    const charging = slow.charge("tok_visa", amount, controller.signal);
+    controller.abort(new Error("deadline"));
+    await expect(charging).rejects.toThrow("deadline");
+    await expect(slow.charge("tok_visa", amount, AbortSignal.abort(new Error("already")))).rejects.toThrow("already");
+  });
+});
