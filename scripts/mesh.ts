@@ -1,7 +1,7 @@
 /**
  * The local mesh runner behind `make up`, `make down`, `make status` and `make logs`:
- * nats-server and every service as background processes, with pid files and logs
- * in .run/ and each service's embedded database in .data/<name>.
+ * nats-server, every service and the HTTP gateway as background processes, with
+ * pid files and logs in .run/ and each service's embedded database in .data/<name>.
  *
  * Usage: node --conditions=bazaar-source --import tsx scripts/mesh.ts up|down|status|logs
  */
@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { createClient } from "@bazaar/runtime/grpc/client";
-import { NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,15 +43,18 @@ function natsComponent(): Component {
     command: "nats-server",
     args: ["-js", "-a", "127.0.0.1", "-p", String(NATS_PORT), "-m", String(NATS_MONITOR_PORT), "-sd", join(DATA_DIR, "nats")],
     env: process.env,
-    health: async () => {
-      try {
-        const response = await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`, { signal: AbortSignal.timeout(1000) });
-        return response.status === 200 ? "SERVING" : `healthz answered ${response.status}`;
-      } catch {
-        return "unreachable";
-      }
-    },
+    health: () => httpHealth(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`),
   };
+}
+
+/** "SERVING" when `url` answers 200; a refused connection while starting is normal. */
+async function httpHealth(url: string): Promise<string> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return response.status === 200 ? "SERVING" : `healthz answered ${response.status}`;
+  } catch {
+    return "unreachable";
+  }
 }
 
 function serviceComponent(name: ServiceName): Component {
@@ -73,6 +76,30 @@ function serviceComponent(name: ServiceName): Component {
   };
 }
 
+/**
+ * The HTTP gateway, started after the services it calls. Its own /healthz is its
+ * readiness here: it does not wait for the services (their readiness is theirs).
+ */
+function gatewayComponent(): Component {
+  const address = `127.0.0.1:${GATEWAY_HTTP_PORT}`;
+  const grpcAddress = (name: ServiceName) => `127.0.0.1:${PORTS[name].grpc}`;
+  return {
+    name: "gateway",
+    address: `http://${address}`,
+    command: process.execPath,
+    args: [join(ROOT, "services", "gateway", "dist", "main.js")],
+    env: {
+      ...process.env,
+      HTTP_ADDR: address,
+      CATALOG_ADDR: grpcAddress("catalog"),
+      ORDERS_ADDR: grpcAddress("orders"),
+      NOTIFICATIONS_ADDR: grpcAddress("notifications"),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    },
+    health: () => httpHealth(`http://${address}/healthz`),
+  };
+}
+
 /** The server-wide status from grpc.health.v1; a refused connection while starting is normal. */
 async function grpcHealth(address: string): Promise<string> {
   const client = createClient(HealthService, address, { deadlineMs: 1000 });
@@ -89,6 +116,11 @@ async function grpcHealth(address: string): Promise<string> {
 /** A service exists when services/<name>/package.json does; its ports come from PORTS. */
 function existingServices(): ServiceName[] {
   return (Object.keys(PORTS) as ServiceName[]).filter((name) => existsSync(join(ROOT, "services", name, "package.json")));
+}
+
+/** The gateway, if services/gateway exists: none of the gRPC services needs it. */
+function existingGateway(): Component[] {
+  return existsSync(join(ROOT, "services", "gateway", "package.json")) ? [gatewayComponent()] : [];
 }
 
 const pidFile = (name: string) => join(RUN_DIR, `${name}.pid`);
@@ -189,7 +221,10 @@ async function up(): Promise<number> {
     return 1;
   }
   const services = existingServices();
-  const unbuilt = services.filter((name) => !existsSync(join(ROOT, "services", name, "dist", "main.js")));
+  const gateway = existingGateway();
+  const unbuilt = [...services, ...gateway.map((component) => component.name)].filter(
+    (name) => !existsSync(join(ROOT, "services", name, "dist", "main.js")),
+  );
   if (unbuilt.length > 0) {
     console.error(`not built: ${unbuilt.join(", ")}; run \`make build\` first`);
     return 1;
@@ -197,16 +232,17 @@ async function up(): Promise<number> {
   mkdirSync(LOG_DIR, { recursive: true });
 
   // NATS first and on its own: services will connect to it while they start.
+  // The gateway last, so its first requests find the services SERVING.
   const deadline = Date.now() + START_TIMEOUT_MS;
   const started: string[] = [];
-  for (const group of [[natsComponent()], services.map(serviceComponent)]) {
+  for (const group of [[natsComponent()], services.map(serviceComponent), gateway]) {
     const pids = new Map(group.map((component) => [component, ensureStarted(component, started)] as const));
     for (const [component, pid] of pids) {
       try {
         await waitUntilReady(component, pid, deadline);
       } catch (error) {
         console.error(`${(error as Error).message}\n--- last 30 lines of ${logFile(component.name)} ---\n${lastLogLines(component.name, 30)}\n---`);
-        // Leave nothing half-started; services before NATS, as `down` does.
+        // Leave nothing half-started; the gateway, then services, then NATS, as `down` does.
         for (const name of started.reverse()) await stop(name);
         return 1;
       }
@@ -220,14 +256,16 @@ async function up(): Promise<number> {
 async function down(): Promise<number> {
   const names = existsSync(RUN_DIR) ? readdirSync(RUN_DIR).filter((file) => file.endsWith(".pid")).map((file) => file.slice(0, -4)) : [];
   if (names.length === 0) console.log("nothing is running");
-  // Services first (together, each drains on its own), then NATS, so they can still reach it while draining.
-  await Promise.all(names.filter((name) => name !== "nats").map(stop));
+  // The gateway first, so its in-flight requests still reach the services; then the
+  // services (together, each drains on its own); then NATS, which they use while draining.
+  if (names.includes("gateway")) await stop("gateway");
+  await Promise.all(names.filter((name) => name !== "nats" && name !== "gateway").map(stop));
   if (names.includes("nats")) await stop("nats");
   return 0;
 }
 
 async function status(): Promise<number> {
-  for (const component of [natsComponent(), ...existingServices().map(serviceComponent)]) {
+  for (const component of [natsComponent(), ...existingServices().map(serviceComponent), ...existingGateway()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isAlive(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();

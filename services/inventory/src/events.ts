@@ -4,7 +4,8 @@ import { commitReservation, releaseReservation } from "./inventory.js";
 
 /**
  * What inventory consumes. A placed order turns its held stock into a sale; a
- * cancelled order gives it back. Each runs in the consumer's transaction, next
+ * cancelled or rejected order gives it back (for a rejected order this repeats
+ * the release orders already asked for, in case that call was lost). Each runs in the consumer's transaction, next
  * to the inbox row that makes a redelivery harmless.
  */
 export const inventoryEventHandlers = () => [
@@ -12,6 +13,9 @@ export const inventoryEventHandlers = () => [
     await commitReservation(tx, event.orderId);
   }),
   on(events.orderCancelled, async (event, { tx }) => {
+    await releaseReservation(tx, event.orderId);
+  }),
+  on(events.orderRejected, async (event, { tx }) => {
     await releaseReservation(tx, event.orderId);
   }),
 ];

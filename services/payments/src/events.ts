@@ -5,7 +5,8 @@ import { refundPayment } from "./refund.js";
 import { findPaymentOfOrder } from "./store.js";
 
 /**
- * What payments consumes: a cancelled order gets its money back. The refund,
+ * What payments consumes: a cancelled order gets its money back, and so does a
+ * rejected one whose charge went through after orders stopped waiting. The refund,
  * its PaymentRefunded outbox row and the inbox row commit together, so a
  * redelivered OrderCancelled refunds once. An order with no captured payment
  * has nothing to refund.
@@ -15,5 +16,10 @@ export const paymentEventHandlers = ({ outbox }: ServiceDeps) => [
     const payment = await findPaymentOfOrder(tx, event.orderId);
     if (payment?.status !== "CAPTURED") return;
     await refundPayment(tx, outbox, payment.id, event.reason || "order cancelled");
+  }),
+  on(events.orderRejected, async (event, { tx }) => {
+    const payment = await findPaymentOfOrder(tx, event.orderId);
+    if (payment?.status !== "CAPTURED") return;
+    await refundPayment(tx, outbox, payment.id, `order rejected: ${event.reason}`);
   }),
 ];

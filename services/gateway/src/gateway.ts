@@ -1,0 +1,67 @@
+import { type AddressInfo } from "node:net";
+import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
+import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
+import { splitAddress } from "@bazaar/runtime/config";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { createLogger, type Logger } from "@bazaar/runtime/logger";
+import { type GatewayConfig } from "./config.js";
+import { closeServer, createHttpServer } from "./http.js";
+import { apiRoutes, type Clients } from "./routes.js";
+
+export interface RunningGateway {
+  /** The bound HTTP port (useful with HTTP_ADDR port 0). */
+  port: number;
+  /** Stop accepting, let in-flight requests finish (within SHUTDOWN_GRACE_MS), close the gRPC clients. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway: one gRPC client per service (every call with REQUEST_TIMEOUT_MS
+ * as its deadline), the route table, and an HTTP server. Channels connect
+ * lazily, so the gateway starts whether or not the services are up yet; a call
+ * to a service that is down answers 503.
+ */
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.LOG_LEVEL)): Promise<RunningGateway> {
+  const options = { deadlineMs: config.REQUEST_TIMEOUT_MS };
+  const clients: Clients = {
+    catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options),
+    orders: createClient(OrderServiceService, config.ORDERS_ADDR, options),
+    notifications: createClient(NotificationServiceService, config.NOTIFICATIONS_ADDR, options),
+  };
+  const closeClients = () => Object.values(clients).forEach((client) => client.close());
+
+  let draining = false;
+  const isDraining = () => draining;
+  const server = createHttpServer(apiRoutes(clients, isDraining), logger, isDraining);
+  const { host, port } = splitAddress(config.HTTP_ADDR);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    closeClients();
+    throw error;
+  }
+  const boundPort = (server.address() as AddressInfo).port;
+  logger.info(
+    { http_port: boundPort, catalog: config.CATALOG_ADDR, orders: config.ORDERS_ADDR, notifications: config.NOTIFICATIONS_ADDR },
+    "listening",
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
+      draining = true;
+      const finished = await closeServer(server, config.SHUTDOWN_GRACE_MS);
+      // Only now: a request still in flight needs its client until it is answered.
+      closeClients();
+      logger.info({ in_flight_finished: finished }, "stopped");
+    })());
+  return { port: boundPort, stop };
+}

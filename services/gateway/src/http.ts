@@ -1,0 +1,200 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { status } from "@grpc/grpc-js";
+import { type Logger } from "@bazaar/runtime/logger";
+import { badRequest, HttpError, methodNotAllowed, notFound, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
+import { decodeParams, matchRoute } from "./router.js";
+import { codeNameOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
+
+/** What a handler answers: a status and a JSON body. */
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What a handler sees of a request. */
+export interface ApiRequest {
+  /** The ":name" parts of the route's pattern, percent-decoded. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  header(name: string): string | undefined;
+  /** The parsed JSON body; undefined when it is optional and empty. Refuses non-JSON, oversize and malformed bodies. */
+  json(options: { required: boolean }): Promise<unknown>;
+}
+
+export interface Route {
+  method: "GET" | "POST";
+  /** e.g. "/api/orders/:id/cancel"; also the `route` of the log line, so ids do not spread across log keys. */
+  pattern: string;
+  handle(request: ApiRequest): Promise<Reply>;
+}
+
+/** Every body the gateway accepts is a small JSON document; anything bigger is refused unread. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Routes whose log lines go to debug: probes run every few seconds and would drown the traffic. */
+const PROBES = new Set(["/healthz", "/readyz"]);
+
+/**
+ * The HTTP server: route, run the handler, answer JSON, log one line. Errors
+ * become the one error body: the gateway's own refusals (HttpError), a
+ * service's status (mapped in status.ts), or a bug here (500, logged with its
+ * stack). `isDraining` makes every answer close its connection during shutdown,
+ * so keep-alive clients move on to another replica.
+ */
+export function createHttpServer(routes: readonly Route[], logger: Logger, isDraining: () => boolean): Server {
+  return createServer((request, response) => {
+    const started = performance.now();
+    const method = request.method ?? "GET";
+    const { path, query } = splitTarget(request.url ?? "/");
+    const log: Record<string, unknown> = { method, route: null };
+    response.on("close", () => {
+      const line = { ...log, status: response.headersSent ? response.statusCode : null, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+      if (!response.writableFinished) logger.warn({ ...line, aborted: true }, "http request");
+      else if (response.statusCode >= 500) logger.warn(line, "http request");
+      else if (PROBES.has(path)) logger.debug(line, "http request");
+      else logger.info(line, "http request");
+    });
+
+    void (async (): Promise<Reply> => {
+      const match = matchRoute(routes, method, path);
+      if (match.kind !== "found") {
+        log.path = path;
+        throw match.kind === "none" ? notFound(`no such path: ${path}`) : methodNotAllowed(method, match.allow);
+      }
+      log.route = match.route.pattern;
+      return match.route.handle({
+        params: decodeParams(match.params),
+        query,
+        header: (name) => headerValue(request, name),
+        json: (options) => readJson(request, options),
+      });
+    })()
+      .catch((error: unknown) => errorReply(error, log, logger))
+      .then((reply) => send(response, reply, isDraining()))
+      // Last resort: a failure to answer must cost this one connection, never the process.
+      .catch((error: unknown) => {
+        logger.error({ err: error, ...log }, "could not send the answer");
+        response.destroy();
+      });
+  });
+}
+
+/** Split the request target without new URL(): "//host/x" must stay a path, never become a host. */
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const mark = target.indexOf("?");
+  return mark < 0 ? { path: target, query: new URLSearchParams() } : { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+}
+
+function headerValue(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function errorReply(error: unknown, log: Record<string, unknown>, logger: Logger): Reply {
+  if (error instanceof HttpError) {
+    const violations = error.fieldViolations.length > 0 ? { field_violations: [...error.fieldViolations] } : {};
+    const body: ErrorBody = { error: { code: codeNameOf(error.code), message: error.message, ...violations } };
+    return { status: error.httpStatus, body, headers: { ...error.headers } };
+  }
+  if (isServiceError(error)) {
+    // The service's own words stay in our log, whatever the client is shown.
+    log.grpc_code = codeNameOf(error.code);
+    if (error.code !== status.INVALID_ARGUMENT && error.code !== status.NOT_FOUND) log.grpc_message = error.details;
+    return errorResponseOf(error);
+  }
+  logger.error({ err: error, ...log }, "unhandled error in gateway handler");
+  return { status: 500, body: { error: { code: "INTERNAL", message: "internal error" } } satisfies ErrorBody };
+}
+
+function send(response: ServerResponse, reply: Reply, closeConnection: boolean): void {
+  // The client may be gone, or shutdown may have cut the connection: nobody to answer.
+  if (response.destroyed || response.headersSent) return;
+  const text = JSON.stringify(reply.body);
+  response.writeHead(reply.status, {
+    ...reply.headers,
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...(closeConnection ? { connection: "close" } : {}),
+  });
+  response.end(text);
+}
+
+/** application/json, or any application/*+json; parameters such as charset are ignored. */
+function isJson(contentType: string): boolean {
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
+  return mediaType === "application/json" || /^application\/[\w.+-]+\+json$/.test(mediaType);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+async function readJson(request: IncomingMessage, { required }: { required: boolean }): Promise<unknown> {
+  const contentType = request.headers["content-type"];
+  if (contentType !== undefined && !isJson(contentType)) throw unsupportedMediaType(contentType);
+  const bytes = await readBody(request, BODY_LIMIT_BYTES);
+  if (bytes.length === 0) {
+    if (required) throw badRequest("a JSON body is required");
+    return undefined;
+  }
+  if (contentType === undefined) throw unsupportedMediaType(contentType);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw badRequest("body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw badRequest(`body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The whole body, at most `limit` bytes. A declared Content-Length over the
+ * limit is refused before reading; a body that grows past it (chunked) is
+ * refused as soon as it does. Either way node:http discards what is left and
+ * the 413 closes the connection, so a client can make us neither buffer nor
+ * read much more than the limit.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(request.headers["content-length"] ?? 0) > limit) return Promise.reject(payloadTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (outcome: () => void) => {
+      request.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(() => reject(payloadTooLarge(limit)));
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(() => resolve(Buffer.concat(chunks)));
+    const onError = (error: Error) => finish(() => reject(error));
+    // The client hung up mid-body: nobody will read an answer, but the handler must still end.
+    const onClose = () => finish(() => reject(badRequest("the client closed the connection before sending the whole body")));
+    request.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  });
+}
+
+/**
+ * Stop accepting connections and wait for in-flight requests to be answered
+ * (each answer closes its connection, see createHttpServer); past `graceMs`,
+ * cut what is left. Resolves true if everything finished in time.
+ */
+export function closeServer(server: Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve(false);
+    }, graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    // Keep-alive connections with no request in flight would hold close() open until they time out.
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,57 @@
+import * as grpc from "@grpc/grpc-js";
+import { parseConfig } from "@bazaar/runtime/config";
+import { bindServer } from "@bazaar/runtime/grpc/server";
+import { gatewayConfig } from "../src/config.js";
+import { type RunningGateway, startGateway } from "../src/gateway.js";
+
+// Helpers for the gateway's component tests: fake gRPC services at the edges,
+// and the gateway itself in-process on a free port.
+
+export interface FakeServer {
+  address: string;
+  /** Stop at once: the next call to `address` finds nobody listening. */
+  stop(): void;
+}
+
+/** A plain grpc-js server on a free port of 127.0.0.1, answering with `implementation`. */
+export async function startFakeServer(
+  definition: grpc.ServiceDefinition,
+  implementation: grpc.UntypedServiceImplementation,
+): Promise<FakeServer> {
+  const server = new grpc.Server();
+  server.addService(definition, implementation);
+  const port = await bindServer(server, "127.0.0.1:0");
+  return { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
+}
+
+/** The failure a fake answers with: a status code and its message. */
+export const failWith = (code: grpc.status, details: string): Partial<grpc.StatusObject> => ({ code, details });
+
+/** A gateway on a free port of 127.0.0.1; unset addresses point at a port nobody listens on. */
+export async function startTestGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway & { url: string }> {
+  const config = parseConfig(gatewayConfig, {
+    HTTP_ADDR: "127.0.0.1:0",
+    CATALOG_ADDR: "127.0.0.1:1",
+    ORDERS_ADDR: "127.0.0.1:1",
+    NOTIFICATIONS_ADDR: "127.0.0.1:1",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+    SHUTDOWN_GRACE_MS: "2000",
+    ...env,
+  });
+  const gateway = await startGateway(config);
+  return { ...gateway, url: `http://127.0.0.1:${gateway.port}` };
+}
+
+/** A JSON POST with an Idempotency-Key, as a well-behaved client sends PlaceOrder. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** The error body every failure has. */
+export interface ErrorJson {
+  error: { code: string; message: string; field_violations?: Array<{ field: string; description: string }> };
+}

@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { baseServiceConfig, env } from "@bazaar/runtime/config";
+import { PORTS } from "@bazaar/runtime/ports";
+
+/** Orders' configuration: the base variables plus where its dependencies are (plain env vars, no discovery). */
+export const ordersConfig = baseServiceConfig("orders").extend({
+  CATALOG_ADDR: env.address(`127.0.0.1:${PORTS.catalog.grpc}`),
+  INVENTORY_ADDR: env.address(`127.0.0.1:${PORTS.inventory.grpc}`),
+  PAYMENTS_ADDR: env.address(`127.0.0.1:${PORTS.payments.grpc}`),
+  /** The whole PlaceOrder budget, shared by every call it makes (a caller's shorter deadline wins). */
+  PLACE_ORDER_TIMEOUT_MS: env.milliseconds(5000),
+});
+
+export type OrdersConfig = z.infer<typeof ordersConfig>;

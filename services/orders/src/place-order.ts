@@ -1,0 +1,172 @@
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { type CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { type InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
+import { type PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
+import { type Database } from "@bazaar/runtime/db/database";
+import { fieldViolationsOf, failedPrecondition, RpcError } from "@bazaar/runtime/errors";
+import { events } from "@bazaar/runtime/events/catalog";
+import { type Outbox } from "@bazaar/runtime/events/outbox";
+import { type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { newId } from "@bazaar/runtime/ids";
+import { type Logger } from "@bazaar/runtime/logger";
+import { lineTotal, type Order, type PlaceOrderCommand, priceOrder, requestDigest } from "./domain.js";
+import { confirmOrder, getOrderByKey, insertPendingOrder, rejectOrder } from "./store.js";
+
+export interface Downstream {
+  catalog: PromiseClient<typeof CatalogServiceService>;
+  inventory: PromiseClient<typeof InventoryServiceService>;
+  payments: PromiseClient<typeof PaymentServiceService>;
+}
+
+export interface PlaceOrderDeps {
+  db: Database;
+  outbox: Outbox;
+  logger: Logger;
+  downstream: Downstream;
+  /** The whole saga's budget; the caller's deadline wins if it is sooner. */
+  timeoutMs: number;
+}
+
+/** Compensations run even after the caller's deadline: they get their own short budget. */
+const COMPENSATION_DEADLINE_MS = 2000;
+
+/**
+ * PlaceOrder as a saga, keyed by the caller's idempotency key:
+ * 1. take the key with a PENDING order (a retry finds it and gets its outcome);
+ * 2. price the items (catalog) and reserve stock (inventory) concurrently, under one deadline;
+ * 3. charge the total (payments, keyed by the order id, so a retry charges once);
+ * 4. confirm the order and record OrderPlaced in the outbox, in one transaction.
+ * If a step fails, what was done is undone (release the stock, refund), the
+ * order ends REJECTED with OrderRejected in the outbox, and the call fails with
+ * the precise status. Inventory and payments also undo on OrderRejected, so a
+ * compensation call lost here is still made good.
+ */
+export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderCommand, callerDeadline: number): Promise<Order> {
+  const deadline = Math.min(callerDeadline, Date.now() + deps.timeoutMs);
+  const budget = () => ({ deadlineMs: Math.max(1, deadline - Date.now()) });
+  const digest = requestDigest(command);
+
+  const pending = await insertPendingOrder(deps.db, {
+    id: newId("ord"),
+    customerId: command.customerId,
+    idempotencyKey: command.idempotencyKey,
+    requestDigest: digest,
+  });
+  if (!pending) return replay(deps, command.idempotencyKey, digest);
+  const orderId = pending.id;
+  const log = deps.logger.child({ order_id: orderId });
+
+  const lines = command.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
+  const [priced, reserved] = await Promise.allSettled([
+    deps.downstream.catalog.batchGetProducts({ ids: lines.map((line) => line.productId) }, budget()),
+    deps.downstream.inventory.reserveStock({ orderId, lines }, budget()),
+  ]);
+  if (priced.status === "rejected" || reserved.status === "rejected") {
+    // Release even if the reserve failed: it may have held stock before its answer was lost.
+    await release(deps, orderId, log);
+    const failed = priced.status === "rejected" ? priced : (reserved as PromiseRejectedResult);
+    return reject(deps, pending, fromDownstream(failed.reason, priced.status === "rejected" ? "catalog" : "inventory"));
+  }
+
+  let order: ReturnType<typeof priceOrder>;
+  try {
+    const products = priced.value.products.map((product) => ({
+      id: product.id,
+      name: product.name,
+      price: product.price ?? { currencyCode: "", minorUnits: 0 },
+    }));
+    order = priceOrder(command.items, products);
+  } catch (error) {
+    await release(deps, orderId, log);
+    return reject(deps, pending, error instanceof RpcError ? error : failedPrecondition((error as Error).message));
+  }
+
+  let paymentId: string;
+  try {
+    const { payment } = await deps.downstream.payments.charge(
+      { idempotencyKey: orderId, orderId, customerId: command.customerId, amount: order.total, paymentToken: command.paymentToken },
+      budget(),
+    );
+    paymentId = payment!.id;
+  } catch (error) {
+    await release(deps, orderId, log);
+    return reject(deps, pending, fromDownstream(error, "payments"));
+  }
+
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const confirmed = await confirmOrder(tx, orderId, order.lines, order.total, paymentId);
+      await deps.outbox.add(tx, events.orderPlaced, {
+        orderId,
+        customerId: confirmed.customerId,
+        lines: confirmed.lines.map((line) => ({ ...line, lineTotal: lineTotal(line) })),
+        total: order.total,
+        paymentId,
+        occurredAt: confirmed.updatedAt,
+      });
+      return confirmed;
+    });
+  } catch (error) {
+    // Charged but not recorded: give everything back before failing.
+    log.error({ err: error }, "could not confirm a charged order; compensating");
+    await deps.downstream.payments.refund({ paymentId, reason: "order could not be confirmed" }, { deadlineMs: COMPENSATION_DEADLINE_MS }).catch(() => {});
+    await release(deps, orderId, log);
+    return reject(deps, pending, new RpcError(status.UNAVAILABLE, "the order could not be recorded; nothing was charged"));
+  }
+}
+
+/** The outcome of the first call with this idempotency key. */
+async function replay(deps: PlaceOrderDeps, idempotencyKey: string, digest: string): Promise<Order> {
+  const order = await getOrderByKey(deps.db, idempotencyKey);
+  if (!order) throw new RpcError(status.ABORTED, "idempotency_key is being used concurrently; retry");
+  if (order.requestDigest !== digest) {
+    throw failedPrecondition(`idempotency_key was already used for a different order (${order.id})`);
+  }
+  if (order.status === "PENDING") throw new RpcError(status.ABORTED, `order ${order.id} is still being placed; retry`);
+  if (order.status === "REJECTED") throw new RpcError(order.failureCode ?? status.FAILED_PRECONDITION, order.statusReason);
+  return order;
+}
+
+/** Best effort now; inventory also releases when it consumes OrderRejected. */
+async function release(deps: PlaceOrderDeps, orderId: string, log: Logger): Promise<void> {
+  try {
+    await deps.downstream.inventory.releaseReservation({ orderId }, { deadlineMs: COMPENSATION_DEADLINE_MS });
+  } catch (error) {
+    log.warn({ err: error }, "could not release the reservation now; the OrderRejected event will");
+  }
+}
+
+/** Record the rejection with its event, then fail the call with the same status a retry will get. */
+async function reject(deps: PlaceOrderDeps, order: Order, error: RpcError): Promise<never> {
+  await deps.db.transaction(async (tx) => {
+    const rejected = await rejectOrder(tx, order.id, error.message, error.code);
+    await deps.outbox.add(tx, events.orderRejected, {
+      orderId: order.id,
+      customerId: order.customerId,
+      reason: error.message,
+      occurredAt: rejected.updatedAt,
+    });
+  });
+  throw error;
+}
+
+/**
+ * A dependency's failure as this service's answer. The client's own mistakes
+ * (unknown product, out of stock, declined card, bad token) keep their code;
+ * anything else means the dependency is down or slow.
+ */
+export function fromDownstream(error: unknown, dependency: string): RpcError {
+  if (error instanceof RpcError) return error;
+  const { code, details } = error as ServiceError;
+  switch (code) {
+    case status.NOT_FOUND:
+    case status.FAILED_PRECONDITION:
+      return new RpcError(code, details);
+    case status.INVALID_ARGUMENT:
+      return new RpcError(code, details, fieldViolationsOf(error as ServiceError));
+    case status.DEADLINE_EXCEEDED:
+      return new RpcError(code, `${dependency} did not answer in time`);
+    default:
+      return new RpcError(status.UNAVAILABLE, `${dependency} is unavailable (${status[code] ?? code}: ${details})`);
+  }
+}

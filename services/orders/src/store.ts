@@ -1,0 +1,129 @@
+import { fileURLToPath } from "node:url";
+import { type Queryable } from "@bazaar/runtime/db/database";
+import { type Money, type Order, type OrderLine, type OrderPageQuery, type OrderStatus } from "./domain.js";
+
+/** SQL for orders' own database. */
+
+/** The schema, applied in order at start. */
+export const migrationsDir = fileURLToPath(new URL("../migrations", import.meta.url));
+
+interface OrderRow {
+  id: string;
+  customer_id: string;
+  request_digest: string;
+  status: OrderStatus;
+  status_reason: string;
+  failure_code: number | null;
+  currency_code: string | null;
+  total_minor: number | null;
+  payment_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface LineRow {
+  order_id: string;
+  product_id: string;
+  product_name: string;
+  quantity: number;
+  unit_price_minor: number;
+  currency_code: string;
+}
+
+const ORDER_COLUMNS =
+  "id, customer_id, request_digest, status, status_reason, failure_code, currency_code, total_minor, payment_id, created_at, updated_at";
+
+/** Orders with their lines, in the rows' order. */
+async function withLines(db: Queryable, rows: OrderRow[]): Promise<Order[]> {
+  if (rows.length === 0) return [];
+  const lines = await db.query<LineRow>(
+    "select order_id, product_id, product_name, quantity, unit_price_minor, currency_code from order_lines where order_id = any($1) order by order_id, line_no",
+    [rows.map((row) => row.id)],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    customerId: row.customer_id,
+    requestDigest: row.request_digest,
+    status: row.status,
+    statusReason: row.status_reason,
+    failureCode: row.failure_code ?? undefined,
+    total: row.currency_code === null || row.total_minor === null ? undefined : { currencyCode: row.currency_code, minorUnits: row.total_minor },
+    paymentId: row.payment_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lines: lines
+      .filter((line) => line.order_id === row.id)
+      .map((line) => ({
+        productId: line.product_id,
+        productName: line.product_name,
+        quantity: line.quantity,
+        unitPrice: { currencyCode: line.currency_code, minorUnits: line.unit_price_minor },
+      })),
+  }));
+}
+
+/**
+ * Take the idempotency key with a new PENDING order. Returns undefined if the
+ * key is already taken (by an earlier call, or a concurrent one).
+ */
+export async function insertPendingOrder(
+  db: Queryable,
+  order: { id: string; customerId: string; idempotencyKey: string; requestDigest: string },
+): Promise<Order | undefined> {
+  const rows = await db.query<OrderRow>(
+    `insert into orders (id, customer_id, idempotency_key, request_digest, status)
+     values ($1, $2, $3, $4, 'PENDING') on conflict (idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
+    [order.id, order.customerId, order.idempotencyKey, order.requestDigest],
+  );
+  return (await withLines(db, rows))[0];
+}
+
+export async function getOrderByKey(db: Queryable, idempotencyKey: string): Promise<Order | undefined> {
+  const rows = await db.query<OrderRow>(`select ${ORDER_COLUMNS} from orders where idempotency_key = $1`, [idempotencyKey]);
+  return (await withLines(db, rows))[0];
+}
+
+export async function getOrder(db: Queryable, id: string, options: { forUpdate?: boolean } = {}): Promise<Order | undefined> {
+  const rows = await db.query<OrderRow>(`select ${ORDER_COLUMNS} from orders where id = $1${options.forUpdate ? " for update" : ""}`, [id]);
+  return (await withLines(db, rows))[0];
+}
+
+/** One page of a customer's orders, newest first, fetching one extra row to tell whether more follow. */
+export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<Order[]> {
+  const rows = await db.query<OrderRow>(
+    `select ${ORDER_COLUMNS} from orders
+      where customer_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3))
+      order by created_at desc, id desc limit $4`,
+    [query.customerId, query.after?.createdAt ?? null, query.after?.id ?? "", query.pageSize + 1],
+  );
+  return withLines(db, rows);
+}
+
+export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order> {
+  for (const [index, line] of lines.entries()) {
+    await tx.query(
+      `insert into order_lines (order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [id, index, line.productId, line.productName, line.quantity, line.unitPrice.minorUnits, line.unitPrice.currencyCode],
+    );
+  }
+  await tx.query(
+    `update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now() where id = $1`,
+    [id, total.currencyCode, total.minorUnits, paymentId],
+  );
+  return (await getOrder(tx, id))!;
+}
+
+export async function rejectOrder(tx: Queryable, id: string, reason: string, failureCode: number): Promise<Order> {
+  await tx.query(`update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now() where id = $1`, [
+    id,
+    reason,
+    failureCode,
+  ]);
+  return (await getOrder(tx, id))!;
+}
+
+export async function cancelOrder(tx: Queryable, id: string, reason: string): Promise<Order> {
+  await tx.query(`update orders set status = 'CANCELLED', status_reason = $2, updated_at = now() where id = $1`, [id, reason]);
+  return (await getOrder(tx, id))!;
+}
