@@ -13,7 +13,8 @@ create table orders (
   currency_code   char(3),
   total_minor     bigint,
   payment_id      text not null default '',
-  created_at      timestamptz not null default now(),
+  -- Milliseconds only: ListOrders' page token carries a JS Date, which has no microseconds.
+  created_at      timestamptz not null default date_trunc('milliseconds', now()),
   updated_at      timestamptz not null default now()
 );
 create index orders_by_customer on orders (customer_id, created_at desc, id desc);
