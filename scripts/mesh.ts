@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
+import { freshClusterTarball } from "@bazaar/runtime/db/pglite-template";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 
@@ -230,6 +231,8 @@ async function up(): Promise<number> {
     return 1;
   }
   mkdirSync(LOG_DIR, { recursive: true });
+  // Made once per machine: each new service database then unpacks it instead of running initdb.
+  await freshClusterTarball();
 
   // NATS first and on its own: services will connect to it while they start.
   // The gateway last, so its first requests find the services SERVING.

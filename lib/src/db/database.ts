@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite, types as pgliteTypes } from "@electric-sql/pglite";
 import pg from "pg";
+import { freshClusterTarball, hasCluster } from "./pglite-template.js";
 
 /**
  * One PostgreSQL dialect for every service, behind two backends:
@@ -38,7 +39,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPglite(dataDir: string): Promise<Database> {
-  const db = await PGlite.create(dataDir, { parsers: { [pgliteTypes.INT8]: Number } });
+  const isNew = dataDir === "memory://" || !hasCluster(dataDir);
+  const db = await PGlite.create(dataDir, {
+    parsers: { [pgliteTypes.INT8]: Number },
+    ...(isNew ? { loadDataDir: await freshClusterTarball() } : {}),
+  });
   const wrap = (q: Pick<PGlite, "query" | "exec">): Queryable => ({
     query: async <Row>(sql: string, params?: unknown[]) => (await q.query<Row>(sql, params)).rows,
     exec: async (sql) => void (await q.exec(sql)),
