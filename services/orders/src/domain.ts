@@ -135,7 +135,23 @@ export function parseListOrders(request: { customerId: string; pageSize: number;
   const violations = new Violations();
   checkCustomerId(request.customerId, violations, "customer_id");
   const pageSize = readPageSize(request.pageSize, violations);
-  const cursor = readPageToken(request.pageToken, ["createdAt", "id"], violations);
+  let cursor = readPageToken(request.pageToken, ["createdAt", "id"], violations);
+  // The timestamp goes to SQL as a timestamptz: a forged one must be the client's error, not INTERNAL.
+  if (cursor && !isCursorTimestamp(cursor.createdAt)) {
+    violations.add("page_token", "is not a token returned by a previous page of this list");
+    cursor = undefined;
+  }
   violations.throwIfAny();
   return { customerId: request.customerId, pageSize, after: cursor };
+}
+
+/**
+ * A UTC timestamp as page tokens carry it, e.g. "2026-01-02T03:04:05.123456Z",
+ * that PostgreSQL accepts: a real calendar date and time (Date.parse alone takes
+ * "02-31" and "24:00"), in years 0001-9999.
+ */
+function isCursorTimestamp(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value) || value.startsWith("0000")) return false;
+  const millis = Date.parse(value);
+  return !Number.isNaN(millis) && new Date(millis).toISOString().slice(0, 19) === value.slice(0, 19);
 }

@@ -26,12 +26,8 @@ export function orderHandlers(deps: Parameters<typeof placeOrder>[0]): UnaryHand
 
     async listOrders(request) {
       const query = parseListOrders(request);
-      const rows = await listOrders(db, query);
-      const page = rows.slice(0, query.pageSize);
-      const last = page.at(-1);
-      const nextPageToken =
-        rows.length > query.pageSize && last ? encodePageToken({ createdAt: last.createdAt.toISOString(), id: last.id }) : "";
-      return { orders: page.map(toMessage), nextPageToken };
+      const { orders, next } = await listOrders(db, query);
+      return { orders: orders.map(toMessage), nextPageToken: next ? encodePageToken(next) : "" };
     },
 
     async cancelOrder(request) {

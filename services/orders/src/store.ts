@@ -88,15 +88,25 @@ export async function getOrder(db: Queryable, id: string, options: { forUpdate?:
   return (await withLines(db, rows))[0];
 }
 
-/** One page of a customer's orders, newest first, fetching one extra row to tell whether more follow. */
-export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<Order[]> {
-  const rows = await db.query<OrderRow>(
-    `select ${ORDER_COLUMNS} from orders
+/**
+ * One page of a customer's orders, newest first, and where the next page starts
+ * (undefined on the last page). The cursor's timestamp is formatted by SQL, to
+ * the microsecond: a JS Date keeps only milliseconds, and a cursor rounded down
+ * to the millisecond would skip the orders created later in that millisecond.
+ */
+export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<{ orders: Order[]; next: OrderPageQuery["after"] }> {
+  const rows = await db.query<OrderRow & { cursor_created_at: string }>(
+    `select ${ORDER_COLUMNS}, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_created_at
+       from orders
       where customer_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3))
       order by created_at desc, id desc limit $4`,
     [query.customerId, query.after?.createdAt ?? null, query.after?.id ?? "", query.pageSize + 1],
   );
-  return withLines(db, rows);
+  // One extra row was fetched to tell whether more follow.
+  const page = rows.slice(0, query.pageSize);
+  const last = page.at(-1);
+  const next = rows.length > query.pageSize && last ? { createdAt: last.cursor_created_at, id: last.id } : undefined;
+  return { orders: await withLines(db, page), next };
 }
 
 export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order> {

@@ -1,0 +1,588 @@
+import { randomUUID } from "node:crypto";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { CatalogServiceService, type Product } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { InventoryServiceService, ReservationStatus } from "@bazaar/gen/bazaar/inventory/v1/inventory";
+import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
+import { type Order, OrderServiceService, OrderStatus, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
+import { PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
+import { type Database } from "@bazaar/runtime/db/database";
+import { failedPrecondition, fieldViolationsOf, notFound } from "@bazaar/runtime/errors";
+import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { encodePageToken } from "@bazaar/runtime/pagination";
+import { type Implementation } from "@bazaar/runtime/service";
+import { startTestService } from "@bazaar/runtime/testing";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
+import { freePort } from "../../../lib/test/support/process.js";
+import { type Downstream } from "../src/place-order.js";
+import { orderServiceWith, ordersPublishes } from "../src/service.js";
+import { migrationsDir } from "../src/store.js";
+import { type Fake, neverAnswers, startFake } from "./fakes.js";
+
+// Orders as clients see it: real gRPC on a free port, real migrations on an
+// in-memory PostgreSQL (PGlite), a real nats-server so the outbox relay really
+// publishes, and fake catalog, inventory and payments servers at its edges.
+
+/** PlaceOrder's whole budget in this test: small, so "payments never answers" is quick. */
+const BUDGET_MS = 1000;
+
+const PRODUCTS: Product[] = [
+  { id: "v60-dripper", name: "Hario V60 Dripper", description: "", price: { currencyCode: "EUR", minorUnits: 2250 }, categories: [] },
+  { id: "chemex-6-cup", name: "Chemex 6-Cup", description: "", price: { currencyCode: "EUR", minorUnits: 4800 }, categories: [] },
+  { id: "aeropress-original", name: "AeroPress Original", description: "", price: { currencyCode: "EUR", minorUnits: 3999 }, categories: [] },
+  { id: "kettle-usd", name: "Gooseneck Kettle", description: "", price: { currencyCode: "USD", minorUnits: 6500 }, categories: [] },
+];
+
+/** The payment id the fake payments service gives an order: valid, and predictable by the test. */
+const paymentIdFor = (orderId: string) => `pay_${orderId.slice("ord_".length)}`;
+
+let nats: TestNats;
+let catalog: Fake<typeof CatalogServiceService>;
+let inventory: Fake<typeof InventoryServiceService>;
+let payments: Fake<typeof PaymentServiceService>;
+let downstream: Downstream;
+let service: Awaited<ReturnType<typeof startTestService>>;
+/** The service's own database, to look at its outbox and to plant rows a test cannot make through the API. */
+let db: Database;
+let orders: PromiseClient<typeof OrderServiceService>;
+let connection: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  [nats, catalog, inventory, payments] = await Promise.all([
+    startTestNats(),
+    startFake(CatalogServiceService, {
+      getProduct: ({ id }) => {
+        const product = PRODUCTS.find((p) => p.id === id);
+        if (!product) throw notFound(`product ${id} not found`);
+        return { product };
+      },
+      // As the real catalog: NOT_FOUND names the first unknown id.
+      batchGetProducts: ({ ids }) => {
+        const missing = ids.find((id) => !PRODUCTS.some((p) => p.id === id));
+        if (missing !== undefined) throw notFound(`product ${missing} not found`);
+        return { products: ids.map((id) => PRODUCTS.find((p) => p.id === id)!) };
+      },
+      listProducts: () => ({ products: PRODUCTS, nextPageToken: "" }),
+    }),
+    startFake(InventoryServiceService, {
+      getStock: ({ productId }) => ({ stock: { productId, available: 10, reserved: 0 } }),
+      reserveStock: ({ orderId, lines }) => ({ reservation: { orderId, lines, status: ReservationStatus.RESERVATION_STATUS_HELD } }),
+      releaseReservation: ({ orderId }) => ({ reservation: { orderId, lines: [], status: ReservationStatus.RESERVATION_STATUS_RELEASED } }),
+      commitReservation: ({ orderId }) => ({ reservation: { orderId, lines: [], status: ReservationStatus.RESERVATION_STATUS_COMMITTED } }),
+    }),
+    startFake(PaymentServiceService, {
+      charge: ({ orderId, customerId, amount }) => ({
+        payment: {
+          id: paymentIdFor(orderId),
+          orderId,
+          customerId,
+          amount,
+          status: PaymentStatus.PAYMENT_STATUS_CAPTURED,
+          declineReason: "",
+          createdAt: new Date(),
+          updatedAt: new Date(),
+        },
+      }),
+      refund: () => {
+        throw failedPrecondition("not used by these tests");
+      },
+      getPayment: ({ paymentId }) => {
+        throw notFound(`payment ${paymentId} not found`);
+      },
+    }),
+  ]);
+  downstream = {
+    catalog: createClient(CatalogServiceService, catalog.address, { deadlineMs: BUDGET_MS }),
+    inventory: createClient(InventoryServiceService, inventory.address, { deadlineMs: BUDGET_MS }),
+    payments: createClient(PaymentServiceService, payments.address, { deadlineMs: BUDGET_MS }),
+  };
+  const ordersService = orderServiceWith(downstream, BUDGET_MS);
+  const seeingTheDatabase: Implementation = {
+    ...ordersService,
+    create: (deps) => {
+      db = deps.db;
+      return ordersService.create(deps);
+    },
+  };
+  service = await startTestService(
+    "orders",
+    { migrationsDir, services: [seeingTheDatabase], events: { publishes: ordersPublishes } },
+    { NATS_URL: nats.url },
+  );
+  orders = createClient(OrderServiceService, service.address, { deadlineMs: 5000 });
+  connection = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(connection);
+});
+
+afterAll(async () => {
+  orders?.close();
+  await service?.stop();
+  for (const client of Object.values(downstream ?? {})) client.close();
+  for (const fake of [catalog, inventory, payments]) fake?.stop();
+  await connection?.close();
+  await nats?.stop();
+});
+
+beforeEach(() => {
+  for (const fake of [catalog, inventory, payments]) fake.reset();
+});
+
+// --- helpers ---------------------------------------------------------------
+
+/** A customer of one test, so tests never see each other's orders. */
+const newCustomer = () => `cust-${randomUUID().slice(0, 8)}`;
+
+const placeRequest = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderRequest => ({
+  customerId: newCustomer(),
+  items: [
+    { productId: "v60-dripper", quantity: 3 },
+    { productId: "chemex-6-cup", quantity: 1 },
+  ],
+  paymentToken: "tok_visa",
+  idempotencyKey: `key-${randomUUID()}`,
+  ...overrides,
+});
+
+async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  const error = await call.then(
+    () => undefined,
+    (e: ServiceError) => e,
+  );
+  if (!error) throw new Error("expected the call to fail");
+  return error;
+}
+
+async function place(overrides: Partial<PlaceOrderRequest> = {}): Promise<Order> {
+  const { order } = await orders.placeOrder(placeRequest(overrides));
+  return order!;
+}
+
+/** The order id orders used with its dependencies, for a call that failed (and so returned none). */
+function orderIdSentToInventory(): string {
+  const [reserve, ...more] = inventory.requests("reserveStock");
+  expect(more).toEqual([]);
+  return reserve!.orderId;
+}
+
+interface Published<T> {
+  eventId: string;
+  eventType: string;
+  event: T;
+}
+
+/** Every message on `subject` in the ORDERS stream, decoded. */
+async function publishedOn<T>(subject: string, type: { decode(bytes: Uint8Array): T }): Promise<Array<Published<T>>> {
+  const info = await jsm.streams.info("ORDERS").catch(() => undefined);
+  if (!info || info.state.messages === 0) return [];
+  const found: Array<Published<T>> = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const message = await jsm.streams.getMessage("ORDERS", { seq }).catch(() => undefined);
+    if (message?.subject !== subject) continue;
+    found.push({
+      eventId: message.header.get("Nats-Msg-Id"),
+      eventType: message.header.get("Bazaar-Event-Type"),
+      event: type.decode(message.data),
+    });
+  }
+  return found;
+}
+
+/** Wait until JetStream holds the event about `orderId` on `subject`, and return it (there must be exactly one). */
+async function eventAbout<T extends { orderId: string }>(subject: string, type: { decode(bytes: Uint8Array): T }, orderId: string) {
+  const about = async () => (await publishedOn(subject, type)).filter((message) => message.event.orderId === orderId);
+  await expect.poll(about, { timeout: 10_000 }).toHaveLength(1);
+  return (await about())[0]!;
+}
+
+/** The ids of the outbox rows recorded on `subject` about `orderId`. */
+async function outboxIdsAbout(subject: string, type: { decode(bytes: Uint8Array): { orderId: string } }, orderId: string) {
+  const rows = await db.query<{ id: string; payload: Uint8Array }>("select id, payload from outbox where subject = $1 order by seq", [subject]);
+  return rows.filter((row) => type.decode(row.payload).orderId === orderId).map((row) => row.id);
+}
+
+// --- PlaceOrder ------------------------------------------------------------
+
+describe("PlaceOrder", () => {
+  it("confirms an order at the catalog's prices, charges its total once by order id, and publishes OrderPlaced", async () => {
+    const request = placeRequest();
+    const { order } = await orders.placeOrder(request);
+
+    expect(order).toMatchObject({
+      id: expect.stringMatching(/^ord_[0-9a-f]{32}$/),
+      customerId: request.customerId,
+      status: OrderStatus.ORDER_STATUS_CONFIRMED,
+      statusReason: "",
+      total: { currencyCode: "EUR", minorUnits: 3 * 2250 + 4800 },
+      lines: [
+        {
+          productId: "v60-dripper",
+          productName: "Hario V60 Dripper",
+          quantity: 3,
+          unitPrice: { currencyCode: "EUR", minorUnits: 2250 },
+          lineTotal: { currencyCode: "EUR", minorUnits: 6750 },
+        },
+        {
+          productId: "chemex-6-cup",
+          productName: "Chemex 6-Cup",
+          quantity: 1,
+          unitPrice: { currencyCode: "EUR", minorUnits: 4800 },
+          lineTotal: { currencyCode: "EUR", minorUnits: 4800 },
+        },
+      ],
+    });
+    const orderId = order!.id;
+    expect(order!.paymentId).toBe(paymentIdFor(orderId));
+
+    // What the dependencies were asked.
+    expect(catalog.requests("batchGetProducts")).toEqual([{ ids: ["v60-dripper", "chemex-6-cup"] }]);
+    expect(inventory.requests("reserveStock")).toEqual([
+      {
+        orderId,
+        lines: [
+          { productId: "v60-dripper", quantity: 3 },
+          { productId: "chemex-6-cup", quantity: 1 },
+        ],
+      },
+    ]);
+    expect(payments.requests("charge")).toEqual([
+      {
+        idempotencyKey: orderId,
+        orderId,
+        customerId: request.customerId,
+        amount: { currencyCode: "EUR", minorUnits: 11550 },
+        paymentToken: "tok_visa",
+      },
+    ]);
+    expect(inventory.requests("releaseReservation")).toEqual([]);
+
+    // It is stored as answered.
+    expect((await orders.getOrder({ orderId })).order).toEqual(order);
+
+    // OrderPlaced really reaches JetStream, under the outbox row's id.
+    const published = await eventAbout("orders.order.placed", OrderPlaced, orderId);
+    expect(published.event).toMatchObject({
+      orderId,
+      customerId: request.customerId,
+      total: { currencyCode: "EUR", minorUnits: 11550 },
+      paymentId: paymentIdFor(orderId),
+      lines: order!.lines,
+    });
+    expect(published.eventType).toBe("bazaar.orders.v1.OrderPlaced");
+    expect(await outboxIdsAbout("orders.order.placed", OrderPlaced, orderId)).toEqual([published.eventId]);
+    await expect
+      .poll(() => db.query("select sent_at from outbox where id = $1 and sent_at is not null", [published.eventId]), { timeout: 10_000 })
+      .toHaveLength(1);
+  });
+
+  it("answers a retry with the same key with the same order, charging once", async () => {
+    const request = placeRequest();
+    const first = await orders.placeOrder(request);
+    const again = await orders.placeOrder(request);
+    expect(again).toEqual(first);
+    expect(payments.requests("charge")).toHaveLength(1);
+    expect(inventory.requests("reserveStock")).toHaveLength(1);
+    expect(await outboxIdsAbout("orders.order.placed", OrderPlaced, first.order!.id)).toHaveLength(1);
+  });
+
+  it("refuses the same key with a different request with FAILED_PRECONDITION", async () => {
+    const request = placeRequest();
+    await orders.placeOrder(request);
+    const error = await failure(orders.placeOrder({ ...request, items: [{ productId: "aeropress-original", quantity: 1 }] }));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toContain("idempotency_key");
+    expect(payments.requests("charge")).toHaveLength(1);
+  });
+
+  it("rejects an order whose card is declined: releases the stock, records REJECTED, publishes OrderRejected, answers a retry the same", async () => {
+    payments.behave.charge = () => {
+      throw failedPrecondition("card declined: insufficient funds");
+    };
+    const request = placeRequest();
+    const error = await failure(orders.placeOrder(request));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toBe("card declined: insufficient funds");
+
+    const orderId = orderIdSentToInventory();
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId }]);
+    const { order } = await orders.getOrder({ orderId });
+    expect(order).toMatchObject({
+      id: orderId,
+      customerId: request.customerId,
+      status: OrderStatus.ORDER_STATUS_REJECTED,
+      statusReason: "card declined: insufficient funds",
+      paymentId: "",
+    });
+
+    const published = await eventAbout("orders.order.rejected", OrderRejected, orderId);
+    expect(published.event).toMatchObject({ orderId, customerId: request.customerId, reason: "card declined: insufficient funds" });
+    expect(await outboxIdsAbout("orders.order.rejected", OrderRejected, orderId)).toEqual([published.eventId]);
+
+    // A retry gets the same answer and does not try the card again.
+    payments.reset();
+    const retried = await failure(orders.placeOrder(request));
+    expect({ code: retried.code, details: retried.details }).toEqual({ code: error.code, details: error.details });
+    expect(payments.requests("charge")).toEqual([]);
+  });
+
+  it("rejects an order that is out of stock with FAILED_PRECONDITION, never charging", async () => {
+    inventory.behave.reserveStock = () => {
+      throw failedPrecondition("not enough stock of v60-dripper: 1 available");
+    };
+    const error = await failure(orders.placeOrder(placeRequest()));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toContain("v60-dripper");
+    expect(payments.requests("charge")).toEqual([]);
+    const orderId = orderIdSentToInventory();
+    expect((await orders.getOrder({ orderId })).order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
+  });
+
+  it("rejects an unknown product with NOT_FOUND, releasing whatever was held, never charging", async () => {
+    const error = await failure(orders.placeOrder(placeRequest({ items: [{ productId: "no-such-grinder", quantity: 1 }] })));
+    expect(error.code).toBe(status.NOT_FOUND);
+    expect(error.details).toContain("no-such-grinder");
+    expect(payments.requests("charge")).toEqual([]);
+    const orderId = orderIdSentToInventory();
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId }]);
+  });
+
+  it("rejects items priced in several currencies with FAILED_PRECONDITION, never charging", async () => {
+    const error = await failure(
+      orders.placeOrder(
+        placeRequest({
+          items: [
+            { productId: "v60-dripper", quantity: 1 },
+            { productId: "kettle-usd", quantity: 1 },
+          ],
+        }),
+      ),
+    );
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toMatch(/currenc/);
+    expect(payments.requests("charge")).toEqual([]);
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId: orderIdSentToInventory() }]);
+  });
+
+  it("answers UNAVAILABLE when payments is down, and releases the stock", async () => {
+    const closedPort = await freePort();
+    const working = downstream.payments;
+    downstream.payments = createClient(PaymentServiceService, `127.0.0.1:${closedPort}`, { deadlineMs: BUDGET_MS });
+    try {
+      const error = await failure(orders.placeOrder(placeRequest()));
+      expect(error.code).toBe(status.UNAVAILABLE);
+      expect(error.details).toMatch(/^payments is unavailable/);
+    } finally {
+      downstream.payments.close();
+      downstream.payments = working;
+    }
+    const orderId = orderIdSentToInventory();
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId }]);
+    expect((await orders.getOrder({ orderId })).order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
+  });
+
+  it("answers DEADLINE_EXCEEDED when payments never answers within the budget, and releases the stock", async () => {
+    payments.behave.charge = neverAnswers;
+    const error = await failure(orders.placeOrder(placeRequest()));
+    expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+    // Orders' own answer, not the test client's deadline (5 s).
+    expect(error.details).toBe("payments did not answer in time");
+    expect(payments.requests("charge")).toHaveLength(1);
+    const orderId = orderIdSentToInventory();
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId }]);
+    expect((await orders.getOrder({ orderId })).order).toMatchObject({
+      status: OrderStatus.ORDER_STATUS_REJECTED,
+      statusReason: "payments did not answer in time",
+    });
+  });
+
+  it("answers DEADLINE_EXCEEDED when inventory never answers, never charging", async () => {
+    inventory.behave.reserveStock = neverAnswers;
+    const error = await failure(orders.placeOrder(placeRequest()));
+    expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(error.details).toBe("inventory did not answer in time");
+    expect(payments.requests("charge")).toEqual([]);
+    expect(inventory.requests("releaseReservation")).toEqual([{ orderId: orderIdSentToInventory() }]);
+  });
+
+  it("answers INVALID_ARGUMENT naming every bad field, without calling anyone", async () => {
+    const error = await failure(
+      orders.placeOrder({
+        customerId: "not a customer",
+        items: [
+          { productId: "v60-dripper", quantity: 0 },
+          { productId: "v60-dripper", quantity: 1 },
+        ],
+        paymentToken: "",
+        idempotencyKey: "short",
+      }),
+    );
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual([
+      "customer_id",
+      "items[0].quantity",
+      "items[1].product_id",
+      "payment_token",
+      "idempotency_key",
+    ]);
+    expect(catalog.requests("batchGetProducts")).toEqual([]);
+    expect(inventory.requests("reserveStock")).toEqual([]);
+    expect(payments.requests("charge")).toEqual([]);
+  });
+
+  it("takes the same key sent 5 times at once as one order, charged once", async () => {
+    // A slow charge keeps the first call in flight while the others arrive.
+    const charge = payments.behave.charge;
+    payments.behave.charge = async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return charge(request);
+    };
+    const request = placeRequest();
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => orders.placeOrder(request)));
+
+    const placed = results.flatMap((result) => (result.status === "fulfilled" ? [result.value.order!.id] : []));
+    const refused = results.flatMap((result) => (result.status === "rejected" ? [(result.reason as ServiceError).code] : []));
+    expect(placed.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(placed).size).toBe(1);
+    expect(refused.every((code) => code === status.ABORTED)).toBe(true);
+    expect(payments.requests("charge")).toHaveLength(1);
+
+    const { orders: stored } = await orders.listOrders({ customerId: request.customerId, pageSize: 0, pageToken: "" });
+    expect(stored.map((order) => order.id)).toEqual([placed[0]]);
+    // Once it is placed, the key answers with it.
+    expect((await orders.placeOrder(request)).order?.id).toBe(placed[0]);
+  });
+});
+
+// --- GetOrder --------------------------------------------------------------
+
+describe("GetOrder", () => {
+  it("answers NOT_FOUND for an order that does not exist", async () => {
+    const error = await failure(orders.getOrder({ orderId: `ord_${"0".repeat(32)}` }));
+    expect(error.code).toBe(status.NOT_FOUND);
+  });
+
+  it("answers INVALID_ARGUMENT naming order_id for a malformed id", async () => {
+    const error = await failure(orders.getOrder({ orderId: "42" }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error)).toEqual([{ field: "order_id", description: expect.any(String) }]);
+  });
+});
+
+// --- CancelOrder -----------------------------------------------------------
+
+describe("CancelOrder", () => {
+  it("cancels a confirmed order and publishes OrderCancelled; cancelling again changes nothing", async () => {
+    const placed = await place();
+    const { order: cancelled } = await orders.cancelOrder({ orderId: placed.id, reason: "changed my mind" });
+    expect(cancelled).toMatchObject({
+      id: placed.id,
+      status: OrderStatus.ORDER_STATUS_CANCELLED,
+      statusReason: "changed my mind",
+      total: placed.total,
+      paymentId: placed.paymentId,
+    });
+
+    const published = await eventAbout("orders.order.cancelled", OrderCancelled, placed.id);
+    expect(published.event).toMatchObject({
+      orderId: placed.id,
+      customerId: placed.customerId,
+      paymentId: placed.paymentId,
+      reason: "changed my mind",
+    });
+    expect(await outboxIdsAbout("orders.order.cancelled", OrderCancelled, placed.id)).toEqual([published.eventId]);
+
+    const { order: again } = await orders.cancelOrder({ orderId: placed.id, reason: "really" });
+    expect(again).toEqual(cancelled);
+    expect(await outboxIdsAbout("orders.order.cancelled", OrderCancelled, placed.id)).toEqual([published.eventId]);
+  });
+
+  it("gives a cancellation without a reason a default one", async () => {
+    const placed = await place();
+    const { order } = await orders.cancelOrder({ orderId: placed.id, reason: "" });
+    expect(order?.statusReason).toBe("cancelled by the customer");
+  });
+
+  it("refuses to cancel a rejected order with FAILED_PRECONDITION", async () => {
+    payments.behave.charge = () => {
+      throw failedPrecondition("card declined");
+    };
+    await failure(orders.placeOrder(placeRequest()));
+    const orderId = orderIdSentToInventory();
+    const error = await failure(orders.cancelOrder({ orderId, reason: "" }));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect((await orders.getOrder({ orderId })).order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
+    expect(await outboxIdsAbout("orders.order.cancelled", OrderCancelled, orderId)).toEqual([]);
+  });
+
+  it("answers NOT_FOUND for an order that does not exist", async () => {
+    const error = await failure(orders.cancelOrder({ orderId: `ord_${"f".repeat(32)}`, reason: "" }));
+    expect(error.code).toBe(status.NOT_FOUND);
+  });
+
+  it("answers INVALID_ARGUMENT naming every bad field", async () => {
+    const error = await failure(orders.cancelOrder({ orderId: "", reason: "x".repeat(501) }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["order_id", "reason"]);
+  });
+});
+
+// --- ListOrders ------------------------------------------------------------
+
+describe("ListOrders", () => {
+  async function allPages(customerId: string, pageSize: number): Promise<Order[][]> {
+    const pages: Order[][] = [];
+    let pageToken = "";
+    do {
+      const page = await orders.listOrders({ customerId, pageSize, pageToken });
+      pages.push(page.orders);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "" && pages.length < 10);
+    return pages;
+  }
+
+  it("pages through a customer's orders newest first, each once", async () => {
+    const customerId = newCustomer();
+    const placedIds: string[] = [];
+    for (let i = 0; i < 5; i++) placedIds.push((await place({ customerId })).id);
+    await place(); // someone else's
+
+    const pages = await allPages(customerId, 2);
+    expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+    expect(pages.flat().map((order) => order.id)).toEqual([...placedIds].reverse());
+    expect(pages.flat().every((order) => order.customerId === customerId)).toBe(true);
+  });
+
+  it("pages correctly through orders created within the same millisecond (PostgreSQL keeps microseconds)", async () => {
+    const customerId = newCustomer();
+    const ids = ["ord_" + "3".repeat(32), "ord_" + "2".repeat(32), "ord_" + "1".repeat(32)];
+    // Newest first: .000300, .000200, .000100 of the same millisecond.
+    for (const [index, id] of ids.entries()) {
+      await db.query(
+        `insert into orders (id, customer_id, idempotency_key, request_digest, status, status_reason, failure_code, created_at, updated_at)
+         values ($1, $2, $3, '', 'REJECTED', 'planted by the test', 9, $4, $4)`,
+        [id, customerId, `key-${id}`, `2026-01-01T00:00:00.000${3 - index}00Z`],
+      );
+    }
+    const pages = await allPages(customerId, 1);
+    expect(pages.flat().map((order) => order.id)).toEqual(ids);
+  });
+
+  it("answers an empty page for a customer without orders", async () => {
+    expect(await orders.listOrders({ customerId: newCustomer(), pageSize: 0, pageToken: "" })).toEqual({ orders: [], nextPageToken: "" });
+  });
+
+  it("answers INVALID_ARGUMENT naming every bad field", async () => {
+    const error = await failure(orders.listOrders({ customerId: "", pageSize: 1000, pageToken: "not-a-token" }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["customer_id", "page_size", "page_token"]);
+  });
+
+  it("answers INVALID_ARGUMENT, not INTERNAL, for a page token with a forged timestamp", async () => {
+    const forged = encodePageToken({ createdAt: "not a time", id: "ord_" + "0".repeat(32) });
+    const error = await failure(orders.listOrders({ customerId: "alice", pageSize: 2, pageToken: forged }));
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["page_token"]);
+  });
+});
