@@ -1,6 +1,6 @@
 /**
  * The local mesh runner end to end: `scripts/mesh.ts up`, a second `up`, then
- * `down`, run as real processes against the real nats-server and the built catalog.
+ * `down`, run as real processes: the real nats-server and every built service.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { createClient } from "@bazaar/runtime/grpc/client";
-import { NATS_MONITOR_PORT, PORTS } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUN_DIR = join(ROOT, ".run");
@@ -46,13 +46,26 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Every process `make up` starts: NATS, each gRPC service of the port map, the gateway. */
+const SERVICES = Object.keys(PORTS) as ServiceName[];
+const COMPONENTS = ["nats", ...SERVICES, "gateway"];
+
+async function grpcStatus(service: ServiceName) {
+  const client = createClient(HealthService, `127.0.0.1:${PORTS[service].grpc}`, { deadlineMs: 1000 });
+  try {
+    return (await client.check({ service: "" })).status;
+  } finally {
+    client.close();
+  }
+}
+
 describe("make up / make down (scripts/mesh.ts)", () => {
-  let pids: { nats: number; catalog: number } | undefined;
+  let pids: Record<string, number> | undefined;
+  const currentPids = () => Object.fromEntries(COMPONENTS.map((name) => [name, pidOf(name)]));
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, "services/catalog/dist/main.js"))) {
-      throw new Error("services/catalog/dist/main.js is missing: run `make build` (or `npm run build`) before this test");
-    }
+    const unbuilt = [...SERVICES, "gateway"].filter((name) => !existsSync(join(ROOT, "services", name, "dist/main.js")));
+    if (unbuilt.length > 0) throw new Error(`not built: ${unbuilt.join(", ")}; run \`make build\` before this test`);
     // Start from nothing, so `up` really starts the processes this test checks.
     await mesh("down");
   }, TEST_TIMEOUT_MS);
@@ -62,24 +75,15 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     await mesh("down");
   }, TEST_TIMEOUT_MS);
 
-  it("up starts NATS and catalog, and returns once both are healthy", async () => {
+  it("up starts NATS, every service and the gateway, and returns once all are healthy", async () => {
     const result = await mesh("up");
     expect(result.code, result.output).toBe(0);
 
-    pids = { nats: pidOf("nats"), catalog: pidOf("catalog") };
-    expect(isAlive(pids.nats)).toBe(true);
-    expect(isAlive(pids.catalog)).toBe(true);
-
-    const client = createClient(HealthService, `127.0.0.1:${PORTS.catalog.grpc}`, { deadlineMs: 1000 });
-    try {
-      const { status } = await client.check({ service: "" });
-      expect(status).toBe(HealthCheckResponse_ServingStatus.SERVING);
-    } finally {
-      client.close();
-    }
-
-    const healthz = await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`);
-    expect(healthz.status).toBe(200);
+    pids = currentPids();
+    for (const [name, pid] of Object.entries(pids)) expect(isAlive(pid), name).toBe(true);
+    for (const service of SERVICES) expect(await grpcStatus(service), service).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect((await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${GATEWAY_HTTP_PORT}/healthz`)).status).toBe(200);
   }, TEST_TIMEOUT_MS);
 
   it("a second up succeeds and starts nothing new", async () => {
@@ -87,17 +91,16 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     const result = await mesh("up");
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain("already running");
-    expect({ nats: pidOf("nats"), catalog: pidOf("catalog") }).toEqual(pids);
+    expect(currentPids()).toEqual(pids);
   }, TEST_TIMEOUT_MS);
 
   it("down stops every process and removes the pid files", async () => {
     expect(pids, "the first up must have succeeded").toBeDefined();
     const result = await mesh("down");
     expect(result.code, result.output).toBe(0);
-
-    expect(existsSync(join(RUN_DIR, "nats.pid"))).toBe(false);
-    expect(existsSync(join(RUN_DIR, "catalog.pid"))).toBe(false);
-    expect(isAlive(pids!.nats)).toBe(false);
-    expect(isAlive(pids!.catalog)).toBe(false);
+    for (const [name, pid] of Object.entries(pids!)) {
+      expect(existsSync(join(RUN_DIR, `${name}.pid`)), name).toBe(false);
+      expect(isAlive(pid), name).toBe(false);
+    }
   }, TEST_TIMEOUT_MS);
 });
