@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import { type AddressInfo } from "node:net";
 import { splitAddress } from "./config.js";
 import { type Health, ServingStatus } from "./grpc/health.js";
+import { registry } from "./observability/metrics.js";
 
 export interface AdminServer {
   port: number;
@@ -11,7 +12,8 @@ export interface AdminServer {
 /**
  * The admin HTTP port, for orchestrators and scrapers rather than clients:
  * /healthz answers 200 while the process is alive (liveness); /readyz answers
- * 200 only while gRPC health says SERVING (readiness), 503 otherwise.
+ * 200 only while gRPC health says SERVING (readiness), 503 otherwise;
+ * /metrics serves Prometheus metrics.
  */
 export async function startAdminServer(address: string, health: Health): Promise<AdminServer> {
   const server: Server = createServer((request, response) => {
@@ -25,6 +27,16 @@ export async function startAdminServer(address: string, health: Health): Promise
     if (path === "/readyz") {
       const status = ServingStatus[health.status()];
       return reply(health.status() === ServingStatus.SERVING ? 200 : 503, { status });
+    }
+    if (path === "/metrics") {
+      registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { "content-type": registry.contentType });
+          response.end(text);
+        },
+        (error: unknown) => reply(500, { error: String(error) }),
+      );
+      return;
     }
     return reply(404, { error: `no such path: ${path}` });
   });

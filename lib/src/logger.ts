@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { traceFields } from "./observability/tracing.js";
 
 export type { Logger };
 
@@ -15,7 +16,9 @@ const REDACTED_PATHS = [
 ];
 
 /**
- * JSON lines on stdout, one per event, with the service name on every line.
+ * JSON lines on stdout, one per event, with the service name on every line and
+ * the trace and span ids of the work in progress (so one request can be
+ * followed across services' logs).
  * The destination is synchronous on purpose: pino's asynchronous writer costs
  * about a quarter of the throughput at low concurrency (see DESIGN.md), and a
  * synchronous write cannot lose the last lines when the process exits.
@@ -27,6 +30,7 @@ export function createLogger(service: string, level = "info"): Logger {
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: traceFields,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     },
     pino.destination({ dest: 1, sync: true }),

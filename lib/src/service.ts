@@ -15,11 +15,13 @@ import {
   addUnaryService,
   bindServer,
   drainServer,
-  loggingInterceptor,
+  metricsInterceptor,
   startingHandlers,
   type UnaryHandlers,
 } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
+import { collectProcessMetrics } from "./observability/metrics.js";
+import { flushTracing, startTracing } from "./observability/tracing.js";
 
 /** What a service's handlers are built from once its database is ready. */
 export interface ServiceDeps {
@@ -82,12 +84,14 @@ export interface RunningService {
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config } = options;
+  startTracing(options.name);
+  collectProcessMetrics();
   const logger = options.logger ?? createLogger(options.name, config.LOG_LEVEL);
   const names = options.services.map((service) => service.name);
   const health = new Health(names);
   const reflection = new Reflection(descriptorSetBytes(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
-  const server = new grpc.Server({ interceptors: [loggingInterceptor(logger)] });
+  const server = new grpc.Server({ interceptors: [metricsInterceptor()] });
   health.addTo(server);
   reflection.addTo(server);
   const installs = options.services.map((service) => {
@@ -134,6 +138,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await options.onStop?.();
       await openAdmin.close();
       await openDb.close();
+      await flushTracing();
       logger.info({ in_flight_finished: finished }, "stopped");
     })());
   return { grpcPort, adminPort: openAdmin.port, logger, health, stop };

@@ -67,7 +67,7 @@ describe("outbox relay", () => {
     const outbox = new Outbox();
     const eventId = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_relay"), { traceparent: "00-abc-def-01" }));
     const relay = new OutboxRelay(db, jetstream(connection), logger);
-    relay.start();
+    relay.start("test");
     await expect.poll(() => db.query("select id from outbox where sent_at is null"), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
 
@@ -83,7 +83,7 @@ describe("outbox relay", () => {
     const outbox = new Outbox();
     const relayConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     const relay = new OutboxRelay(db, jetstream(relayConnection, { timeout: 1000 }), logger, { maxBackoffMs: 500 });
-    relay.start();
+    relay.start("test");
     await nats.stopServer();
     await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_outage")));
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the relay tries and fails meanwhile

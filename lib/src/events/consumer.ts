@@ -1,7 +1,10 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger } from "../logger.js";
+import { consumerPending, eventMetrics } from "../observability/metrics.js";
+import { extractContext, tracer } from "../observability/tracing.js";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
 import { ensureStream } from "./nats.js";
 
@@ -88,18 +91,35 @@ export class EventConsumers {
       });
       const messages = await (await js.consumers.get(stream.name, durable)).consume({ max_messages: 64 });
       this.subscriptions.push(messages);
+      consumerPending.set(`${stream.name}/${durable}`, async () => {
+        const info = await jsm.consumers.info(stream.name, durable);
+        return [{ labels: { stream: stream.name, consumer: durable }, value: info.num_pending + info.num_ack_pending }];
+      });
       this.loops.push(this.run(messages, handler));
       this.deps.logger.info({ stream: stream.name, durable, subject: handler.type.subject }, "consuming");
     }
   }
 
   async stop(): Promise<void> {
+    for (const handler of this.handlers) {
+      consumerPending.delete(`${streamOf(handler.type.subject).name}/${this.durableName(handler.type.subject)}`);
+    }
     for (const messages of this.subscriptions) messages.stop();
     await Promise.all(this.loops);
   }
 
   private async run(messages: ConsumerMessages, handler: EventHandler<unknown>): Promise<void> {
-    for await (const message of messages) await this.process(message, handler);
+    for await (const message of messages) {
+      // Each delivery continues the trace of the request that published it (traceparent header).
+      const headers = Object.fromEntries([...(message.headers ?? [])].map(([key, values]) => [key.toLowerCase(), values[0]]));
+      const span = tracer().startSpan(
+        `${message.subject} process`,
+        { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": message.subject } },
+        extractContext(headers),
+      );
+      await context.with(trace.setSpan(context.active(), span), () => this.process(message, handler));
+      span.end();
+    }
   }
 
   private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
@@ -117,9 +137,12 @@ export class EventConsumers {
         return true;
       });
       message.ack();
+      eventMetrics.consumed.inc({ subject: message.subject, consumer: this.durableName(message.subject), outcome: applied ? "applied" : "duplicate" });
       log.debug({ applied }, applied ? "event applied" : "duplicate event acknowledged");
     } catch (error) {
+      trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       const poison = error instanceof Poison;
+      if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: this.durableName(message.subject) });
       if (poison || message.info.deliveryCount >= this.maxDeliver) {
         await this.deadLetter(message, (error as Error).message, log, eventId);
       } else {
@@ -158,6 +181,7 @@ export class EventConsumers {
         msgID: `${durable}:${message.info.stream}:${message.seq}`,
       });
       message.term(reason.slice(0, 256));
+      eventMetrics.deadLettered.inc({ subject: message.subject, consumer: durable });
       log.error({ reason }, "event dead-lettered");
     } catch (error) {
       log.warn({ err: error }, "could not dead-letter the event; will be redelivered");

@@ -3,6 +3,8 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
 import { newId } from "../ids.js";
 import { type Logger } from "../logger.js";
+import { eventMetrics, outboxOldestAge, outboxPending } from "../observability/metrics.js";
+import { injectedHeaders } from "../observability/tracing.js";
 import { EVENT_TYPE_HEADER, type EventType } from "./event-type.js";
 
 /**
@@ -19,7 +21,8 @@ export class Outbox {
       type.subject,
       type.typeName,
       Buffer.from(type.encode(message)),
-      JSON.stringify({ ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
+      // traceparent: the consumer's span continues the trace of the request that made the change.
+      JSON.stringify({ ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
     ]);
     return id;
   }
@@ -52,6 +55,7 @@ const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 20, maxBackoffMs: 5000 
  */
 export class OutboxRelay {
   private running = false;
+  private service: string | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly options: RelayOptions;
@@ -65,12 +69,28 @@ export class OutboxRelay {
     this.options = { ...DEFAULTS, ...options };
   }
 
-  start(): void {
+  /** `service` labels the outbox gauges (pending rows, oldest age) sampled at each scrape. */
+  start(service: string): void {
     this.running = true;
     this.loop = this.run();
+    outboxPending.set(service, async () => {
+      const [row] = await this.db.query<{ n: number }>("select count(*)::int as n from outbox where sent_at is null");
+      return [{ labels: { service }, value: row?.n ?? 0 }];
+    });
+    outboxOldestAge.set(service, async () => {
+      const [row] = await this.db.query<{ age: number | null }>(
+        "select extract(epoch from now() - min(created_at))::float8 as age from outbox where sent_at is null",
+      );
+      return [{ labels: { service }, value: row?.age ?? 0 }];
+    });
+    this.service = service;
   }
 
   async stop(): Promise<void> {
+    if (this.service) {
+      outboxPending.delete(this.service);
+      outboxOldestAge.delete(this.service);
+    }
     this.running = false;
     this.wake?.();
     await this.loop;
@@ -107,7 +127,9 @@ export class OutboxRelay {
     const results = await Promise.allSettled(
       rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id, headers: toNatsHeaders(row.headers) })),
     );
-    const acked = rows.filter((_, index) => results[index]!.status === "fulfilled").map((row) => row.id);
+    const ackedRows = rows.filter((_, index) => results[index]!.status === "fulfilled");
+    for (const row of ackedRows) eventMetrics.published.inc({ subject: row.subject });
+    const acked = ackedRows.map((row) => row.id);
     if (acked.length > 0) await this.db.query("update outbox set sent_at = now() where id = any($1)", [acked]);
     const failure = results.find((result) => result.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;

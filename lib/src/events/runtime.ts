@@ -39,7 +39,7 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
         for (const stream of streams.values()) await ensureStream(jsm, stream);
         if (options.publishes.length > 0) {
           relay = new OutboxRelay(options.db, js, logger);
-          relay.start();
+          relay.start(options.service);
         }
         if (options.handlers.length > 0) {
           consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });

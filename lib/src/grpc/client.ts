@@ -1,4 +1,7 @@
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
+import { grpcClientMetrics, rpcLabels } from "../observability/metrics.js";
+import { injectedHeaders, tracer } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition, seen from the client side. */
 interface UnaryMethod<Req, Res> {
@@ -45,20 +48,40 @@ export function createClient<D extends grpc.ServiceDefinition>(
   const client: Record<string, unknown> = { close: () => channel.close() };
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream || method.responseStream) continue;
-    client[name] = (request: unknown, call: CallOptions = {}) =>
-      new Promise((resolve, reject) => {
+    const labels = rpcLabels(method.path);
+    client[name] = (request: unknown, call: CallOptions = {}) => {
+      const started = performance.now();
+      grpcClientMetrics.started.inc(labels);
+      // A client span under whatever is active (the handler's server span), sent along as traceparent.
+      const span = tracer().startSpan(method.path.slice(1), {
+        kind: SpanKind.CLIENT,
+        attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method },
+      });
+      const metadata = call.metadata?.clone() ?? new grpc.Metadata();
+      for (const [key, value] of Object.entries(injectedHeaders(trace.setSpan(context.active(), span)))) metadata.set(key, value);
+      return new Promise((resolve, reject) => {
         const deadline = Date.now() + (call.deadlineMs ?? options.deadlineMs);
         const pending = channel.makeUnaryRequest(
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
           request,
-          call.metadata ?? new grpc.Metadata(),
+          metadata,
           { deadline },
-          (error, response) => (error ? reject(error) : resolve(response)),
+          (error, response) => {
+            const code = error?.code ?? grpc.status.OK;
+            grpcClientMetrics.handled.inc({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
+            grpcClientMetrics.handling.observe(labels, (performance.now() - started) / 1000);
+            span.setAttribute("rpc.grpc.status_code", code);
+            if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error.details });
+            span.end();
+            if (error) reject(error);
+            else resolve(response);
+          },
         );
         call.signal?.addEventListener("abort", () => pending.cancel(), { once: true });
       });
+    };
   }
   return client as PromiseClient<D>;
 }

@@ -1,6 +1,9 @@
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
 import { RpcError, toStatus, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
+import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
+import { extractContext, tracer } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
 interface UnaryMethod<Req, Res> {
@@ -46,25 +49,47 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
       throw new Error(`${method.path}: only unary methods are supported by addUnaryService`);
     }
     tolerant[name] = { ...method, requestDeserialize: decodeOrMark(method.requestDeserialize) };
+    const labels = rpcLabels(method.path);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const started = performance.now();
       const controller = new AbortController();
       call.on("cancelled", () => controller.abort());
-      const context: CallContext = {
+      const context_: CallContext = {
         metadata: call.metadata,
         signal: controller.signal,
         deadline: deadlineMs(call.getDeadline()),
         peer: call.getPeer(),
       };
-      Promise.resolve()
-        .then(() => {
-          if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
-          const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
-          return handler(call.request, context);
-        })
-        .then(
-          (response) => callback(null, response),
-          (error: unknown) => callback(statusFor(error, method.path, logger)),
-        );
+      // The span is the parent of everything the handler does (calls, queries, events), across awaits.
+      const parent = extractContext(call.metadata.getMap());
+      const span = tracer().startSpan(
+        method.path.slice(1),
+        { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method } },
+        parent,
+      );
+      const active = trace.setSpan(parent, span);
+      const finish = (error: unknown, response?: unknown) =>
+        context.with(active, () => {
+          const status = error === undefined ? { code: grpc.status.OK } : statusFor(error, method.path, logger);
+          span.setAttribute("rpc.grpc.status_code", status.code!);
+          if (SERVER_FAULTS.has(status.code!)) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? "" });
+          span.end();
+          logRpc(logger, method.path, status.code!, started, context_.peer);
+          if (error === undefined) callback(null, response);
+          else callback(status);
+        });
+      context.with(active, () =>
+        Promise.resolve()
+          .then(() => {
+            if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
+            const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
+            return handler(call.request, context_);
+          })
+          .then(
+            (response) => finish(undefined, response),
+            (error: unknown) => finish(error ?? new Error("handler rejected without a reason")),
+          ),
+      );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   server.addService(tolerant, implementation);
@@ -119,26 +144,26 @@ export function startingHandlers<H>(serviceName: string): { resolve: () => H; re
 
 const SERVER_FAULTS = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED]);
 
+/** One log line per RPC, with its trace id: method, status code, duration and peer. */
+function logRpc(logger: Logger, rpc: string, code: grpc.status, started: number, peer: string): void {
+  const line = { rpc, code: grpc.status[code], duration_ms: Math.round((performance.now() - started) * 1000) / 1000, peer };
+  if (SERVER_FAULTS.has(code)) logger.error(line, "rpc failed");
+  else logger.info(line, "rpc");
+}
+
 /**
- * One log line per RPC: method, status code, duration and peer. Health and
- * reflection traffic (probes, grpcurl) goes to debug so it cannot drown the rest.
+ * go-grpc-prometheus server metrics for every RPC the server sees, ours and
+ * health and reflection alike: started, handled by code, handling time.
  */
-export function loggingInterceptor(logger: Logger): grpc.ServerInterceptor {
+export function metricsInterceptor(): grpc.ServerInterceptor {
   return (methodDescriptor, call) => {
     const started = performance.now();
-    const rpc = methodDescriptor.path;
-    const quiet = rpc.startsWith("/grpc.health.") || rpc.startsWith("/grpc.reflection.");
+    const labels = rpcLabels(methodDescriptor.path, rpcType(methodDescriptor));
+    grpcServerMetrics.started.inc(labels);
     return new grpc.ServerInterceptingCall(call, {
       sendStatus: (status, next) => {
-        const line = {
-          rpc,
-          code: grpc.status[status.code],
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          peer: call.getPeer(),
-        };
-        if (SERVER_FAULTS.has(status.code)) logger.error(line, "rpc failed");
-        else if (quiet) logger.debug(line, "rpc");
-        else logger.info(line, "rpc");
+        grpcServerMetrics.handled.inc({ ...labels, grpc_code: grpc.status[status.code] ?? String(status.code) });
+        grpcServerMetrics.handling.observe(labels, (performance.now() - started) / 1000);
         next(status);
       },
     });

@@ -4,6 +4,8 @@ import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/
 import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { splitAddress } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { collectProcessMetrics } from "@bazaar/runtime/observability/metrics";
+import { flushTracing, startTracing } from "@bazaar/runtime/observability/tracing";
 import { createLogger, type Logger } from "@bazaar/runtime/logger";
 import { type GatewayConfig } from "./config.js";
 import { closeServer, createHttpServer } from "./http.js";
@@ -23,6 +25,8 @@ export interface RunningGateway {
  * to a service that is down answers 503.
  */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.LOG_LEVEL)): Promise<RunningGateway> {
+  startTracing("gateway");
+  collectProcessMetrics();
   const options = { deadlineMs: config.REQUEST_TIMEOUT_MS };
   const clients: Clients = {
     catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options),
@@ -61,6 +65,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
       const finished = await closeServer(server, config.SHUTDOWN_GRACE_MS);
       // Only now: a request still in flight needs its client until it is answered.
       closeClients();
+      await flushTracing();
       logger.info({ in_flight_finished: finished }, "stopped");
     })());
   return { port: boundPort, stop };

@@ -1,14 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { status } from "@grpc/grpc-js";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger } from "@bazaar/runtime/logger";
+import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
+import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
 import { badRequest, HttpError, methodNotAllowed, notFound, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
 import { decodeParams, matchRoute } from "./router.js";
 import { codeNameOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
 
-/** What a handler answers: a status and a JSON body. */
+/** What a handler answers: a status and a JSON body (or `text`, sent as it is, for /metrics). */
 export interface Reply {
   status: number;
   body: unknown;
+  text?: { contentType: string; content: string };
   headers?: Record<string, string>;
 }
 
@@ -33,7 +37,7 @@ export interface Route {
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** Routes whose log lines go to debug: probes run every few seconds and would drown the traffic. */
-const PROBES = new Set(["/healthz", "/readyz"]);
+const PROBES = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /**
  * The HTTP server: route, run the handler, answer JSON, log one line. Errors
@@ -48,7 +52,18 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
     const method = request.method ?? "GET";
     const { path, query } = splitTarget(request.url ?? "/");
     const log: Record<string, unknown> = { method, route: null };
+    // One server span per request, continuing the caller's trace if it sent a traceparent.
+    const span = tracer().startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method } }, extractContext(request.headers));
+    const active = trace.setSpan(context.active(), span);
     response.on("close", () => {
+      const route = typeof log.route === "string" ? log.route : "unmatched";
+      const code = response.headersSent ? response.statusCode : 0;
+      httpServerMetrics.requests.inc({ method, route, code: String(code) });
+      httpServerMetrics.duration.observe({ method, route }, (performance.now() - started) / 1000);
+      span.updateName(`${method} ${route}`);
+      span.setAttribute("http.response.status_code", code);
+      if (code >= 500 || code === 0) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
       const line = { ...log, status: response.headersSent ? response.statusCode : null, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
       if (!response.writableFinished) logger.warn({ ...line, aborted: true }, "http request");
       else if (response.statusCode >= 500) logger.warn(line, "http request");
@@ -56,7 +71,7 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
       else logger.info(line, "http request");
     });
 
-    void (async (): Promise<Reply> => {
+    void context.with(active, async (): Promise<Reply> => {
       const match = matchRoute(routes, method, path);
       if (match.kind !== "found") {
         log.path = path;
@@ -69,7 +84,7 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
         header: (name) => headerValue(request, name),
         json: (options) => readJson(request, options),
       });
-    })()
+    })
       .catch((error: unknown) => errorReply(error, log, logger))
       .then((reply) => send(response, reply, isDraining()))
       // Last resort: a failure to answer must cost this one connection, never the process.
@@ -110,10 +125,10 @@ function errorReply(error: unknown, log: Record<string, unknown>, logger: Logger
 function send(response: ServerResponse, reply: Reply, closeConnection: boolean): void {
   // The client may be gone, or shutdown may have cut the connection: nobody to answer.
   if (response.destroyed || response.headersSent) return;
-  const text = JSON.stringify(reply.body);
+  const text = reply.text?.content ?? JSON.stringify(reply.body);
   response.writeHead(reply.status, {
     ...reply.headers,
-    "content-type": "application/json; charset=utf-8",
+    "content-type": reply.text?.contentType ?? "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     ...(closeConnection ? { connection: "close" } : {}),
   });

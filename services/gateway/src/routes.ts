@@ -7,6 +7,7 @@ import {
   PlaceOrderResponse,
 } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { registry } from "@bazaar/runtime/observability/metrics";
 import { cancelOrderRequestOf, idempotencyKeyOf, pageRequestOf, placeOrderRequestOf } from "./body.js";
 import { type Reply, type Route } from "./http.js";
 
@@ -35,6 +36,12 @@ export function apiRoutes(clients: Clients, isDraining: () => boolean): Route[] 
       method: "GET",
       pattern: "/readyz",
       handle: async () => (isDraining() ? ok({ status: "NOT_SERVING" }, 503) : ok({ status: "SERVING" })),
+    },
+
+    {
+      method: "GET",
+      pattern: "/metrics",
+      handle: async () => ({ status: 200, body: null, text: { contentType: registry.contentType, content: await registry.metrics() } }),
     },
 
     {

@@ -1,0 +1,129 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from "prom-client";
+
+/**
+ * Every metric a Bazaar process exports, defined once. The gRPC ones carry the
+ * names and labels of go-grpc-prometheus, so dashboards written for Go services
+ * work unchanged; the event ones are ours (bazaar_*). One registry per process:
+ * prom-client's default, served at /metrics on the admin port.
+ */
+export const registry = register;
+
+let defaultsStarted = false;
+/** Process metrics (CPU, memory, event loop lag, GC): started once per process. */
+export function collectProcessMetrics(): void {
+  if (defaultsStarted) return;
+  defaultsStarted = true;
+  collectDefaultMetrics({ register });
+}
+
+/** Seconds; from 0.5 ms (a cached read) to 10 s (a saga past its budget). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const RPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"] as const;
+
+export const grpcServerMetrics = {
+  started: new Counter({ name: "grpc_server_started_total", help: "RPCs started on the server.", labelNames: RPC_LABELS }),
+  handled: new Counter({
+    name: "grpc_server_handled_total",
+    help: "RPCs completed on the server, by status code.",
+    labelNames: [...RPC_LABELS, "grpc_code"],
+  }),
+  handling: new Histogram({
+    name: "grpc_server_handling_seconds",
+    help: "Time from the start of an RPC to its status, on the server.",
+    labelNames: RPC_LABELS,
+    buckets: LATENCY_BUCKETS,
+  }),
+};
+
+export const grpcClientMetrics = {
+  started: new Counter({ name: "grpc_client_started_total", help: "RPCs started by this process's clients.", labelNames: RPC_LABELS }),
+  handled: new Counter({
+    name: "grpc_client_handled_total",
+    help: "RPCs completed by this process's clients, by status code.",
+    labelNames: [...RPC_LABELS, "grpc_code"],
+  }),
+  handling: new Histogram({
+    name: "grpc_client_handling_seconds",
+    help: "Time from the start of an RPC to its status, as the client saw it.",
+    labelNames: RPC_LABELS,
+    buckets: LATENCY_BUCKETS,
+  }),
+};
+
+/** The gateway's HTTP side: requests by route pattern (never raw paths, so ids don't explode the series). */
+export const httpServerMetrics = {
+  requests: new Counter({
+    name: "http_server_requests_total",
+    help: "HTTP requests answered, by method, route pattern and status code.",
+    labelNames: ["method", "route", "code"],
+  }),
+  duration: new Histogram({
+    name: "http_server_request_duration_seconds",
+    help: "Time from the request to the end of the answer.",
+    labelNames: ["method", "route"],
+    buckets: LATENCY_BUCKETS,
+  }),
+};
+
+export const eventMetrics = {
+  published: new Counter({ name: "bazaar_events_published_total", help: "Events the outbox relay published to JetStream.", labelNames: ["subject"] }),
+  consumed: new Counter({
+    name: "bazaar_events_consumed_total",
+    help: "Events consumers acknowledged; outcome is applied or duplicate (already in the inbox).",
+    labelNames: ["subject", "consumer", "outcome"],
+  }),
+  failed: new Counter({
+    name: "bazaar_events_failed_total",
+    help: "Event deliveries whose handler failed (they are redelivered).",
+    labelNames: ["subject", "consumer"],
+  }),
+  deadLettered: new Counter({
+    name: "bazaar_events_dead_lettered_total",
+    help: "Events moved to the DEAD_LETTERS stream.",
+    labelNames: ["subject", "consumer"],
+  }),
+};
+
+/** Gauges read when scraped, from sources registered by the running parts (outboxes, consumers). */
+type Source = () => Promise<Array<{ labels: Record<string, string>; value: number }>>;
+const gaugeSources = new Map<string, Map<string, Source>>();
+
+function sampledGauge(name: string, help: string, labelNames: string[]) {
+  const sources = new Map<string, Source>();
+  gaugeSources.set(name, sources);
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    async collect() {
+      this.reset();
+      for (const source of sources.values()) {
+        for (const sample of await source().catch(() => [])) this.set(sample.labels, sample.value);
+      }
+    },
+  });
+  return sources;
+}
+
+export const outboxPending = sampledGauge("bazaar_outbox_pending_events", "Outbox rows not yet published.", ["service"]);
+export const outboxOldestAge = sampledGauge(
+  "bazaar_outbox_oldest_pending_age_seconds",
+  "Age of the oldest unpublished outbox row (0 when none).",
+  ["service"],
+);
+export const consumerPending = sampledGauge(
+  "bazaar_consumer_pending_events",
+  "Messages in the stream the durable consumer has not received yet, plus those awaiting its ack.",
+  ["stream", "consumer"],
+);
+
+/** "/bazaar.catalog.v1.CatalogService/GetProduct" → service and method labels. */
+export function rpcLabels(path: string, type = "unary"): { grpc_type: string; grpc_service: string; grpc_method: string } {
+  const [, service = "", method = ""] = path.split("/");
+  return { grpc_type: type, grpc_service: service, grpc_method: method };
+}
+
+export function rpcType(method: { requestStream: boolean; responseStream: boolean }): string {
+  if (method.requestStream) return method.responseStream ? "bidi_stream" : "client_stream";
+  return method.responseStream ? "server_stream" : "unary";
+}

@@ -1,0 +1,66 @@
+import { context, propagation, type Context, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
+
+/**
+ * OpenTelemetry tracing, set up once per process. Trace context always flows
+ * (W3C traceparent in gRPC metadata, HTTP headers and NATS headers) and every
+ * log line carries trace_id and span_id; spans leave the process only when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set (OTLP over HTTP, batched). Tests can pass
+ * their own span processor (e.g. an in-memory exporter).
+ */
+let provider: NodeTracerProvider | undefined;
+
+export function startTracing(service: string, processors: SpanProcessor[] = []): void {
+  if (provider) return;
+  const exporting = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": service }),
+    spanProcessors: [...processors, ...(exporting ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [])],
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+}
+
+/** Send the spans still buffered (call before exiting). */
+export async function flushTracing(): Promise<void> {
+  await provider?.forceFlush().catch(() => {});
+}
+
+export function tracer(): Tracer {
+  return trace.getTracer("bazaar");
+}
+
+/** The current trace and span ids, for log lines; empty outside a span. */
+export function traceFields(): { trace_id?: string; span_id?: string } {
+  const span = trace.getSpanContext(context.active());
+  return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
+/** Read and write trace context in a plain string map (gRPC metadata, NATS or HTTP headers). */
+export const stringMapGetter: TextMapGetter<Record<string, unknown>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const value = carrier[key];
+    return typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString() : undefined;
+  },
+};
+
+export const stringMapSetter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+/** The trace context found in `carrier` (e.g. incoming metadata), as a parent for new spans. */
+export function extractContext(carrier: Record<string, unknown>): Context {
+  return propagation.extract(context.active(), carrier, stringMapGetter);
+}
+
+/** The current trace context as headers (traceparent, tracestate). */
+export function injectedHeaders(active: Context = context.active()): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(active, headers, stringMapSetter);
+  return headers;
+}
