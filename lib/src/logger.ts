@@ -23,7 +23,7 @@ const REDACTED_PATHS = [
  * about a quarter of the throughput at low concurrency (see DESIGN.md), and a
  * synchronous write cannot lose the last lines when the process exits.
  */
-export function createLogger(service: string, level = "info"): Logger {
+export function createLogger(service: string, level = "info", destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino(
     {
       level,
@@ -33,6 +33,6 @@ export function createLogger(service: string, level = "info"): Logger {
       mixin: traceFields,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     },
-    pino.destination({ dest: 1, sync: true }),
+    destination,
   );
 }
