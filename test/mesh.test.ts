@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { dashboardQueries } from "./observability/dashboard.js";
+import { startPrometheus } from "./observability/prometheus.js";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -92,6 +94,33 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain("already running");
     expect(currentPids()).toEqual(pids);
+  }, TEST_TIMEOUT_MS);
+
+  it("Prometheus, with the project's scrape config, finds every target up and data for the dashboard", async () => {
+    expect(pids, "the first up must have succeeded").toBeDefined();
+    // Traffic for the panels: an order (gateway → orders → catalog, inventory, payments; events) and a NOT_FOUND.
+    const gateway = `http://127.0.0.1:${GATEWAY_HTTP_PORT}`;
+    const order = await fetch(`${gateway}/api/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": `mesh-test-${Date.now()}` },
+      body: JSON.stringify({ customer_id: "mesh-test", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" }),
+    });
+    expect(order.status, await order.clone().text()).toBe(201);
+    expect((await fetch(`${gateway}/api/products/no-such-product`)).status).toBe(404);
+
+    const prometheus = await startPrometheus();
+    try {
+      await expect
+        .poll(async () => (await prometheus.targets()).filter((t) => t.health === "up").length, { timeout: 30_000, interval: 500 })
+        .toBe(SERVICES.length + 1);
+      // Failures and dead letters have no series until something fails; their names are checked in dashboard.test.ts.
+      const onlyAfterFailures = /bazaar_events_(failed|dead_lettered)_total/;
+      for (const { panel, expr } of dashboardQueries().filter((q) => !onlyAfterFailures.test(q.expr))) {
+        await expect.poll(async () => (await prometheus.query(expr)).length, { timeout: 30_000, interval: 500, message: `${panel}: ${expr}` }).toBeGreaterThan(0);
+      }
+    } finally {
+      await prometheus.stop();
+    }
   }, TEST_TIMEOUT_MS);
 
   it("down stops every process and removes the pid files", async () => {
