@@ -7,7 +7,7 @@ PROTOS := $(shell find proto third_party/proto -name '*.proto')
 # Run TypeScript tools straight from source (workspace packages resolve to src/).
 TSX := node --conditions=bazaar-source --import tsx
 
-.PHONY: help install gen build lint test up down status logs clean
+.PHONY: help install gen build lint test contract up down status logs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -32,6 +32,12 @@ lint: gen/descriptors.binpb ## buf lint (STANDARD) and a strict type check of so
 test: build lint ## build, lint, then run every test suite (no Docker needed)
 	@mkdir -p reports
 	npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
+
+contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event subjects vs main, providers, consumers, events
+	@status=0; \
+	$(TSX) scripts/contract-breaking.ts || status=1; \
+	npx vitest run test/contract || status=1; \
+	exit $$status
 
 up: build ## start NATS and every service in the background; returns when all are SERVING
 	$(TSX) scripts/mesh.ts up
