@@ -1,0 +1,72 @@
+# One image per service, from one Dockerfile:
+#   docker build --build-arg SERVICE=catalog -t bazaar/catalog:dev .
+# SERVICE is catalog, inventory, orders, payments, notifications or gateway.
+# docker-compose.yml builds all six; the build stage is identical for each, so
+# BuildKit runs `npm ci`, `npm run gen` and `npm run build` once and reuses it.
+
+# ---- build: the same npm scripts CI runs, so the image can't hold code the tests didn't build
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+# Manifests first: the `npm ci` layer stays cached until a dependency changes.
+# One line per workspace (test/deploy/dockerfile.test.ts fails if a service is missing here).
+COPY package.json package-lock.json ./
+COPY gen/package.json gen/
+COPY lib/package.json lib/
+COPY services/catalog/package.json services/catalog/
+COPY services/gateway/package.json services/gateway/
+COPY services/inventory/package.json services/inventory/
+COPY services/notifications/package.json services/notifications/
+COPY services/orders/package.json services/orders/
+COPY services/payments/package.json services/payments/
+RUN npm ci --no-audit --no-fund
+COPY . .
+# buf comes from npm (@bufbuild/buf) and the ts-proto plugin from node_modules: no protoc.
+RUN npm run gen && npm run build
+
+# ---- prod-deps: production dependencies only (no TypeScript, buf, vitest or tsx at run time)
+FROM node:20-bookworm-slim AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY gen/package.json gen/
+COPY lib/package.json lib/
+COPY services/catalog/package.json services/catalog/
+COPY services/gateway/package.json services/gateway/
+COPY services/inventory/package.json services/inventory/
+COPY services/notifications/package.json services/notifications/
+COPY services/orders/package.json services/orders/
+COPY services/payments/package.json services/payments/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- assemble: only what runs, laid out as in the repository so every relative path
+# (migrations next to dist/, @bazaar/* workspace links in node_modules) still resolves.
+FROM build AS assemble
+ARG SERVICE
+RUN test -n "$SERVICE" && test -f "services/$SERVICE/package.json" \
+      || { echo "build with --build-arg SERVICE=<catalog|inventory|orders|payments|notifications|gateway>" >&2; exit 1; }
+RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts \
+ && cp package.json /out/ \
+ && cp -r gen/package.json gen/dist gen/descriptors.binpb /out/gen/ \
+ && cp -r lib/package.json lib/dist lib/migrations /out/lib/ \
+ && cp -r services/$SERVICE/package.json services/$SERVICE/dist /out/services/$SERVICE/ \
+ && if [ -d services/$SERVICE/migrations ]; then cp -r services/$SERVICE/migrations /out/services/$SERVICE/; fi \
+ && cp scripts/healthcheck.mjs /out/scripts/
+
+# ---- the image
+FROM node:20-bookworm-slim
+ARG SERVICE
+ENV NODE_ENV=production \
+    SERVICE=${SERVICE} \
+    DATA_DIR=/data
+COPY --from=prod-deps /src/node_modules /app/node_modules
+COPY --from=assemble /out /app
+# The embedded database (only when DATABASE_URL is unset) needs a writable directory.
+RUN mkdir -p /data && chown 1000:1000 /data
+WORKDIR /app/services/${SERVICE}
+# The base image's "node" user, by number so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+# Node is PID 1 and the services handle SIGTERM themselves: NOT_SERVING, drain
+# in-flight calls for SHUTDOWN_GRACE_MS, exit 0. No shell, no init wrapper.
+STOPSIGNAL SIGTERM
+# gRPC health (grpc.health.v1 Check, service "") on GRPC_ADDR's port; the gateway's /readyz.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/scripts/healthcheck.mjs"]
+CMD ["node", "dist/main.js"]

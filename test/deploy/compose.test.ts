@@ -1,0 +1,116 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "@bazaar/runtime/config";
+import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
+import {
+  CONFIG_SCHEMAS,
+  type ComposeService,
+  composeEnv,
+  DATABASE_OWNERS,
+  dialedAddresses,
+  hostPort,
+  LISTEN_VARIABLES,
+  loadCompose,
+  missingTool,
+  onPath,
+  readRepoFile,
+  ROOT,
+  SERVICE_NAMES,
+} from "./support/deploy.js";
+
+const compose = loadCompose();
+const services = compose.services;
+
+/** The ports each compose service listens on: its own *_ADDR for ours, the config or image default for the infrastructure. */
+function listeningPorts(name: string, service: ComposeService): number[] {
+  if (service.image?.startsWith("nats:")) return [Number(/^port:\s*(\d+)/m.exec(readRepoFile("deploy/nats/nats.conf"))?.[1])];
+  if (service.image?.startsWith("postgres:")) return [5432];
+  const env = composeEnv(service);
+  const ports = [...LISTEN_VARIABLES].flatMap((variable) => (env[variable] ? [hostPort(env[variable])!.port] : []));
+  if (ports.length === 0) throw new Error(`${name}: no listen address and not known infrastructure`);
+  return ports;
+}
+
+function dependsOn(service: ComposeService): Record<string, string> {
+  const deps = service.depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [name, "service_started"]));
+  return Object.fromEntries(Object.entries(deps).map(([name, { condition }]) => [name, condition]));
+}
+
+describe("docker-compose.yml", () => {
+  const dockerCompose = onPath("docker-compose");
+  const skipV1 = missingTool("docker-compose", dockerCompose !== undefined, "apt-get install -y docker-compose");
+  it.skipIf(skipV1)("is accepted by `docker-compose config -q`", () => {
+    const result = spawnSync(dockerCompose!, ["config", "-q"], { cwd: ROOT, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  // The v2 plugin is optional here (no Docker engine), so only checked when present.
+  const docker = onPath("docker");
+  const hasPlugin = docker !== undefined && spawnSync(docker, ["compose", "version"], { encoding: "utf8" }).status === 0;
+  it.skipIf(!hasPlugin)("is accepted by `docker compose config -q` (the v2 plugin)", () => {
+    const result = spawnSync(docker!, ["compose", "config", "-q"], { cwd: ROOT, encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("runs every service from the one Dockerfile, with its SERVICE build argument", () => {
+    // Others (Prometheus, Grafana) may run beside them; these must.
+    expect(Object.keys(services)).toEqual(expect.arrayContaining([...SERVICE_NAMES, "nats", "postgres"]));
+    for (const name of SERVICE_NAMES) {
+      expect(services[name]!.build, name).toMatchObject({ context: ".", dockerfile: "Dockerfile", args: { SERVICE: name } });
+      expect(services[name]!.image, name).toBe(`bazaar/${name}:dev`);
+    }
+  });
+
+  it("gives every service an environment its config schema accepts", () => {
+    for (const name of SERVICE_NAMES) {
+      const env = composeEnv(services[name]!);
+      expect(() => parseConfig(CONFIG_SCHEMAS[name]!, env), name).not.toThrow();
+      // Reachable from other containers: a service binding 127.0.0.1 would be alone in its container.
+      for (const variable of LISTEN_VARIABLES) if (env[variable]) expect(env[variable], `${name} ${variable}`).toMatch(/^0\.0\.0\.0:/);
+    }
+  });
+
+  it("listens on the port map of lib/src/ports.ts and publishes it on 127.0.0.1 for grpcurl and curl", () => {
+    const expected: Record<string, number> = { ...Object.fromEntries(Object.entries(PORTS).map(([name, ports]) => [name, ports.grpc])), gateway: GATEWAY_HTTP_PORT };
+    for (const [name, port] of Object.entries(expected)) {
+      const env = composeEnv(services[name]!);
+      expect(hostPort(env.GRPC_ADDR ?? env.HTTP_ADDR!)?.port, name).toBe(port);
+      expect(services[name]!.ports, name).toEqual([`127.0.0.1:${port}:${port}`]);
+    }
+  });
+
+  it("points every address at a compose service listening on that port, and waits for it to be healthy", () => {
+    for (const name of SERVICE_NAMES) {
+      const service = services[name]!;
+      const dialed = dialedAddresses(composeEnv(service));
+      expect(dialed.length, `${name} dials nothing`).toBeGreaterThan(0);
+      for (const { variable, host, port } of dialed) {
+        const target = services[host];
+        expect(target, `${name} ${variable}: no compose service "${host}"`).toBeDefined();
+        expect(listeningPorts(host, target!), `${name} ${variable}: ${host} does not listen on ${port}`).toContain(port);
+        expect(dependsOn(service)[host], `${name} must depend on ${host} being healthy`).toBe("service_healthy");
+      }
+    }
+  });
+
+  it("gives each service its own database and user, created by deploy/postgres/init.sql", () => {
+    const init = readRepoFile("deploy/postgres/init.sql");
+    for (const name of DATABASE_OWNERS) {
+      const url = new URL(composeEnv(services[name]!).DATABASE_URL!);
+      expect(url.pathname, name).toBe(`/${name}`);
+      expect(url.username, name).toBe(name);
+      expect(init).toContain(`CREATE ROLE ${name} LOGIN PASSWORD '${decodeURIComponent(url.password)}';`);
+      expect(init).toContain(`CREATE DATABASE ${name} OWNER ${name};`);
+    }
+    expect(composeEnv(services.gateway!).DATABASE_URL).toBeUndefined();
+  });
+
+  it("health-checks its infrastructure (the services' check is the image's HEALTHCHECK)", () => {
+    expect(services.nats!.command).toContain("/etc/nats/nats.conf");
+    expect(services.nats!.healthcheck?.test.join(" ")).toContain(":8222/healthz");
+    expect(services.postgres!.healthcheck?.test.join(" ")).toContain("pg_isready");
+  });
+});

@@ -1,0 +1,146 @@
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, parseAllDocuments } from "yaml";
+import { type z } from "zod";
+import { baseServiceConfig } from "@bazaar/runtime/config";
+import { gatewayConfig } from "../../../services/gateway/src/config.js";
+import { ordersConfig } from "../../../services/orders/src/config.js";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/** Every process the shop deploys, with the schema its main.ts validates its environment with. */
+export const CONFIG_SCHEMAS: Record<string, z.ZodObject> = {
+  catalog: baseServiceConfig("catalog"),
+  inventory: baseServiceConfig("inventory"),
+  orders: ordersConfig,
+  payments: baseServiceConfig("payments"),
+  notifications: baseServiceConfig("notifications"),
+  gateway: gatewayConfig,
+};
+export const SERVICE_NAMES = Object.keys(CONFIG_SCHEMAS);
+/** The services that own a database (all but the gateway). */
+export const DATABASE_OWNERS = SERVICE_NAMES.filter((name) => name !== "gateway");
+
+/** Variables naming where a process itself listens; every other *_ADDR is something it dials. */
+export const LISTEN_VARIABLES = new Set(["GRPC_ADDR", "ADMIN_ADDR", "HTTP_ADDR"]);
+
+export function readRepoFile(path: string): string {
+  return readFileSync(join(ROOT, path), "utf8");
+}
+
+export function onPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return join(dir, command);
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a check cannot run here, or undefined when it can. In CI (.ci/run installs
+ * the tools) a missing tool fails the suite instead of skipping it quietly.
+ */
+export function missingTool(what: string, found: boolean, install: string): string | undefined {
+  if (found) return undefined;
+  const message = `${what} is not installed (${install}); skipping`;
+  if (process.env.CI) throw new Error(`${message} is not allowed in CI: .ci/run must install it`);
+  console.warn(message);
+  return message;
+}
+
+/** docker-compose.yml as compose reads it (YAML 1.1 merge keys `<<: *anchor` applied). */
+export function loadCompose(): { services: Record<string, ComposeService>; volumes?: Record<string, unknown> } {
+  return parse(readRepoFile("docker-compose.yml"), { merge: true }) as { services: Record<string, ComposeService> };
+}
+
+export interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile?: string; args?: Record<string, string> };
+  command?: string[];
+  environment?: Record<string, string | number> | string[];
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }> | string[];
+  healthcheck?: { test: string[] };
+  volumes?: string[];
+}
+
+/** A compose service's environment as strings, whichever of the two forms it is written in. */
+export function composeEnv(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) return Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.slice(entry.indexOf("=") + 1)]));
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)]));
+}
+
+/** How this machine renders a kustomization: a standalone kustomize, or kubectl's built-in one. */
+export function kustomizeCommand(): { command: string; args: (dir: string) => string[] } | undefined {
+  const kubectl = onPath("kubectl");
+  if (kubectl) return { command: kubectl, args: (dir) => ["kustomize", dir] };
+  const kustomize = onPath("kustomize");
+  if (kustomize) return { command: kustomize, args: (dir) => ["build", dir] };
+  return undefined;
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  // Each kind's own shape; the tests read what they need and the schemas check the rest.
+  spec?: any;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+/** `kubectl kustomize deploy/k8s/overlays/<overlay>`, parsed. Warnings (deprecated fields in kustomize v5) are ignored. */
+export function renderOverlay(overlay: string): K8sObject[] {
+  const renderer = kustomizeCommand();
+  if (!renderer) throw new Error("no kubectl or kustomize on PATH");
+  const dir = join(ROOT, "deploy", "k8s", "overlays", overlay);
+  const result = spawnSync(renderer.command, renderer.args(dir), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${renderer.command} ${renderer.args(dir).join(" ")} failed:\n${result.stderr}`);
+  return parseYamlStream(result.stdout) as K8sObject[];
+}
+
+export function parseYamlStream(text: string): unknown[] {
+  return parseAllDocuments(text)
+    .map((document) => {
+      if (document.errors.length > 0) throw new Error(document.errors.map((error) => error.message).join("\n"));
+      return document.toJS() as unknown;
+    })
+    .filter((value) => value !== null && value !== undefined);
+}
+
+/** "host:port" → its parts; undefined when it is not one. */
+export function hostPort(address: string): { host: string; port: number } | undefined {
+  const match = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  return match ? { host: match[1]!, port: Number(match[2]) } : undefined;
+}
+
+/**
+ * Everything a process dials, read from its environment: gRPC peers (*_ADDR),
+ * NATS (every URL of NATS_URL) and PostgreSQL (DATABASE_URL's host and port).
+ */
+export function dialedAddresses(env: Record<string, string>): { variable: string; host: string; port: number; database?: string }[] {
+  const dialed: { variable: string; host: string; port: number; database?: string }[] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    if (variable.endsWith("_ADDR") && !LISTEN_VARIABLES.has(variable)) {
+      const address = hostPort(value);
+      if (!address) throw new Error(`${variable}=${value} is not host:port`);
+      dialed.push({ variable, ...address });
+    } else if (variable === "NATS_URL") {
+      for (const url of value.split(",")) {
+        const parsed = new URL(url.trim());
+        dialed.push({ variable, host: parsed.hostname, port: Number(parsed.port || 4222) });
+      }
+    } else if (variable === "DATABASE_URL" && /^postgres(ql)?:/.test(value)) {
+      const parsed = new URL(value);
+      dialed.push({ variable, host: parsed.hostname, port: Number(parsed.port || 5432), database: parsed.pathname.slice(1) });
+    }
+  }
+  return dialed;
+}
