@@ -13,6 +13,15 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
   return new ServiceProcess(child);
 }
 
+/** Run a compiled entry point (e.g. services/orders/dist/main.js) as its own process, as `make up` does. */
+export function spawnNode(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [entry], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+  });
+  return new ServiceProcess(child);
+}
+
 /** A child process whose JSON log lines (stdout) and stderr are collected as they come. */
 export class ServiceProcess {
   readonly lines: Array<Record<string, unknown>> = [];

@@ -1,6 +1,7 @@
 import { on } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/runtime/events/catalog";
 import { commitReservation, releaseReservation } from "./inventory.js";
+import { lockReservation } from "./store.js";
 
 /**
  * What inventory consumes. A placed order turns its held stock into a sale; a
@@ -10,6 +11,10 @@ import { commitReservation, releaseReservation } from "./inventory.js";
  */
 export const inventoryEventHandlers = () => [
   on(events.orderPlaced, async (event, { tx }) => {
+    // Events of different subjects arrive in no set order: a quick cancel's OrderCancelled can be
+    // applied before the OrderPlaced it follows. Its stock is back already; there is nothing to sell,
+    // and failing here would only dead-letter a valid event.
+    if ((await lockReservation(tx, event.orderId))?.state === "RELEASED") return;
     await commitReservation(tx, event.orderId);
   }),
   on(events.orderCancelled, async (event, { tx }) => {

@@ -1,0 +1,159 @@
+/**
+ * The whole shop as real processes for end-to-end tests: a throwaway
+ * nats-server with JetStream, every service from its compiled dist/main.js with
+ * an in-memory database, and the HTTP gateway. Every port is picked by the OS
+ * (port 0) and read back from the process's "listening" log line, so a mesh
+ * never collides with `make up` on the default ports or with another mesh.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { events } from "@bazaar/runtime/events/catalog";
+import { type EventType } from "@bazaar/runtime/events/event-type";
+import { type ServiceName } from "@bazaar/runtime/ports";
+import { startTestNats } from "../../lib/test/support/nats.js";
+import { repoRoot, type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
+
+export type ComponentName = ServiceName | "gateway";
+
+const COMPONENTS: readonly ComponentName[] = ["catalog", "inventory", "orders", "payments", "notifications", "gateway"];
+
+/**
+ * Who consumes what, as each service's events.ts wires it. The mesh is ready
+ * only once every one of these durable consumers exists, so a test that
+ * publishes (or dead-letters) an event knows who will see it.
+ */
+export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<unknown>[]>>> = {
+  inventory: [events.orderPlaced, events.orderCancelled, events.orderRejected],
+  payments: [events.orderCancelled, events.orderRejected],
+  notifications: [events.orderPlaced, events.orderRejected, events.orderCancelled, events.paymentRefunded],
+};
+
+/** In-memory PGlite takes several seconds to start on two shared cores; several at once take longer. */
+const START_TIMEOUT_MS = 120_000;
+/** How long a process may drain after SIGTERM before it is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface Mesh {
+  natsUrl: string;
+  /** host:port of each gRPC service. */
+  grpc: Record<ServiceName, string>;
+  /** http://127.0.0.1:port of the gateway. */
+  gatewayUrl: string;
+  /** The last `count` log lines (and stderr) of every process, for a failed test's report. */
+  logTails(count?: number): string;
+  /** SIGTERM everything (gateway, services, then NATS), SIGKILL what does not exit in time. */
+  stop(): Promise<void>;
+}
+
+const entryOf = (name: ComponentName) => join(repoRoot, "services", name, "dist", "main.js");
+
+/** The suite runs the compiled code, as `make up` does; a missing build is the runner's mistake, said plainly. */
+function requireBuilt(): void {
+  const missing = COMPONENTS.filter((name) => !existsSync(entryOf(name)));
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
+  }
+}
+
+export async function startMesh(): Promise<Mesh> {
+  requireBuilt();
+  const nats = await startTestNats();
+  const processes = new Map<ComponentName, ServiceProcess>();
+  // If this worker dies without afterAll, take the children with it rather than leave them running.
+  const killAll = () => processes.forEach((child) => child.kill());
+  process.once("exit", killAll);
+
+  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000" };
+  const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", DATABASE_URL: "memory://", NATS_URL: nats.url };
+  const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
+    const child = spawnNode(entryOf(name), env);
+    processes.set(name, child);
+    return child;
+  };
+
+  const logTails = (count = 25) =>
+    [...processes].map(([name, child]) => `--- ${name} (last ${count} lines) ---\n${tailOf(child, count)}`).join("\n");
+
+  const stop = async () => {
+    // The gateway first (its requests still reach the services), then the services together, then NATS.
+    await stopProcess(processes.get("gateway"));
+    await Promise.all([...processes].filter(([name]) => name !== "gateway").map(([, child]) => stopProcess(child)));
+    await nats.stop();
+    process.off("exit", killAll);
+  };
+
+  try {
+    // Nothing depends on these four: they start together.
+    const first = (["catalog", "inventory", "payments", "notifications"] as const).map((name) => [name, launch(name, serviceEnv)] as const);
+    const grpc = {} as Record<ServiceName, string>;
+    for (const [name, child] of first) grpc[name] = await grpcAddressOf(child);
+    // Orders calls catalog, inventory and payments: it starts once they serve.
+    await Promise.all(first.filter(([name]) => name !== "notifications").map(([, child]) => child.logLine("serving", START_TIMEOUT_MS)));
+    const orders = launch("orders", {
+      ...serviceEnv,
+      CATALOG_ADDR: grpc.catalog,
+      INVENTORY_ADDR: grpc.inventory,
+      PAYMENTS_ADDR: grpc.payments,
+      // The budget of the whole saga; generous, because two cores are shared by everything here.
+      PLACE_ORDER_TIMEOUT_MS: "15000",
+    });
+    grpc.orders = await grpcAddressOf(orders);
+    await Promise.all([orders.logLine("serving", START_TIMEOUT_MS), processes.get("notifications")!.logLine("serving", START_TIMEOUT_MS)]);
+
+    // The gateway last, so its first requests find every service SERVING.
+    const gateway = launch("gateway", {
+      ...baseEnv,
+      HTTP_ADDR: "127.0.0.1:0",
+      CATALOG_ADDR: grpc.catalog,
+      ORDERS_ADDR: grpc.orders,
+      NOTIFICATIONS_ADDR: grpc.notifications,
+      REQUEST_TIMEOUT_MS: "20000",
+    });
+    const gatewayPort = Number((await gateway.logLine("listening", START_TIMEOUT_MS)).http_port);
+
+    // Events start in the background after "serving": wait until every consumer is declared.
+    await Promise.all(Object.entries(CONSUMERS).map(([name, types]) => consumersReady(name, processes.get(name as ServiceName)!, types)));
+
+    return { natsUrl: nats.url, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, stop };
+  } catch (error) {
+    const tails = logTails(40);
+    await stop();
+    throw new Error(`the mesh did not start: ${(error as Error).message}\n${tails}`);
+  }
+}
+
+async function grpcAddressOf(child: ServiceProcess): Promise<string> {
+  const listening = await child.logLine("listening", START_TIMEOUT_MS);
+  return `127.0.0.1:${Number(listening.grpc_port)}`;
+}
+
+/** Resolves once `child` has logged "consuming" for every subject of `types`. */
+async function consumersReady(name: string, child: ServiceProcess, types: readonly EventType<unknown>[]): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const missing = () => types.filter((type) => !child.lines.some((line) => line.msg === "consuming" && line.subject === type.subject));
+  while (missing().length > 0) {
+    if (child.child.exitCode !== null) throw new Error(`${name} exited before declaring its consumers: ${child.stderr}`);
+    if (Date.now() > deadline) throw new Error(`${name}'s consumers not declared in time: ${missing().map((type) => type.subject).join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stopProcess(child: ServiceProcess | undefined): Promise<void> {
+  if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
+  child.child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
+  const outcome = await Promise.race([child.exited, timedOut]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    child.kill();
+    await child.exited;
+  }
+}
+
+function tailOf(child: ServiceProcess, count: number): string {
+  const lines = child.lines.slice(-count).map((line) => JSON.stringify(line));
+  const stderr = child.stderr.trimEnd().split("\n").slice(-count).join("\n");
+  return [...lines, ...(stderr ? ["stderr:", stderr] : [])].join("\n");
+}
+
