@@ -41,6 +41,8 @@ export interface Mesh {
   gatewayUrl: string;
   /** The last `count` log lines (and stderr) of every process, for a failed test's report. */
   logTails(count?: number): string;
+  /** Every JSON log line a process has written so far. */
+  logLines(name: ComponentName): ReadonlyArray<Record<string, unknown>>;
   /** SIGTERM everything (gateway, services, then NATS), SIGKILL what does not exit in time. */
   stop(): Promise<void>;
 }
@@ -55,7 +57,8 @@ function requireBuilt(): void {
   }
 }
 
-export async function startMesh(): Promise<Mesh> {
+/** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
   requireBuilt();
   const nats = await startTestNats();
   const processes = new Map<ComponentName, ServiceProcess>();
@@ -63,7 +66,7 @@ export async function startMesh(): Promise<Mesh> {
   const killAll = () => processes.forEach((child) => child.kill());
   process.once("exit", killAll);
 
-  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000" };
+  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000", ...extraEnv };
   const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", DATABASE_URL: "memory://", NATS_URL: nats.url };
   const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
     const child = spawnNode(entryOf(name), env);
@@ -114,7 +117,8 @@ export async function startMesh(): Promise<Mesh> {
     // Events start in the background after "serving": wait until every consumer is declared.
     await Promise.all(Object.entries(CONSUMERS).map(([name, types]) => consumersReady(name, processes.get(name as ServiceName)!, types)));
 
-    return { natsUrl: nats.url, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, stop };
+    const logLines = (name: ComponentName) => processes.get(name)?.lines ?? [];
+    return { natsUrl: nats.url, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, logLines, stop };
   } catch (error) {
     const tails = logTails(40);
     await stop();

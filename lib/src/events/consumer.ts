@@ -138,7 +138,7 @@ export class EventConsumers {
       });
       message.ack();
       eventMetrics.consumed.inc({ subject: message.subject, consumer: this.durableName(message.subject), outcome: applied ? "applied" : "duplicate" });
-      log.debug({ applied }, applied ? "event applied" : "duplicate event acknowledged");
+      log.info({ applied }, applied ? "event applied" : "duplicate event acknowledged");
     } catch (error) {
       trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       const poison = error instanceof Poison;

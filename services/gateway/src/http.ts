@@ -55,6 +55,9 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
     // One server span per request, continuing the caller's trace if it sent a traceparent.
     const span = tracer().startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method } }, extractContext(request.headers));
     const active = trace.setSpan(context.active(), span);
+    // The request's line is written on "close", outside the span's context: name the trace explicitly.
+    log.trace_id = span.spanContext().traceId;
+    log.span_id = span.spanContext().spanId;
     response.on("close", () => {
       const route = typeof log.route === "string" ? log.route : "unmatched";
       const code = response.headersSent ? response.statusCode : 0;
