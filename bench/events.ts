@@ -1,0 +1,189 @@
+/**
+ * Measurement 3, the event pipeline, against a real nats-server:
+ * - throughput: N outbox rows (OrderPlaced, inserted in bulk beforehand) relayed
+ *   by OutboxRelay.relayBatch until none is left, versus the same messages
+ *   published straight to JetStream from the same process, pipelined in windows
+ *   of the relay's batch size; interleaved rounds, ratio per round.
+ * - latency: orders-like transactions commit one OrderPlaced each at a steady
+ *   rate while the relay runs as services run it (OutboxRelay.start) and an
+ *   EventConsumers consumer (inbox, its own database) handles them; the figure
+ *   is from the insert's commit to the handler starting.
+ * Relay, consumer and producer share this one process (in the mesh they are
+ * separate processes); each has its own in-memory PGlite where the mesh has one.
+ *
+ * Usage: node --conditions=bazaar-source --import tsx bench/events.ts <out.json>
+ * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+import { type OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
+import { events } from "@bazaar/runtime/events/catalog";
+import { EventConsumers, on } from "@bazaar/runtime/events/consumer";
+import { ensureStream } from "@bazaar/runtime/events/nats";
+import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
+import { newId } from "@bazaar/runtime/ids";
+import { createLogger } from "@bazaar/runtime/logger";
+import { startNats } from "./lib/nats.js";
+import { ROOT } from "./lib/process.js";
+import { median, quantile, round } from "./lib/stats.js";
+
+const N = Number(process.env.BENCH_EVENTS_N) || 3000;
+const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS) || 3;
+const RATE = Number(process.env.BENCH_EVENTS_RATE) || 100;
+const SECONDS = Number(process.env.BENCH_EVENTS_SECONDS) || 5;
+const BATCH = 256; // the relay's default batch size: raw publishing gets the same pipeline depth
+
+const now = () => performance.timeOrigin + performance.now();
+const logger = createLogger("bench", "silent");
+const type = events.orderPlaced;
+
+const placed = (index: number): OrderPlaced => ({
+  orderId: newId("ord"),
+  customerId: `bench-${index % 97}`,
+  lines: [
+    {
+      productId: "v60-dripper",
+      productName: "Hario V60 Dripper 02",
+      quantity: 1,
+      unitPrice: { currencyCode: "EUR", minorUnits: 2500 },
+      lineTotal: { currencyCode: "EUR", minorUnits: 2500 },
+    },
+  ],
+  total: { currencyCode: "EUR", minorUnits: 2500 },
+  paymentId: newId("pay"),
+  occurredAt: new Date(),
+});
+
+async function memoryDatabase(): Promise<Database> {
+  const db = await openDatabase({ url: "memory://", dataDir: "" });
+  await migrate(db, join(ROOT, "lib", "migrations"));
+  return db;
+}
+
+const nats = await startNats();
+const connection = await connect({ servers: nats.url });
+const dbs: Database[] = [];
+try {
+  const js = jetstream(connection);
+  const jsm = await jetstreamManager(connection);
+  await ensureStream(jsm, { name: "ORDERS", subjects: ["orders.>"] });
+  const producerDb = await memoryDatabase();
+  dbs.push(producerDb);
+  const outbox = new Outbox();
+
+  // Throughput, interleaved: relay then raw in even rounds, raw then relay in odd ones.
+  const relayRates: number[] = [];
+  const rawRates: number[] = [];
+  const ratios: number[] = [];
+  const relayOnce = async () => {
+    await producerDb.transaction(async (tx) => {
+      for (let index = 0; index < N; index += 1) await outbox.add(tx, type, placed(index));
+    });
+    const relay = new OutboxRelay(producerDb, js, logger);
+    const started = now();
+    let sent = 0;
+    for (let batch = await relay.relayBatch(); batch > 0; batch = await relay.relayBatch()) sent += batch;
+    if (sent !== N) throw new Error(`relay published ${sent} of ${N}`);
+    return N / ((now() - started) / 1000);
+  };
+  const rawOnce = async () => {
+    const messages = Array.from({ length: N }, (_, index) => ({ id: newId("evt"), payload: type.encode(placed(index)) }));
+    const started = now();
+    for (let offset = 0; offset < N; offset += BATCH) {
+      await Promise.all(
+        messages.slice(offset, offset + BATCH).map((message) => {
+          const headers = natsHeaders();
+          headers.set("Bazaar-Event-Type", type.typeName);
+          return js.publish(type.subject, message.payload, { msgID: message.id, headers });
+        }),
+      );
+    }
+    return N / ((now() - started) / 1000);
+  };
+  await rawOnce(); // warm-up: connection, JIT
+  for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
+    let relayRate: number;
+    let rawRate: number;
+    if (round_ % 2 === 0) {
+      relayRate = await relayOnce();
+      rawRate = await rawOnce();
+    } else {
+      rawRate = await rawOnce();
+      relayRate = await relayOnce();
+    }
+    relayRates.push(relayRate);
+    rawRates.push(rawRate);
+    ratios.push(relayRate / rawRate);
+    console.error(`events round ${round_ + 1}/${ROUNDS}: relay ${round(relayRate, 0)}/s raw ${round(rawRate, 0)}/s ratio ${round(relayRate / rawRate, 3)}`);
+  }
+
+  // Commit-to-consumer latency under a steady load. The consumer delivers from the start of the
+  // stream: empty it first, or it would chew through the throughput rounds' messages before ours.
+  await jsm.streams.purge("ORDERS");
+  const consumerDb = await memoryDatabase();
+  dbs.push(consumerDb);
+  const committedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const consumers = new EventConsumers(
+    [
+      on(type, async (_event, context) => {
+        const committed = committedAt.get(context.eventId);
+        if (committed !== undefined) latencies.push(now() - committed);
+      }),
+    ],
+    { db: consumerDb, js, jsm, logger },
+    { service: "bench" },
+  );
+  await consumers.start();
+  const relay = new OutboxRelay(producerDb, js, logger);
+  relay.start("bench");
+  const total = RATE * SECONDS;
+  const began = now();
+  const commits: Promise<void>[] = [];
+  for (let index = 0; index < total; index += 1) {
+    const due = began + (index * 1000) / RATE;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    commits.push(
+      producerDb
+        .transaction((tx) => outbox.add(tx, type, placed(index)))
+        .then((id) => void committedAt.set(id, now())),
+    );
+  }
+  await Promise.all(commits);
+  const deadline = now() + 20_000;
+  while (latencies.length < total && now() < deadline) await sleep(50);
+  await relay.stop();
+  await consumers.stop();
+
+  const report = {
+    messages: N,
+    rounds: ROUNDS,
+    batch: BATCH,
+    relayPerSecond: round(median(relayRates), 0),
+    rawPerSecond: round(median(rawRates), 0),
+    ratio: round(median(ratios), 3),
+    perRound: relayRates.map((relayRate, index) => ({ relay: round(relayRate, 0), raw: round(rawRates[index]!, 0), ratio: round(ratios[index]!, 3) })),
+    latency: {
+      ratePerSecond: RATE,
+      seconds: SECONDS,
+      delivered: latencies.length,
+      expected: total,
+      p50Ms: round(quantile(latencies, 0.5), 1),
+      p99Ms: round(quantile(latencies, 0.99), 1),
+      maxMs: round(Math.max(...latencies), 1),
+    },
+  };
+  console.error(`events latency @${RATE}/s: p50 ${report.latency.p50Ms} ms p99 ${report.latency.p99Ms} ms (${latencies.length}/${total})`);
+  writeFileSync(process.argv[2] ?? "events.json", JSON.stringify(report, null, 2));
+} finally {
+  await connection.close();
+  for (const db of dbs) await db.close();
+  await nats.stop();
+}
+process.exit(0);

@@ -1,0 +1,38 @@
+/**
+ * The runtime's whole server stack with nothing behind it: startService from
+ * the compiled lib (metrics interceptor, promise handlers, span, one log line
+ * per RPC, health, reflection), serving CatalogService.GetProduct from memory.
+ * Against the bare server it isolates what the middleware costs; against the
+ * real catalog, what the database query costs.
+ *
+ * Usage: node --import tsx bench/hop-runtime-server.ts <port> <response.json>   (LOG_LEVEL from the environment)
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CatalogServiceService, GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { baseServiceConfig, parseConfig } from "@bazaar/runtime/config";
+import { unavailable } from "@bazaar/runtime/errors";
+import { implement, runService } from "@bazaar/runtime/service";
+
+const [port, responseFile] = process.argv.slice(2);
+const response = GetProductResponse.fromJSON(JSON.parse(readFileSync(responseFile!, "utf8")));
+const notMeasured = () => Promise.reject(unavailable("not part of the benchmark"));
+
+await runService({
+  name: "catalog",
+  config: parseConfig(baseServiceConfig("catalog"), {
+    GRPC_ADDR: `127.0.0.1:${port}`,
+    ADMIN_ADDR: "127.0.0.1:0",
+    DATABASE_URL: "memory://",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+  }),
+  // The runtime opens a database before SERVING: give it the catalog's schema.
+  migrationsDir: fileURLToPath(new URL("../services/catalog/migrations", import.meta.url)),
+  services: [
+    implement(CatalogServiceService, () => ({
+      getProduct: () => Promise.resolve(response),
+      batchGetProducts: notMeasured,
+      listProducts: notMeasured,
+    })),
+  ],
+});

@@ -1,0 +1,126 @@
+/**
+ * The whole shop for the benchmarks, started the way `make up` starts it
+ * (nats-server, then the five services together, then the gateway; services
+ * from their compiled dist/main.js with embedded PGlite in a data directory and
+ * LOG_LEVEL=info) but on free ports and in a directory of our own, so it never
+ * collides with `make up` or a test. The inventory can be given deep stock
+ * first, so a load test measures capacity, never "out of stock".
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
+import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
+
+export const SERVICES = ["catalog", "inventory", "orders", "payments", "notifications"] as const;
+export type MeshService = (typeof SERVICES)[number];
+
+export interface BenchMesh {
+  grpc: Record<MeshService, string>;
+  gatewayUrl: string;
+  /** Every process by name (nats, the five services, gateway), for RSS and CPU readings. */
+  processes: Map<string, Started>;
+  /** Milliseconds from the first spawn to every component ready. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Apply the inventory's migrations to its data directory ahead of the service
+ * and give every product `units` available, so orders never run out during a
+ * run. The service then finds its migrations applied and starts as usual.
+ * Returns the product ids.
+ */
+export async function deepenStock(dataDir: string, units: number): Promise<string[]> {
+  mkdirSync(dataDir, { recursive: true });
+  const db = await openDatabase({ dataDir });
+  try {
+    await migrate(db, join(ROOT, "lib", "migrations"));
+    await migrate(db, join(ROOT, "services", "inventory", "migrations"));
+    await db.query("update stock set available = $1, reserved = 0", [units]);
+    return (await db.query<{ product_id: string }>("select product_id from stock order by product_id")).map((row) => row.product_id);
+  } finally {
+    await db.close();
+  }
+}
+
+/** `nodeArgs(name)`: extra node flags for a service or the gateway, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+export async function startMesh(
+  dataRoot: string,
+  logDir: string,
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: (name: string) => string[] = () => [],
+): Promise<BenchMesh> {
+  mkdirSync(logDir, { recursive: true });
+  const processes = new Map<string, Started>();
+  const stop = async () => {
+    const gateway = processes.get("gateway");
+    if (gateway) await stopProcess(gateway);
+    await Promise.all(SERVICES.map((name) => processes.get(name)).map((started) => started && stopProcess(started)));
+    const nats = processes.get("nats");
+    if (nats) await stopProcess(nats);
+  };
+  const began = performance.now();
+  try {
+    const natsPort = await freePort();
+    const natsMonitor = await freePort();
+    const nats = startProcess(
+      "nats",
+      "nats-server",
+      ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-m", String(natsMonitor), "-sd", join(dataRoot, "nats")],
+      {},
+      join(logDir, "nats.log"),
+    );
+    processes.set("nats", nats);
+    await waitFor(nats, () => httpOk(`http://127.0.0.1:${natsMonitor}/healthz`));
+
+    const ports = Object.fromEntries(
+      await Promise.all(SERVICES.map(async (name) => [name, { grpc: await freePort(), admin: await freePort() }] as const)),
+    ) as Record<MeshService, { grpc: number; admin: number }>;
+    const grpc = Object.fromEntries(SERVICES.map((name) => [name, `127.0.0.1:${ports[name].grpc}`])) as Record<MeshService, string>;
+    for (const name of SERVICES) {
+      const started = startProcess(
+        name,
+        process.execPath,
+        [...nodeArgs(name), join(ROOT, "services", name, "dist", "main.js")],
+        {
+          GRPC_ADDR: grpc[name],
+          ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
+          DATA_DIR: join(dataRoot, name),
+          NATS_URL: `nats://127.0.0.1:${natsPort}`,
+          LOG_LEVEL: "info",
+          CATALOG_ADDR: grpc.catalog,
+          INVENTORY_ADDR: grpc.inventory,
+          PAYMENTS_ADDR: grpc.payments,
+          ...env,
+        },
+        join(logDir, `${name}.log`),
+      );
+      processes.set(name, started);
+    }
+    await Promise.all(SERVICES.map((name) => waitFor(processes.get(name)!, () => httpOk(`http://127.0.0.1:${ports[name].admin}/readyz`))));
+
+    const httpPort = await freePort();
+    const gateway = startProcess(
+      "gateway",
+      process.execPath,
+      [...nodeArgs("gateway"), join(ROOT, "services", "gateway", "dist", "main.js")],
+      {
+        HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        CATALOG_ADDR: grpc.catalog,
+        ORDERS_ADDR: grpc.orders,
+        NOTIFICATIONS_ADDR: grpc.notifications,
+        LOG_LEVEL: "info",
+        ...env,
+      },
+      join(logDir, "gateway.log"),
+    );
+    processes.set("gateway", gateway);
+    const gatewayUrl = `http://127.0.0.1:${httpPort}`;
+    await waitFor(gateway, () => httpOk(`${gatewayUrl}/healthz`));
+    return { grpc, gatewayUrl, processes, startMs: performance.now() - began, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Child processes for the benchmarks: free ports, pinning to a core, waiting
+ * until something answers, resident memory, and stopping what we started (by
+ * pid, never by name).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** How the bench runs its own TypeScript, as the Makefile's TSX does. */
+export const TSX_ARGS = ["--conditions=bazaar-source", "--import", "tsx"];
+
+/** A port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface Started {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** Where its stdout and stderr go. */
+  log: string;
+}
+
+/** Everything this process started, killed if the bench is interrupted (Ctrl-C) so nothing is left running. */
+const children = new Set<ChildProcess>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of children) child.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
+/**
+ * Start `command` with output appended to `log`; `core` pins it with taskset
+ * (the pid is then taskset's, which execs the command, so it is the same process).
+ */
+export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, log: string, core?: number): Started {
+  const fd = openSync(log, "a");
+  const [file, argv] = core === undefined ? [command, args] : ["taskset", ["-c", String(core), command, ...args]];
+  const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  child.on("error", () => {});
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return { name, child, pid: child.pid, log };
+}
+
+/** Resolves when `ready()` is true; throws if the process exits first or `timeoutMs` passes. */
+export async function waitFor(started: Started, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (started.child.exitCode !== null || started.child.signalCode !== null) {
+      throw new Error(`${started.name} exited before it was ready; last lines of ${started.log}:\n${tail(started.log, 15)}`);
+    }
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${started.name} not ready after ${timeoutMs} ms; last lines:\n${tail(started.log, 15)}`);
+    await sleep(50);
+  }
+}
+
+export function tail(file: string, lines: number): string {
+  return existsSync(file) ? readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n") : "(no log)";
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopProcess(started: Started, graceMs = 10_000): Promise<void> {
+  const { child } = started;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resident set size in MB from /proc/<pid>/status (VmRSS), or NaN if unreadable. */
+export function rssMb(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // After "pid (comm) ": state is field 0, utime 11, stime 12 (in clock ticks, 100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** True when http://url answers 200. */
+export async function httpOk(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+  await response.arrayBuffer();
+  return response.status === 200;
+}

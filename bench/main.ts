@@ -1,0 +1,48 @@
+/**
+ * `make bench`: the four measurements, each its own script in its own process
+ * (so one's leftovers never slow the next), then bench/results.json and
+ * bench/results.md. Every figure is a median over repeated runs; the load
+ * average is recorded before each measurement because the machine is shared.
+ *
+ * Usage: node --conditions=bazaar-source --import tsx bench/main.ts [hop] [e2e] [events] [footprint]
+ * Naming some measurements reruns only those (the others keep their last
+ * figures); `main.ts report` only renders results.md from results.json again.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeMachine, loadNow } from "./lib/machine.js";
+import { ROOT, TSX_ARGS } from "./lib/process.js";
+import { renderResults } from "./lib/report.js";
+
+const ALL = ["hop", "e2e", "events", "footprint"] as const;
+const chosen = process.argv.slice(2).length > 0 ? ALL.filter((name) => process.argv.includes(name)) : [...ALL];
+const work = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
+const previous = existsSync(join(ROOT, "bench", "results.json"))
+  ? (JSON.parse(readFileSync(join(ROOT, "bench", "results.json"), "utf8")) as Record<string, unknown>)
+  : {};
+
+const machine = describeMachine();
+console.log(`bench: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverage.join(" ")}`);
+// The machine line describes the run that measured something; a report-only call keeps it.
+const results: Record<string, unknown> = { ...previous, machine: chosen.length > 0 || !previous.machine ? machine : previous.machine };
+const loadBefore: Record<string, number[]> = { ...((previous.loadBefore as Record<string, number[]> | undefined) ?? {}) };
+try {
+  for (const name of chosen) {
+    loadBefore[name] = loadNow();
+    const out = join(work, `${name}.json`);
+    const began = Date.now();
+    console.log(`bench: ${name} (load average ${loadBefore[name]!.join(" ")})`);
+    execFileSync(process.execPath, [...TSX_ARGS, join(ROOT, "bench", `${name}.ts`), out], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    results[name] = JSON.parse(readFileSync(out, "utf8"));
+    console.log(`bench: ${name} done in ${Math.round((Date.now() - began) / 1000)} s`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+results.loadBefore = loadBefore;
+if (chosen.length > 0) results.loadAfter = loadNow();
+writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(ROOT, "bench", "results.md"), renderResults(results));
+console.log(`bench: wrote bench/results.md and bench/results.json\n\n${readFileSync(join(ROOT, "bench", "results.md"), "utf8").split("\n## ")[1] ?? ""}`);
