@@ -60,3 +60,7 @@ bench: build ## benchmarks (hop overhead, orders end to end, event pipeline, foo
 	@command -v nats-server >/dev/null || { echo "nats-server is not on PATH. Install it: sudo apt-get install -y nats-server"; exit 1; }
 	@command -v taskset >/dev/null || { echo "taskset is not on PATH (util-linux): the hop benchmark pins processes to cores"; exit 1; }
 	$(TSX) bench/main.ts
+
+.PHONY: chaos
+chaos: build ## chaos tests alone, against real processes: kill -9 NATS and orders, stop payments, SIGTERM each service under load
+	npx vitest run test/chaos

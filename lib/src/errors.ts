@@ -38,21 +38,52 @@ export const unavailable = (message: string) => new RpcError(status.UNAVAILABLE,
 const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 const BAD_REQUEST_TYPE_URL = "type.googleapis.com/google.rpc.BadRequest";
 
+/**
+ * A status travels in HTTP/2 trailers, which must stay small: Node refuses to
+ * send a header block over 64 KiB and the call then never ends (the client
+ * sees its deadline pass, and every other call on the connection is dropped).
+ * So the field violations sent are bounded by size (every one of a real
+ * request's fit; a hostile request with thousands gets the first ones named),
+ * and a message is cut to a readable length.
+ */
+const MAX_VIOLATION_CHARS = 16_000;
+const MAX_MESSAGE_LENGTH = 1024;
+
 /** The status a server sends for an RpcError, with BadRequest details in the standard trailer. */
 export function toStatus(error: RpcError): Partial<StatusObject> {
   const metadata = new Metadata();
+  const violations = boundedViolations(error.fieldViolations);
+  const message = boundedMessage(error.message, error.fieldViolations.length - violations.length);
   const details =
-    error.fieldViolations.length === 0
+    violations.length === 0
       ? []
-      : [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(BadRequest.encode(badRequestOf(error)).finish()) }];
-  const body = Status.encode({ code: error.code, message: error.message, details }).finish();
+      : [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(BadRequest.encode(badRequestOf(violations)).finish()) }];
+  const body = Status.encode({ code: error.code, message, details }).finish();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(body));
-  return { code: error.code, details: error.message, metadata };
+  return { code: error.code, details: message, metadata };
 }
 
-function badRequestOf(error: RpcError): BadRequest {
+function boundedViolations(all: readonly FieldViolation[]): FieldViolation[] {
+  const kept: FieldViolation[] = [];
+  let chars = 0;
+  for (const violation of all) {
+    const bounded = { field: violation.field.slice(0, 256), description: violation.description.slice(0, 256) };
+    chars += bounded.field.length + bounded.description.length;
+    if (chars > MAX_VIOLATION_CHARS) break;
+    kept.push(bounded);
+  }
+  return kept;
+}
+
+function boundedMessage(message: string, omitted: number): string {
+  const suffix = omitted > 0 ? ` (and ${omitted} more field violations)` : "";
+  if (message.length + suffix.length <= MAX_MESSAGE_LENGTH) return message + suffix;
+  return `${message.slice(0, MAX_MESSAGE_LENGTH - suffix.length - 1)}…${suffix}`;
+}
+
+function badRequestOf(violations: readonly FieldViolation[]): BadRequest {
   return {
-    fieldViolations: error.fieldViolations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })),
+    fieldViolations: violations.map((v) => ({ ...v, reason: "", localizedMessage: undefined })),
   };
 }
 

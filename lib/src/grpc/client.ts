@@ -1,7 +1,17 @@
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
-import { grpcClientMetrics, rpcLabels } from "../observability/metrics.js";
+import { clientResilienceMetrics, grpcClientMetrics, rpcLabels } from "../observability/metrics.js";
 import { injectedHeaders, tracer } from "../observability/tracing.js";
+import { outgoingDeadline } from "./deadline.js";
+import {
+  DEFAULT_RETRY,
+  DownstreamGuard,
+  isRetryableMethod,
+  LocalCallFailure,
+  type ResilienceOptions,
+  type RetryOptions,
+  withRetries,
+} from "./resilience.js";
 
 /** A unary method of a generated grpc-js service definition, seen from the client side. */
 interface UnaryMethod<Req, Res> {
@@ -13,21 +23,29 @@ interface UnaryMethod<Req, Res> {
 }
 
 export interface CallOptions {
-  /** This call's time budget; defaults to the client's deadlineMs. */
+  /** This call's time budget; defaults to the client's deadlineMs. Never past the incoming call's deadline (see deadline.ts). */
   deadlineMs?: number;
   metadata?: grpc.Metadata;
   signal?: AbortSignal;
+  /**
+   * The call is work the service does for itself after its caller stopped
+   * waiting (a compensation: release what was reserved), so the incoming
+   * deadline does not cut it; its own deadlineMs still does.
+   */
+  outlivesCaller?: boolean;
 }
 
 /** Every unary method of the definition `D` as a promise-returning function. */
 export type PromiseClient<D> = {
   [K in keyof D]: D[K] extends UnaryMethod<infer Req, infer Res> ? (request: Req, options?: CallOptions) => Promise<Res> : never;
 } & {
+  /** The downstream's circuit breaker state ("closed" if it has none). */
+  circuit(): "closed" | "half_open" | "open";
   /** Close the channel. */
   close(): void;
 };
 
-export interface ClientOptions {
+export interface ClientOptions extends ResilienceOptions {
   /** The deadline of every call that does not set its own. There is no call without one. */
   deadlineMs: number;
   credentials?: grpc.ChannelCredentials;
@@ -35,32 +53,53 @@ export interface ClientOptions {
 }
 
 /**
- * A typed promise client over a generated service definition. Every call has a
- * deadline; a failed call rejects with grpc-js's ServiceError (code, details,
- * metadata).
+ * grpc-js waits up to 120 s between reconnection attempts by default; a
+ * downstream that comes back should be found within seconds, about when the
+ * breaker lets its trial call through.
+ */
+const CHANNEL_DEFAULTS: grpc.ChannelOptions = {
+  "grpc.initial_reconnect_backoff_ms": 250,
+  "grpc.max_reconnect_backoff_ms": 5000,
+};
+
+/**
+ * A typed promise client over a generated service definition, one per
+ * downstream. Every call has a deadline, never later than the incoming call's
+ * when made from a handler. Methods the contract declares NO_SIDE_EFFECTS or
+ * IDEMPOTENT are retried on UNAVAILABLE with jittered backoff within that
+ * deadline; others are never retried. A circuit breaker and a bulkhead guard
+ * the downstream (resilience.ts). A failed call rejects with grpc-js's
+ * ServiceError (code, details, metadata), or one that looks like it when the
+ * client refused it itself (circuit open: UNAVAILABLE; bulkhead full:
+ * RESOURCE_EXHAUSTED).
  */
 export function createClient<D extends grpc.ServiceDefinition>(
   definition: D,
   address: string,
   options: ClientOptions,
 ): PromiseClient<D> {
-  const channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions);
-  const client: Record<string, unknown> = { close: () => channel.close() };
+  const channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+    ...CHANNEL_DEFAULTS,
+    ...options.channelOptions,
+  });
+  const target = options.target ?? address;
+  const guard = new DownstreamGuard(target, options);
+  const client: Record<string, unknown> = { close: () => channel.close(), circuit: () => guard.circuit };
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream || method.responseStream) continue;
     const labels = rpcLabels(method.path);
-    client[name] = (request: unknown, call: CallOptions = {}) => {
-      const started = performance.now();
-      grpcClientMetrics.started.inc(labels);
-      // A client span under whatever is active (the handler's server span), sent along as traceparent.
-      const span = tracer().startSpan(method.path.slice(1), {
-        kind: SpanKind.CLIENT,
-        attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method },
-      });
-      const metadata = call.metadata?.clone() ?? new grpc.Metadata();
-      for (const [key, value] of Object.entries(injectedHeaders(trace.setSpan(context.active(), span)))) metadata.set(key, value);
-      return new Promise((resolve, reject) => {
-        const deadline = Date.now() + (call.deadlineMs ?? options.deadlineMs);
+    const retry: RetryOptions | undefined =
+      options.retry !== false && isRetryableMethod(method.path) ? { ...DEFAULT_RETRY, ...options.retry } : undefined;
+
+    /** One attempt on the wire, counted in the go-grpc-prometheus client metrics. */
+    const attempt = (request: unknown, metadata: grpc.Metadata, deadline: number, signal: AbortSignal | undefined) =>
+      new Promise<unknown>((resolve, reject) => {
+        if (Date.now() >= deadline) {
+          reject(new LocalCallFailure(grpc.status.DEADLINE_EXCEEDED, `no time left to call ${method.path}`));
+          return;
+        }
+        const started = performance.now();
+        grpcClientMetrics.started.inc(labels);
         const pending = channel.makeUnaryRequest(
           method.path,
           method.requestSerialize,
@@ -69,18 +108,55 @@ export function createClient<D extends grpc.ServiceDefinition>(
           metadata,
           { deadline },
           (error, response) => {
+            signal?.removeEventListener("abort", cancel);
             const code = error?.code ?? grpc.status.OK;
             grpcClientMetrics.handled.inc({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
             grpcClientMetrics.handling.observe(labels, (performance.now() - started) / 1000);
-            span.setAttribute("rpc.grpc.status_code", code);
-            if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error.details });
-            span.end();
             if (error) reject(error);
             else resolve(response);
           },
         );
-        call.signal?.addEventListener("abort", () => pending.cancel(), { once: true });
+        const cancel = () => pending.cancel();
+        signal?.addEventListener("abort", cancel, { once: true });
       });
+
+    client[name] = async (request: unknown, call: CallOptions = {}) => {
+      const deadline = outgoingDeadline(call.deadlineMs ?? options.deadlineMs, call.outlivesCaller);
+      // One client span for the logical call, its retries included, under whatever is active (the handler's server span).
+      const span = tracer().startSpan(method.path.slice(1), {
+        kind: SpanKind.CLIENT,
+        attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method },
+      });
+      const metadata = call.metadata?.clone() ?? new grpc.Metadata();
+      for (const [key, value] of Object.entries(injectedHeaders(trace.setSpan(context.active(), span)))) metadata.set(key, value);
+      let attempts = 0;
+      let code = grpc.status.OK;
+      try {
+        return await withRetries(
+          () => {
+            attempts++;
+            return guard.run(() => attempt(request, metadata.clone(), deadline, call.signal), call.signal);
+          },
+          retry,
+          deadline,
+          call.signal,
+          (error) =>
+            clientResilienceMetrics.retries.inc({
+              target,
+              grpc_service: labels.grpc_service,
+              grpc_method: labels.grpc_method,
+              grpc_code: grpc.status[error.code] ?? String(error.code),
+            }),
+        );
+      } catch (error) {
+        const failure = error as grpc.ServiceError;
+        code = failure.code;
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure.details });
+        throw error;
+      } finally {
+        span.setAttributes({ "rpc.grpc.status_code": code, "rpc.grpc.attempts": attempts });
+        span.end();
+      }
     };
   }
   return client as PromiseClient<D>;

@@ -46,14 +46,23 @@ export class Health {
   addTo(server: grpc.Server): void {
     const implementation: HealthServer = {
       check: (call, callback) => {
+        if (call.request === MALFORMED) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: "request to /grpc.health.v1.Health/Check is not a valid protobuf message" });
+          return;
+        }
         const status = this.statuses.get(call.request.service);
         if (status === undefined) {
-          callback({ code: grpc.status.NOT_FOUND, details: `unknown service: ${call.request.service}` });
+          // Bounded: the name is the caller's, and a status must fit in HTTP/2 trailers.
+          callback({ code: grpc.status.NOT_FOUND, details: `unknown service: ${call.request.service.slice(0, 200)}` });
         } else {
           callback(null, { status });
         }
       },
       watch: (call) => {
+        if (call.request === MALFORMED) {
+          call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: "request to /grpc.health.v1.Health/Watch is not a valid protobuf message" });
+          return;
+        }
         const service = call.request.service;
         const streams = this.watchers.get(service) ?? new Set();
         this.watchers.set(service, streams);
@@ -67,6 +76,28 @@ export class Health {
         callback(null, { statuses });
       },
     };
-    server.addService(HealthService, implementation);
+    server.addService(tolerantOf(HealthService), implementation);
   }
+}
+
+/**
+ * Request bytes that do not decode. grpc-js answers INTERNAL when a
+ * deserializer throws, but the fault is the client's: Check and Watch answer
+ * INVALID_ARGUMENT instead (as every service method does, see server.ts);
+ * List reads nothing from its request.
+ */
+const MALFORMED = {} as HealthCheckRequest;
+
+function tolerantOf(definition: typeof HealthService): typeof HealthService {
+  const tolerant = <M extends { requestDeserialize(bytes: Buffer): unknown }>(method: M): M => ({
+    ...method,
+    requestDeserialize: (bytes: Buffer) => {
+      try {
+        return method.requestDeserialize(bytes);
+      } catch {
+        return MALFORMED;
+      }
+    },
+  });
+  return { ...definition, check: tolerant(definition.check), watch: tolerant(definition.watch), list: tolerant(definition.list) };
 }

@@ -2,6 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
 import { RpcError, toStatus, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
+import { runWithIncomingDeadline } from "./deadline.js";
 import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 
@@ -83,7 +84,8 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
           .then(() => {
             if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
             const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
-            return handler(call.request, context_);
+            // Every call the handler makes downstream is held to this call's deadline (see deadline.ts).
+            return runWithIncomingDeadline(context_.deadline, () => handler(call.request, context_));
           })
           .then(
             (response) => finish(undefined, response),

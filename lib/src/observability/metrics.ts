@@ -127,3 +127,29 @@ export function rpcType(method: { requestStream: boolean; responseStream: boolea
   if (method.requestStream) return method.responseStream ? "bidi_stream" : "client_stream";
   return method.responseStream ? "server_stream" : "unary";
 }
+
+/**
+ * The clients' resilience (grpc/resilience.ts), by downstream `target` (the
+ * name a client was given, e.g. "payments"): what each circuit breaker says,
+ * which calls were retried, and which were failed at once without reaching the
+ * downstream (circuit open, bulkhead full).
+ */
+export const CIRCUIT_STATE = { closed: 0, half_open: 1, open: 2 } as const;
+
+export const clientResilienceMetrics = {
+  breakerState: new Gauge({
+    name: "bazaar_circuit_breaker_state",
+    help: "Circuit breaker state per downstream: 0 closed, 1 half-open, 2 open.",
+    labelNames: ["target"],
+  }),
+  retries: new Counter({
+    name: "bazaar_grpc_client_retries_total",
+    help: "Attempts retried by this process's clients (idempotent methods only), by the status that caused the retry.",
+    labelNames: ["target", "grpc_service", "grpc_method", "grpc_code"],
+  }),
+  rejected: new Counter({
+    name: "bazaar_grpc_client_rejected_total",
+    help: "Calls failed at once without reaching the downstream: reason circuit_open or bulkhead_full.",
+    labelNames: ["target", "reason"],
+  }),
+};

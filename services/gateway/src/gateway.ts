@@ -27,11 +27,12 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.LOG_LEVEL)): Promise<RunningGateway> {
   startTracing("gateway");
   collectProcessMetrics();
-  const options = { deadlineMs: config.REQUEST_TIMEOUT_MS };
+  // One circuit breaker and bulkhead per service behind the gateway, named for logs and metrics.
+  const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger });
   const clients: Clients = {
-    catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options),
-    orders: createClient(OrderServiceService, config.ORDERS_ADDR, options),
-    notifications: createClient(NotificationServiceService, config.NOTIFICATIONS_ADDR, options),
+    catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options("catalog")),
+    orders: createClient(OrderServiceService, config.ORDERS_ADDR, options("orders")),
+    notifications: createClient(NotificationServiceService, config.NOTIFICATIONS_ADDR, options("notifications")),
   };
   const closeClients = () => Object.values(clients).forEach((client) => client.close());
 

@@ -3,6 +3,7 @@ import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/invento
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { loadConfigOrExit } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { createLogger } from "@bazaar/runtime/logger";
 import { runService } from "@bazaar/runtime/service";
 import { ordersConfig } from "./config.js";
 import { orderServiceWith, ordersPublishes } from "./service.js";
@@ -10,16 +11,20 @@ import { migrationsDir } from "./store.js";
 
 // The orders process: configuration, clients for its dependencies, the runtime does the rest.
 const config = loadConfigOrExit(ordersConfig);
-const clientOptions = { deadlineMs: config.PLACE_ORDER_TIMEOUT_MS };
+const logger = createLogger("orders", config.LOG_LEVEL);
+// Each dependency gets its own circuit breaker and bulkhead, named for logs and the
+// bazaar_circuit_breaker_state gauge; retries follow each method's idempotency_level.
+const clientOptions = (target: string) => ({ deadlineMs: config.PLACE_ORDER_TIMEOUT_MS, target, logger });
 const downstream = {
-  catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, clientOptions),
-  inventory: createClient(InventoryServiceService, config.INVENTORY_ADDR, clientOptions),
-  payments: createClient(PaymentServiceService, config.PAYMENTS_ADDR, clientOptions),
+  catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, clientOptions("catalog")),
+  inventory: createClient(InventoryServiceService, config.INVENTORY_ADDR, clientOptions("inventory")),
+  payments: createClient(PaymentServiceService, config.PAYMENTS_ADDR, clientOptions("payments")),
 };
 
 await runService({
   name: "orders",
   config,
+  logger,
   migrationsDir,
   services: [orderServiceWith(downstream, config.PLACE_ORDER_TIMEOUT_MS)],
   events: { publishes: ordersPublishes },

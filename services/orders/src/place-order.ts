@@ -109,7 +109,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
   } catch (error) {
     // Charged but not recorded: give everything back before failing.
     log.error({ err: error }, "could not confirm a charged order; compensating");
-    await deps.downstream.payments.refund({ paymentId, reason: "order could not be confirmed" }, { deadlineMs: COMPENSATION_DEADLINE_MS }).catch(() => {});
+    await deps.downstream.payments.refund({ paymentId, reason: "order could not be confirmed" }, { deadlineMs: COMPENSATION_DEADLINE_MS, outlivesCaller: true }).catch(() => {});
     await release(deps, orderId, log);
     return reject(deps, pending, new RpcError(status.UNAVAILABLE, "the order could not be recorded; nothing was charged"));
   }
@@ -130,7 +130,7 @@ async function replay(deps: PlaceOrderDeps, idempotencyKey: string, digest: stri
 /** Best effort now; inventory also releases when it consumes OrderRejected. */
 async function release(deps: PlaceOrderDeps, orderId: string, log: Logger): Promise<void> {
   try {
-    await deps.downstream.inventory.releaseReservation({ orderId }, { deadlineMs: COMPENSATION_DEADLINE_MS });
+    await deps.downstream.inventory.releaseReservation({ orderId }, { deadlineMs: COMPENSATION_DEADLINE_MS, outlivesCaller: true });
   } catch (error) {
     log.warn({ err: error }, "could not release the reservation now; the OrderRejected event will");
   }

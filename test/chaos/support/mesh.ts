@@ -1,0 +1,173 @@
+/**
+ * The shop as real processes for chaos tests: the compiled services
+ * (services/<name>/dist/main.js) and a real nats-server, each on a port fixed
+ * for the suite, so a process that is killed and started again is found at the
+ * same address by everyone who calls it. Every service but the catalog (whose
+ * data is its seed) keeps its database in files (DATA_DIR), so it survives a
+ * kill -9 or a restart.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
+import { type ServiceName } from "@bazaar/runtime/ports";
+import { freePort, repoRoot, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
+import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
+import { CONSUMERS } from "../../support/mesh.js";
+import { type ChaosNats, startChaosNats } from "./nats.js";
+
+/** PGlite takes seconds to open on two shared cores, several at once longer. */
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+/** The whole PlaceOrder saga's budget in the chaos mesh. */
+export const PLACE_ORDER_TIMEOUT_MS = 8000;
+/** Units of every product: chaos load must not run out of stock, or "rejected" would hide "lost". */
+const CHAOS_STOCK = 100_000;
+
+/** One service of the mesh: its fixed address, and its current process, which a scenario may kill and start again. */
+export class ChaosService {
+  process: ServiceProcess | undefined;
+  adminPort = 0;
+
+  constructor(
+    readonly name: ServiceName,
+    readonly address: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Start the process and wait until it serves (and, for a consumer, until every durable consumer is declared). */
+  async start(): Promise<void> {
+    const child = spawnNode(join(repoRoot, "services", this.name, "dist", "main.js"), this.env);
+    this.process = child;
+    this.adminPort = Number((await child.logLine("listening", START_TIMEOUT_MS)).admin_port);
+    await child.logLine("serving", START_TIMEOUT_MS);
+    const subjects = (CONSUMERS[this.name] ?? []).map((type) => type.subject);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!subjects.every((subject) => child.lines.some((line) => line.msg === "consuming" && line.subject === subject))) {
+      if (child.child.exitCode !== null) throw new Error(`${this.name} exited: ${child.stderr}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not declare its consumers in time`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** kill -9: no drain, no goodbye. */
+  async kill9(): Promise<void> {
+    const child = this.process;
+    if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
+    child.kill();
+    await child.exited;
+  }
+
+  /** SIGTERM and wait for the drain (SIGKILL if it takes too long). */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
+    child.child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
+    if ((await Promise.race([child.exited, timedOut])) === "timeout") {
+      child.kill();
+      await child.exited;
+    }
+    clearTimeout(timer);
+  }
+
+  /** Log lines of the current process with this message. */
+  logged(msg: string): Array<Record<string, unknown>> {
+    return this.process?.lines.filter((line) => line.msg === msg) ?? [];
+  }
+
+  tail(count = 30): string {
+    const child = this.process;
+    if (!child) return "";
+    return [...child.lines.slice(-count).map((line) => JSON.stringify(line)), child.stderr.trim()].filter(Boolean).join("\n");
+  }
+}
+
+export interface ChaosMesh {
+  nats: ChaosNats;
+  services: Record<ServiceName, ChaosService>;
+  /** The last log lines of every process, for a failed scenario's report. */
+  tails(): string;
+  stop(): Promise<void>;
+}
+
+const entryOf = (name: ServiceName) => join(repoRoot, "services", name, "dist", "main.js");
+const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../../lib/migrations", import.meta.url));
+
+export async function startChaosMesh(): Promise<ChaosMesh> {
+  const names: ServiceName[] = ["catalog", "inventory", "payments", "notifications", "orders"];
+  const missing = names.filter((name) => !existsSync(entryOf(name)));
+  if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
+
+  const dir = mkdtempSync(join(tmpdir(), "bazaar-chaos-"));
+  const nats = await startChaosNats(dir);
+  const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const))) as Record<ServiceName, number>;
+  const address = (name: ServiceName) => `127.0.0.1:${ports[name]}`;
+  const envOf = (name: ServiceName, durable: boolean): NodeJS.ProcessEnv => ({
+    GRPC_ADDR: address(name),
+    ADMIN_ADDR: "127.0.0.1:0",
+    NATS_URL: nats.url,
+    LOG_LEVEL: "info",
+    SHUTDOWN_GRACE_MS: "5000",
+    ...(durable ? { DATABASE_URL: "", DATA_DIR: join(dir, name) } : { DATABASE_URL: "memory://" }),
+  });
+  const services: Record<ServiceName, ChaosService> = {
+    catalog: new ChaosService("catalog", address("catalog"), envOf("catalog", false)),
+    inventory: new ChaosService("inventory", address("inventory"), envOf("inventory", true)),
+    payments: new ChaosService("payments", address("payments"), envOf("payments", true)),
+    notifications: new ChaosService("notifications", address("notifications"), envOf("notifications", true)),
+    orders: new ChaosService("orders", address("orders"), {
+      ...envOf("orders", true),
+      CATALOG_ADDR: address("catalog"),
+      INVENTORY_ADDR: address("inventory"),
+      PAYMENTS_ADDR: address("payments"),
+      PLACE_ORDER_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS),
+    }),
+  };
+
+  const killAll = () => Object.values(services).forEach((service) => service.process?.kill());
+  // If the worker dies without afterAll, take the children with it.
+  process.once("exit", killAll);
+  const tails = () => Object.values(services).map((service) => `--- ${service.name} ---\n${service.tail()}`).join("\n");
+  const stop = async () => {
+    await services.orders.stop();
+    await Promise.all(Object.values(services).map((service) => service.stop()));
+    await nats.stop();
+    process.off("exit", killAll);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await Promise.all([
+      services.catalog.start(),
+      services.payments.start(),
+      services.notifications.start(),
+      stockUp(join(dir, "inventory")).then(() => services.inventory.start()),
+    ]);
+    await services.orders.start();
+  } catch (error) {
+    const report = tails();
+    await stop();
+    throw new Error(`the chaos mesh did not start: ${(error as Error).message}\n${report}`);
+  }
+  return { nats, services, tails, stop };
+}
+
+/**
+ * Inventory's database, migrated as the service migrates it, with plenty of
+ * every product: prepared before inventory first starts, since the service has
+ * no API to restock (and should not get one for a test).
+ */
+async function stockUp(dataDir: string): Promise<void> {
+  const db = await openDatabase({ dataDir });
+  try {
+    await migrate(db, RUNTIME_MIGRATIONS);
+    await migrate(db, inventoryMigrations);
+    await db.query("update stock set available = $1", [CHAOS_STOCK]);
+  } finally {
+    await db.close();
+  }
+}

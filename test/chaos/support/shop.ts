@@ -1,0 +1,269 @@
+/**
+ * Load and bookkeeping for chaos scenarios: customers placing orders the way a
+ * careful client does (one idempotency key per order, retried with the same key
+ * while the answer is "try again"), and an audit of what the shop recorded,
+ * published and told the customers afterwards.
+ */
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
+import { NotificationKind, NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
+import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
+import { type Order, OrderServiceService, OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
+import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
+import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { readStream } from "../../support/streams.js";
+import { type ChaosMesh, PLACE_ORDER_TIMEOUT_MS } from "./mesh.js";
+
+export interface Shop {
+  orders: PromiseClient<typeof OrderServiceService>;
+  inventory: PromiseClient<typeof InventoryServiceService>;
+  notifications: PromiseClient<typeof NotificationServiceService>;
+  nats: NatsConnection;
+  jsm: JetStreamManager;
+  close(): Promise<void>;
+}
+
+/** The test's own clients retry nothing and have no breaker: every failure is seen as it is. */
+export async function openShop(mesh: ChaosMesh): Promise<Shop> {
+  const options = { deadlineMs: PLACE_ORDER_TIMEOUT_MS + 5000, retry: false as const, breaker: false as const, bulkhead: false as const };
+  const nats = await connect({ servers: mesh.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const clients = {
+    orders: createClient(OrderServiceService, mesh.services.orders.address, options),
+    inventory: createClient(InventoryServiceService, mesh.services.inventory.address, options),
+    notifications: createClient(NotificationServiceService, mesh.services.notifications.address, options),
+  };
+  return {
+    ...clients,
+    nats,
+    jsm: await jetstreamManager(nats),
+    async close() {
+      Object.values(clients).forEach((client) => client.close());
+      await nats.close();
+    },
+  };
+}
+
+/** Products the load buys, one unit each, round robin (the mesh has plenty of each). */
+const PRODUCTS = ["v60-dripper", "aeropress-original", "chemex-6-cup", "hand-grinder", "travel-mug", "moka-pot-6-cup", "knock-box", "paper-filters-v60"];
+/**
+ * How long a careful client keeps asking: an answer that orders itself gave is
+ * final (it carries google.rpc.Status details), except "still being placed"
+ * (ABORTED) and "starting"; anything else (no connection, a drain, our own
+ * deadline) is asked again with the same key.
+ */
+const GIVE_UP_MS = 60_000;
+/** A key that keeps answering "still being placed" longer than a whole saga's budget belongs to a saga that will never finish. */
+const STUCK_AFTER_MS = PLACE_ORDER_TIMEOUT_MS + 4000;
+
+export interface Outcome {
+  key: string;
+  customerId: string;
+  /** confirmed: the API answered with a CONFIRMED order; rejected: orders' final refusal; unknown: no final answer before giving up. */
+  result: "confirmed" | "rejected" | "unknown";
+  orderId?: string;
+  code?: string;
+  /** The status of every failed attempt before the outcome (sent again with the same key). */
+  failures?: string[];
+}
+
+export interface Load {
+  customers: string[];
+  /** Resolves when every order has its outcome. */
+  done: Promise<Outcome[]>;
+  /** Orders that have their outcome so far. */
+  finished(): number;
+  /** Start no new orders (those begun still get their outcome). */
+  stop(): void;
+}
+
+/** `count` orders (Infinity: until stopped) from 10 customers of `scenario`, `concurrency` at a time. */
+export function placeOrders(shop: Shop, scenario: string, count: number, concurrency = 8): Load {
+  const customers = Array.from({ length: 10 }, (_, i) => `${scenario}-c${i}`);
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (next < count && !stopped) {
+      const index = next++;
+      outcomes.push(await placeOne(shop, customers[index % customers.length]!, PRODUCTS[index % PRODUCTS.length]!, `${scenario}-${index}-${randomUUID()}`));
+    }
+  };
+  const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => outcomes);
+  return { customers, done, finished: () => outcomes.length, stop: () => void (stopped = true) };
+}
+
+/** True if orders' handler itself answered with this status (the runtime attaches google.rpc.Status details to every status it sends). */
+function answeredByOrders(error: grpc.ServiceError): boolean {
+  return (error.metadata?.get("grpc-status-details-bin").length ?? 0) > 0 && !/ is starting$/.test(error.details);
+}
+
+async function placeOne(shop: Shop, customerId: string, productId: string, key: string): Promise<Outcome> {
+  const request = { customerId, items: [{ productId, quantity: 1 }], paymentToken: "tok_visa", idempotencyKey: key };
+  const giveUp = Date.now() + GIVE_UP_MS;
+  const failures: string[] = [];
+  let abortedSince: number | undefined;
+  for (;;) {
+    try {
+      const { order } = await shop.orders.placeOrder(request);
+      return { key, customerId, result: order?.status === OrderStatus.ORDER_STATUS_CONFIRMED ? "confirmed" : "rejected", orderId: order?.id, failures };
+    } catch (error) {
+      const failure = error as grpc.ServiceError;
+      const code = grpc.status[failure.code]!;
+      if (failure.code !== grpc.status.ABORTED && answeredByOrders(failure)) return { key, customerId, result: "rejected", code, failures };
+      failures.push(code);
+      if (failure.code === grpc.status.ABORTED) abortedSince ??= Date.now();
+      else abortedSince = undefined;
+      if (Date.now() > giveUp || (abortedSince !== undefined && Date.now() - abortedSince > STUCK_AFTER_MS)) {
+        return { key, customerId, result: "unknown", code, failures };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 150));
+    }
+  }
+}
+
+/** Every order of `customers`, as orders has them recorded. */
+export async function ordersOf(shop: Shop, customers: readonly string[]): Promise<Order[]> {
+  const all: Order[] = [];
+  for (const customerId of customers) {
+    let pageToken = "";
+    do {
+      const page = await shop.orders.listOrders({ customerId, pageSize: 100, pageToken });
+      all.push(...page.orders);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+  }
+  return all;
+}
+
+/** ORDER_CONFIRMED notifications of `customers`, by order id (a count per order). */
+export async function confirmationsOf(shop: Shop, customers: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const customerId of customers) {
+    let pageToken = "";
+    do {
+      const page = await shop.notifications.listNotifications({ customerId, pageSize: 100, pageToken });
+      for (const notification of page.notifications) {
+        if (notification.kind === NotificationKind.NOTIFICATION_KIND_ORDER_CONFIRMED) counts.set(notification.orderId, (counts.get(notification.orderId) ?? 0) + 1);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+  }
+  return counts;
+}
+
+/** A gauge's value from a process's /metrics (the first series whose labels include `labels`); undefined if absent. */
+export async function gauge(adminPort: number, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const found = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}
+
+export interface Counts {
+  /** PlaceOrder calls made (one per idempotency key, retries not counted). */
+  placed: number;
+  /** Orders the API answered CONFIRMED. */
+  confirmed: number;
+  /** Orders recorded CONFIRMED by orders (includes any whose answer the client never got). */
+  recorded: number;
+  rejected: number;
+  /** Keys that never got a final answer (e.g. a PENDING order whose saga was cut by a crash). */
+  unknown: number;
+  /** Orders still PENDING in orders' database. */
+  pending: number;
+  /** OrderPlaced events in the stream for these orders. */
+  events: number;
+  /** ORDER_CONFIRMED notifications for these orders. */
+  notifications: number;
+  /** PaymentCaptured events for these orders. */
+  charges: number;
+  /** Extra copies: events, notifications or charges beyond one per order. */
+  duplicates: number;
+  /** Orders charged more than once. */
+  doubleCharges: number;
+  /** Orders charged, not CONFIRMED and not refunded (e.g. stuck PENDING): money taken for no order. */
+  chargedUnconfirmed: number;
+  /** Confirmed orders without their event or notification, or confirmed by the API but not recorded. */
+  lost: number;
+  /** Rows left in orders' outbox (bazaar_outbox_pending_events), undefined if its relay is not running. */
+  outboxPending: number | undefined;
+  /** How long the events and notifications took to catch up after the load. */
+  settleMs: number;
+}
+
+/**
+ * What the shop did with a scenario's orders, once the dust has settled: waits
+ * until orders' outbox is empty and every recorded order's notification has
+ * arrived (or `settleMs` passes), then counts from the streams and the APIs.
+ */
+export async function audit(shop: Shop, mesh: ChaosMesh, customers: readonly string[], outcomes: readonly Outcome[], settleMs = 60_000): Promise<Counts> {
+  const deadline = Date.now() + settleMs;
+  let recorded: Order[] = [];
+  let confirmations = new Map<string, number>();
+  let outboxPending: number | undefined;
+  const started = Date.now();
+  for (;;) {
+    recorded = (await ordersOf(shop, customers)).filter((order) => order.status === OrderStatus.ORDER_STATUS_CONFIRMED);
+    confirmations = await confirmationsOf(shop, customers);
+    outboxPending = await gauge(mesh.services.orders.adminPort, "bazaar_outbox_pending_events", { service: "orders" });
+    const notified = recorded.every((order) => confirmations.has(order.id));
+    if ((outboxPending === 0 && notified) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const all = await ordersOf(shop, customers);
+  const ours = new Set(all.map((order) => order.id));
+
+  const placedEvents = countBy(
+    (await readStream(shop.jsm, "ORDERS")).filter((m) => m.subject === "orders.order.placed").map((m) => OrderPlaced.decode(m.data).orderId),
+    ours,
+  );
+  const paymentEvents = await readStream(shop.jsm, "PAYMENTS");
+  const captures = countBy(paymentEvents.filter((m) => m.subject === "payments.payment.captured").map((m) => PaymentCaptured.decode(m.data).orderId), ours);
+  const refunded = new Set(paymentEvents.filter((m) => m.subject === "payments.payment.refunded").map((m) => PaymentRefunded.decode(m.data).orderId));
+  const recordedIds = new Set(recorded.map((order) => order.id));
+  const apiConfirmed = outcomes.filter((outcome) => outcome.result === "confirmed");
+  const extra = (counts: Map<string, number>) => [...counts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+  const lost =
+    apiConfirmed.filter((outcome) => !recordedIds.has(outcome.orderId!)).length +
+    recorded.filter((order) => !placedEvents.has(order.id) || !confirmations.has(order.id)).length;
+
+  return {
+    placed: outcomes.length,
+    confirmed: apiConfirmed.length,
+    recorded: recorded.length,
+    rejected: outcomes.filter((outcome) => outcome.result === "rejected").length,
+    unknown: outcomes.filter((outcome) => outcome.result === "unknown").length,
+    pending: all.filter((order) => order.status === OrderStatus.ORDER_STATUS_PENDING).length,
+    events: sum(placedEvents),
+    notifications: sum(new Map([...confirmations].filter(([id]) => ours.has(id)))),
+    charges: sum(captures),
+    duplicates: extra(placedEvents) + extra(confirmations) + extra(captures),
+    doubleCharges: [...captures.values()].filter((n) => n > 1).length,
+    chargedUnconfirmed: [...captures.keys()].filter((id) => !recordedIds.has(id) && !refunded.has(id)).length,
+    lost,
+    outboxPending,
+    settleMs: Date.now() - started,
+  };
+}
+
+function countBy(ids: readonly string[], only: ReadonlySet<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const id of ids) if (only.has(id)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
+}
+
+const sum = (counts: Map<string, number>) => [...counts.values()].reduce((total, n) => total + n, 0);
+
+/** One line per scenario, the numbers the issue asks for first. */
+export function report(scenario: string, counts: Counts): string {
+  const { placed, confirmed, events, notifications, duplicates, lost, ...rest } = counts;
+  return `chaos ${scenario}: placed=${placed} confirmed=${confirmed} events=${events} notifications=${notifications} duplicates=${duplicates} lost=${lost} | ${Object.entries(rest)
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(" ")}`;
+}
