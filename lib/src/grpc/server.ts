@@ -53,11 +53,11 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     const labels = rpcLabels(method.path);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
-      const controller = new AbortController();
-      call.on("cancelled", () => controller.abort());
       const context_: CallContext = {
         metadata: call.metadata,
-        signal: controller.signal,
+        get signal() {
+          return cancellationSignal(call);
+        },
         deadline: deadlineMs(call.getDeadline()),
         peer: call.getPeer(),
       };
@@ -95,6 +95,25 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   server.addService(tolerant, implementation);
+}
+
+const signals = new WeakMap<grpc.ServerUnaryCall<unknown, unknown>, AbortSignal>();
+
+/**
+ * The call's AbortSignal, made the first time a handler asks for it. Most
+ * handlers never do, and grpc-js reports "cancelled" also for calls that ended
+ * normally: an eager controller per call showed up in profiles (see bench/).
+ */
+function cancellationSignal(call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal {
+  let signal = signals.get(call);
+  if (!signal) {
+    const controller = new AbortController();
+    if (call.cancelled) controller.abort();
+    else call.once("cancelled", () => controller.abort());
+    signal = controller.signal;
+    signals.set(call, signal);
+  }
+  return signal;
 }
 
 function deadlineMs(deadline: grpc.Deadline): number {
