@@ -60,6 +60,8 @@ export interface ServiceOptions {
     publishes?: EventType<unknown>[];
     consumes?: (deps: ServiceDeps) => EventHandler<unknown>[];
   };
+  /** Work run in the background once SERVING (sweepers and the like); stopped while draining. */
+  background?: (deps: ServiceDeps) => Array<{ stop(): Promise<void> }>;
   /** Called while draining, after in-flight calls finished: close clients and the like. */
   onStop?: () => Promise<void> | void;
   logger?: Logger;
@@ -125,6 +127,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ services: names }, "serving");
+  const background = options.background?.(deps) ?? [];
 
   const openDb = db;
   const openAdmin = admin;
@@ -134,6 +137,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
       health.shutdown();
       const finished = await drainServer(server, config.SHUTDOWN_GRACE_MS);
+      await Promise.all(background.map((job) => job.stop()));
       await events?.stop();
       await options.onStop?.();
       await openAdmin.close();

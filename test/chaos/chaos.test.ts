@@ -128,7 +128,8 @@ describe("chaos", () => {
       lost: 0,
       outboxPending: 0,
     });
-    // A saga cut by the crash stays PENDING (orders has no recovery for it yet): the only keys without an answer.
+    // A saga cut by the crash leaves its order PENDING until orders' sweep rejects it
+    // (src/recovery.ts): those are the only keys without an answer.
     expect(counts.unknown).toBe(counts.pending);
   });
 

@@ -6,6 +6,7 @@ import { createClient } from "@bazaar/runtime/grpc/client";
 import { createLogger } from "@bazaar/runtime/logger";
 import { runService } from "@bazaar/runtime/service";
 import { ordersConfig } from "./config.js";
+import { startStalledOrderSweeper } from "./recovery.js";
 import { orderServiceWith, ordersPublishes } from "./service.js";
 import { migrationsDir } from "./store.js";
 
@@ -28,5 +29,6 @@ await runService({
   migrationsDir,
   services: [orderServiceWith(downstream, config.PLACE_ORDER_TIMEOUT_MS)],
   events: { publishes: ordersPublishes },
+  background: (deps) => [startStalledOrderSweeper(deps, { sagaBudgetMs: config.PLACE_ORDER_TIMEOUT_MS })],
   onStop: () => Object.values(downstream).forEach((client) => client.close()),
 });

@@ -15,6 +15,7 @@ import { type Order, OrderServiceService, OrderStatus } from "@bazaar/gen/bazaar
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { readStream } from "../../support/streams.js";
+import { STALLED_REASON } from "../../../services/orders/src/recovery.js";
 import { type ChaosMesh, PLACE_ORDER_TIMEOUT_MS } from "./mesh.js";
 
 export interface Shop {
@@ -175,7 +176,7 @@ export interface Counts {
   rejected: number;
   /** Keys that never got a final answer (e.g. a PENDING order whose saga was cut by a crash). */
   unknown: number;
-  /** Orders still PENDING in orders' database. */
+  /** Orders a cut saga left behind: still PENDING, or already rejected by orders' stalled-order sweep. */
   pending: number;
   /** OrderPlaced events in the stream for these orders. */
   events: number;
@@ -239,7 +240,7 @@ export async function audit(shop: Shop, mesh: ChaosMesh, customers: readonly str
     recorded: recorded.length,
     rejected: outcomes.filter((outcome) => outcome.result === "rejected").length,
     unknown: outcomes.filter((outcome) => outcome.result === "unknown").length,
-    pending: all.filter((order) => order.status === OrderStatus.ORDER_STATUS_PENDING).length,
+    pending: all.filter((order) => order.status === OrderStatus.ORDER_STATUS_PENDING || order.statusReason === STALLED_REASON).length,
     events: sum(placedEvents),
     notifications: sum(new Map([...confirmations].filter(([id]) => ours.has(id)))),
     charges: sum(captures),

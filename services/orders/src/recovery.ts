@@ -1,0 +1,67 @@
+import { status } from "@grpc/grpc-js";
+import { type Database } from "@bazaar/runtime/db/database";
+import { events } from "@bazaar/runtime/events/catalog";
+import { type Outbox } from "@bazaar/runtime/events/outbox";
+import { type Logger } from "@bazaar/runtime/logger";
+import { getOrder, rejectOrder } from "./store.js";
+
+/**
+ * Orders whose saga died with its process (killed between taking the key and
+ * recording the outcome) stay PENDING: their key answers ABORTED forever and
+ * their stock stays held. An order PENDING for longer than any saga can run is
+ * such an order. It is rejected with OrderRejected, on which inventory releases
+ * its stock and payments refunds a charge that went through.
+ */
+export const STALLED_REASON = "the order was interrupted before it completed; nothing is held or charged";
+
+export async function rejectStalledOrders(deps: { db: Database; outbox: Outbox }, olderThanMs: number): Promise<string[]> {
+  const stalled = await deps.db.query<{ id: string }>(
+    "select id from orders where status = 'PENDING' and created_at < now() - $1 * interval '1 millisecond' order by created_at limit 100",
+    [olderThanMs],
+  );
+  const rejected: string[] = [];
+  for (const { id } of stalled) {
+    await deps.db.transaction(async (tx) => {
+      const order = await getOrder(tx, id, { forUpdate: true });
+      if (order?.status !== "PENDING") return; // its saga finished meanwhile
+      const updated = await rejectOrder(tx, id, STALLED_REASON, status.UNAVAILABLE);
+      await deps.outbox.add(tx, events.orderRejected, {
+        orderId: id,
+        customerId: order.customerId,
+        reason: STALLED_REASON,
+        occurredAt: updated.updatedAt,
+      });
+      rejected.push(id);
+    });
+  }
+  return rejected;
+}
+
+/**
+ * Sweep at start and then every `intervalMs`. A saga runs at most its budget
+ * plus two short compensation calls, so `sagaBudgetMs` sets how old is stalled.
+ */
+export function startStalledOrderSweeper(
+  deps: { db: Database; outbox: Outbox; logger: Logger },
+  options: { sagaBudgetMs: number; intervalMs?: number },
+): { stop(): Promise<void> } {
+  const olderThanMs = Math.max(2 * options.sagaBudgetMs, options.sagaBudgetMs + 10_000);
+  let running: Promise<void> = Promise.resolve();
+  const sweep = () => {
+    running = rejectStalledOrders(deps, olderThanMs).then(
+      (ids) => {
+        if (ids.length > 0) deps.logger.warn({ order_ids: ids }, "rejected orders left PENDING by an interrupted saga");
+      },
+      (error: unknown) => deps.logger.error({ err: error }, "stalled order sweep failed"),
+    );
+  };
+  sweep();
+  const timer = setInterval(sweep, options.intervalMs ?? 30_000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
