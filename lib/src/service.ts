@@ -20,6 +20,7 @@ import {
   type UnaryHandlers,
 } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
+import { runUntilSignalled } from "./process.js";
 import { collectProcessMetrics } from "./observability/metrics.js";
 import { flushTracing, startTracing } from "./observability/tracing.js";
 
@@ -148,31 +149,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   return { grpcPort, adminPort: openAdmin.port, logger, health, stop };
 }
 
-/**
- * Entry point for a service process: start it, drain on SIGTERM or SIGINT and
- * exit 0; exit 1 with a logged reason if it cannot start. A signal that arrives
- * while the service is still starting stops it as soon as it is up, so a
- * migration is never cut in half.
- */
+/** Entry point for a service process: start it, then drain and exit on SIGTERM or SIGINT (see runUntilSignalled). */
 export async function runService(options: ServiceOptions): Promise<void> {
   const logger = options.logger ?? createLogger(options.name, options.config.LOG_LEVEL);
-  const started = startService({ ...options, logger });
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "shutdown requested");
-    started
-      .then((service) => service.stop())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.fatal({ err: error }, "shutdown failed");
-          process.exit(1);
-        },
-      );
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
-  await started.catch((error: unknown) => {
-    logger.fatal({ err: error }, "failed to start");
-    process.exit(1);
-  });
+  await runUntilSignalled(startService({ ...options, logger }), logger);
 }

@@ -1,5 +1,6 @@
 import { loadConfigOrExit } from "@bazaar/runtime/config";
 import { createLogger } from "@bazaar/runtime/logger";
+import { runUntilSignalled } from "@bazaar/runtime/process";
 import { gatewayConfig } from "./config.js";
 import { startGateway } from "./gateway.js";
 
@@ -7,25 +8,5 @@ import { startGateway } from "./gateway.js";
 // It owns no database, so it wires the runtime's pieces itself instead of runService.
 const config = loadConfigOrExit(gatewayConfig);
 const logger = createLogger("gateway", config.LOG_LEVEL);
-const started = startGateway(config, logger);
-
-// A signal during start stops the gateway as soon as it is up; drained, it exits 0.
-const onSignal = (signal: NodeJS.Signals) => {
-  logger.info({ signal }, "shutdown requested");
-  started
-    .then((gateway) => gateway.stop())
-    .then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.fatal({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-};
-process.once("SIGTERM", onSignal);
-process.once("SIGINT", onSignal);
-
-await started.catch((error: unknown) => {
-  logger.fatal({ err: error }, "failed to start");
-  process.exit(1);
-});
+// Drained on SIGTERM/SIGINT, it exits 0 (the same lifecycle as every service).
+await runUntilSignalled(startGateway(config, logger), logger);
