@@ -1,4 +1,6 @@
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { baseServiceConfig, parseConfig } from "./config.js";
+import { type FieldViolation, RpcError } from "./errors.js";
 import { type ServiceName } from "./ports.js";
 import { type RunningService, type ServiceOptions, startService } from "./service.js";
 
@@ -22,4 +24,32 @@ export async function startTestService(
   });
   const service = await startService({ name, config, ...options });
   return { ...service, address: `127.0.0.1:${service.grpcPort}` };
+}
+
+/** The error a gRPC call failed with; throws if it succeeded. */
+export async function failureOf(call: Promise<unknown>): Promise<ServiceError> {
+  const outcome = await call.then(
+    () => ({ failed: false as const }),
+    (error: ServiceError) => ({ failed: true as const, error }),
+  );
+  if (!outcome.failed) throw new Error("expected the call to fail");
+  return outcome.error;
+}
+
+/** The RpcError `run` throws; throws if it returns or throws anything else. */
+export function rpcErrorOf(run: () => unknown): RpcError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof RpcError) return error;
+    throw new Error(`expected an RpcError, got ${String(error)}`);
+  }
+  throw new Error("expected an RpcError");
+}
+
+/** The field violations of the INVALID_ARGUMENT `run` throws; throws if it throws anything else. */
+export function violationsOf(run: () => unknown): FieldViolation[] {
+  const error = rpcErrorOf(run);
+  if (error.code !== status.INVALID_ARGUMENT) throw new Error(`expected INVALID_ARGUMENT, got ${status[error.code]}: ${error.message}`);
+  return [...error.fieldViolations];
 }

@@ -8,6 +8,7 @@ import { isRetryableMethod } from "../src/grpc/resilience.js";
 import { addUnaryService, bindServer } from "../src/grpc/server.js";
 import { createLogger } from "../src/logger.js";
 import { CIRCUIT_STATE, clientResilienceMetrics } from "../src/observability/metrics.js";
+import { failureOf } from "../src/testing.js";
 
 // The client's resilience against real gRPC servers on free ports: retries only
 // where the contract allows them and only within the deadline, a circuit breaker
@@ -67,15 +68,6 @@ function client<D extends grpc.ServiceDefinition>(definition: D, address: string
   const created = createClient(definition, address, { deadlineMs: 5000, ...options });
   cleanup.push(() => created.close());
   return created;
-}
-
-async function failureOf(call: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error("expected the call to fail");
 }
 
 async function breakerGauge(target: string): Promise<number | undefined> {

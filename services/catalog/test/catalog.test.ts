@@ -2,7 +2,7 @@ import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { fieldViolationsOf } from "@bazaar/runtime/errors";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
-import { startTestService } from "@bazaar/runtime/testing";
+import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
@@ -22,15 +22,6 @@ afterAll(async () => {
   await service?.stop();
 });
 
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (e: ServiceError) => e,
-  );
-  if (!error) throw new Error("expected the call to fail");
-  return error;
-}
-
 describe("GetProduct", () => {
   it("returns a seeded product with its price in minor units", async () => {
     const { product } = await catalog.getProduct({ id: "espresso-machine" });
@@ -43,13 +34,13 @@ describe("GetProduct", () => {
   });
 
   it("answers NOT_FOUND for an unknown id", async () => {
-    const error = await failure(catalog.getProduct({ id: "no-such-product" }));
+    const error = await failureOf(catalog.getProduct({ id: "no-such-product" }));
     expect(error.code).toBe(status.NOT_FOUND);
     expect(error.details).toContain("no-such-product");
   });
 
   it.each(["", "NOT A SLUG"])("answers INVALID_ARGUMENT with a BadRequest naming `id` for %j", async (id) => {
-    const error = await failure(catalog.getProduct({ id }));
+    const error = await failureOf(catalog.getProduct({ id }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "id", description: expect.any(String) }]);
   });
@@ -62,7 +53,7 @@ describe("BatchGetProducts", () => {
   });
 
   it("answers NOT_FOUND naming the missing id", async () => {
-    const error = await failure(catalog.batchGetProducts({ ids: ["v60-dripper", "unicorn-beans"] }));
+    const error = await failureOf(catalog.batchGetProducts({ ids: ["v60-dripper", "unicorn-beans"] }));
     expect(error.code).toBe(status.NOT_FOUND);
     expect(error.details).toContain("unicorn-beans");
   });
@@ -92,7 +83,7 @@ describe("ListProducts", () => {
   });
 
   it("answers INVALID_ARGUMENT naming page_size and page_token", async () => {
-    const error = await failure(catalog.listProducts({ pageSize: 500, pageToken: "not-a-token" }));
+    const error = await failureOf(catalog.listProducts({ pageSize: 500, pageToken: "not-a-token" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((v) => v.field)).toEqual(["page_size", "page_token"]);
   });

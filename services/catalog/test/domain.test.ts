@@ -1,18 +1,6 @@
-import { status } from "@grpc/grpc-js";
-import { RpcError } from "@bazaar/runtime/errors";
 import { describe, expect, it } from "vitest";
 import { parseBatchGetProducts, parseGetProduct, parseListProducts, type Product, toPage } from "../src/domain.js";
-
-function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    expect((error as RpcError).code).toBe(status.INVALID_ARGUMENT);
-    return [...(error as RpcError).fieldViolations];
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
+import { violationsOf } from "@bazaar/runtime/testing";
 
 const product = (id: string): Product => ({
   id,

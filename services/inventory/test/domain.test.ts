@@ -1,5 +1,4 @@
 import { status } from "@grpc/grpc-js";
-import { RpcError } from "@bazaar/runtime/errors";
 import { newId } from "@bazaar/runtime/ids";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,22 +12,7 @@ import {
   type Reservation,
   reserveAgain,
 } from "../src/domain.js";
-
-function rpcErrorOf(run: () => unknown): RpcError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  }
-  throw new Error("expected an RpcError");
-}
-
-function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
-  const error = rpcErrorOf(run);
-  expect(error.code).toBe(status.INVALID_ARGUMENT);
-  return [...error.fieldViolations];
-}
+import { rpcErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
 const orderId = newId("ord");
 const line = (productId: string, quantity = 1) => ({ productId, quantity });

@@ -7,7 +7,7 @@ import {
 import { fieldViolationsOf } from "@bazaar/runtime/errors";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { startTestService } from "@bazaar/runtime/testing";
+import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
@@ -28,15 +28,6 @@ afterAll(async () => {
   inventory?.close();
   await service?.stop();
 });
-
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (e: ServiceError) => e,
-  );
-  if (!error) throw new Error("expected the call to fail");
-  return error;
-}
 
 const { RESERVATION_STATUS_HELD: HELD, RESERVATION_STATUS_COMMITTED: COMMITTED, RESERVATION_STATUS_RELEASED: RELEASED } =
   ReservationStatus;
@@ -61,13 +52,13 @@ describe("GetStock", () => {
   });
 
   it("answers NOT_FOUND for an unknown product", async () => {
-    const error = await failure(inventory.getStock({ productId: "unicorn-beans" }));
+    const error = await failureOf(inventory.getStock({ productId: "unicorn-beans" }));
     expect(error.code).toBe(status.NOT_FOUND);
     expect(error.details).toContain("unicorn-beans");
   });
 
   it.each(["", "NOT A SLUG"])("answers INVALID_ARGUMENT naming product_id for %j", async (productId) => {
-    const error = await failure(inventory.getStock({ productId }));
+    const error = await failureOf(inventory.getStock({ productId }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "product_id", description: expect.any(String) }]);
   });
@@ -106,7 +97,7 @@ describe("ReserveStock", () => {
 
   it("holds nothing when one line cannot be covered, naming the product and the shortfall", async () => {
     const orderId = newId("ord");
-    const error = await failure(
+    const error = await failureOf(
       reserve(orderId, [
         { productId: "gooseneck-kettle", quantity: 1 },
         { productId: "tamper-58mm", quantity: 26 },
@@ -117,11 +108,11 @@ describe("ReserveStock", () => {
     expect(await stockOf("gooseneck-kettle")).toEqual({ available: 25, reserved: 0 });
     expect(await stockOf("tamper-58mm")).toEqual({ available: 25, reserved: 0 });
     // Nor is the order remembered: there is nothing to commit.
-    expect((await failure(commit(orderId))).code).toBe(status.NOT_FOUND);
+    expect((await failureOf(commit(orderId))).code).toBe(status.NOT_FOUND);
   });
 
   it("answers NOT_FOUND for an unknown product and holds nothing", async () => {
-    const error = await failure(
+    const error = await failureOf(
       reserve(newId("ord"), [
         { productId: "moka-pot-6-cup", quantity: 1 },
         { productId: "unicorn-beans", quantity: 1 },
@@ -133,7 +124,7 @@ describe("ReserveStock", () => {
   });
 
   it("answers INVALID_ARGUMENT naming every bad field", async () => {
-    const error = await failure(
+    const error = await failureOf(
       reserve("order-42", [
         { productId: "travel-mug", quantity: 0 },
         { productId: "Travel Mug", quantity: 1 },
@@ -152,15 +143,15 @@ describe("ReserveStock", () => {
   });
 
   it("names lines when there are none or too many", async () => {
-    const none = await failure(reserve(newId("ord"), []));
+    const none = await failureOf(reserve(newId("ord"), []));
     expect(fieldViolationsOf(none).map((v) => v.field)).toEqual(["lines"]);
     const many = Array.from({ length: 51 }, (_, i) => ({ productId: `product-${i}`, quantity: 1 }));
-    expect(fieldViolationsOf(await failure(reserve(newId("ord"), many))).map((v) => v.field)).toEqual(["lines"]);
+    expect(fieldViolationsOf(await failureOf(reserve(newId("ord"), many))).map((v) => v.field)).toEqual(["lines"]);
   });
 
   it("names all 100 bad fields of 50 bad lines in one answer", async () => {
     const lines = Array.from({ length: 50 }, (_, i) => ({ productId: `BAD PRODUCT ${i}`, quantity: -i }));
-    const error = await failure(reserve(newId("ord"), lines));
+    const error = await failureOf(reserve(newId("ord"), lines));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toHaveLength(100);
   });
@@ -196,10 +187,10 @@ describe("ReleaseReservation", () => {
     await reserve(orderId, lines);
     await release(orderId);
 
-    const again = await failure(reserve(orderId, lines));
+    const again = await failureOf(reserve(orderId, lines));
     expect(again.code).toBe(status.FAILED_PRECONDITION);
     expect(again.details).toBe(`reservation for order ${orderId} was released`);
-    expect((await failure(commit(orderId))).code).toBe(status.FAILED_PRECONDITION);
+    expect((await failureOf(commit(orderId))).code).toBe(status.FAILED_PRECONDITION);
     expect(await stockOf("cupping-spoon")).toEqual({ available: 25, reserved: 0 });
   });
 
@@ -219,15 +210,15 @@ describe("ReleaseReservation", () => {
     expect((await release(orderId)).reservation).toEqual({ orderId, lines: [], status: RELEASED });
     expect((await release(orderId)).reservation).toEqual({ orderId, lines: [], status: RELEASED });
 
-    const late = await failure(reserve(orderId, [{ productId: "porcelain-cups-set", quantity: 2 }]));
+    const late = await failureOf(reserve(orderId, [{ productId: "porcelain-cups-set", quantity: 2 }]));
     expect(late.code).toBe(status.FAILED_PRECONDITION);
     expect(late.details).toContain(orderId);
     expect(await stockOf("porcelain-cups-set")).toEqual({ available: 25, reserved: 0 });
-    expect((await failure(commit(orderId))).code).toBe(status.FAILED_PRECONDITION);
+    expect((await failureOf(commit(orderId))).code).toBe(status.FAILED_PRECONDITION);
   });
 
   it.each(["", "ord_not-hex"])("answers INVALID_ARGUMENT naming order_id for %j", async (orderId) => {
-    const error = await failure(release(orderId));
+    const error = await failureOf(release(orderId));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "order_id", description: expect.any(String) }]);
   });
@@ -253,13 +244,13 @@ describe("CommitReservation", () => {
 
   it("answers NOT_FOUND for an order without a reservation", async () => {
     const orderId = newId("ord");
-    const error = await failure(commit(orderId));
+    const error = await failureOf(commit(orderId));
     expect(error.code).toBe(status.NOT_FOUND);
     expect(error.details).toContain(orderId);
   });
 
   it("answers INVALID_ARGUMENT naming order_id", async () => {
-    const error = await failure(commit("pay_" + "0".repeat(32)));
+    const error = await failureOf(commit("pay_" + "0".repeat(32)));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "order_id", description: expect.any(String) }]);
   });
@@ -269,7 +260,7 @@ describe("stock never goes negative", () => {
   it("refuses the unit that is not there, and counts stay whole through every transition", async () => {
     const [first, second, third] = [newId("ord"), newId("ord"), newId("ord")];
     await reserve(first, [{ productId: "espresso-machine", quantity: 2 }]);
-    const short = await failure(reserve(second, [{ productId: "espresso-machine", quantity: 1 }]));
+    const short = await failureOf(reserve(second, [{ productId: "espresso-machine", quantity: 1 }]));
     expect(short.code).toBe(status.FAILED_PRECONDITION);
     expect(short.details).toBe("out of stock: espresso-machine (available 0, requested 1)");
     expect(await stockOf("espresso-machine")).toEqual({ available: 0, reserved: 2 });

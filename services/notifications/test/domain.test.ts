@@ -1,5 +1,3 @@
-import { status } from "@grpc/grpc-js";
-import { RpcError } from "@bazaar/runtime/errors";
 import { describe, expect, it } from "vitest";
 import {
   formatMoney,
@@ -11,17 +9,7 @@ import {
   paymentRefunded,
   toPage,
 } from "../src/domain.js";
-
-function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    expect((error as RpcError).code).toBe(status.INVALID_ARGUMENT);
-    return [...(error as RpcError).fieldViolations];
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
+import { violationsOf } from "@bazaar/runtime/testing";
 
 const ORDER = "ord_0123456789abcdef0123456789abcdef";
 

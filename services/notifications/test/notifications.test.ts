@@ -1,4 +1,4 @@
-import { type ServiceError, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { jetstream, jetstreamManager, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -14,7 +14,7 @@ import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, streamOf } from 
 import { ensureStream } from "@bazaar/runtime/events/nats";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { startTestService } from "@bazaar/runtime/testing";
+import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { notificationEvents } from "../src/events.js";
@@ -77,15 +77,6 @@ async function acknowledgedUpTo(subject: string): Promise<number> {
 
 async function listAll(customerId: string): Promise<Notification[]> {
   return (await notifications.listNotifications({ customerId, pageSize: 100, pageToken: "" })).notifications;
-}
-
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (e: ServiceError) => e,
-  );
-  if (!error) throw new Error("expected the call to fail");
-  return error;
 }
 
 const NOTIFICATION_ID = /^ntf_[0-9a-f]{32}$/;
@@ -229,13 +220,13 @@ describe("ListNotifications", () => {
   });
 
   it.each(["", "not a customer id!"])("answers INVALID_ARGUMENT naming customer_id for %j", async (customerId) => {
-    const error = await failure(notifications.listNotifications({ customerId, pageSize: 0, pageToken: "" }));
+    const error = await failureOf(notifications.listNotifications({ customerId, pageSize: 0, pageToken: "" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "customer_id", description: expect.any(String) }]);
   });
 
   it("answers INVALID_ARGUMENT naming every bad field at once", async () => {
-    const error = await failure(notifications.listNotifications({ customerId: "", pageSize: 500, pageToken: "not-a-token" }));
+    const error = await failureOf(notifications.listNotifications({ customerId: "", pageSize: 500, pageToken: "not-a-token" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((v) => v.field)).toEqual(["customer_id", "page_size", "page_token"]);
   });

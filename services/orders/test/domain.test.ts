@@ -16,20 +16,10 @@ import {
   requestDigest,
 } from "../src/domain.js";
 import { fromDownstream } from "../src/place-order.js";
+import { violationsOf } from "@bazaar/runtime/testing";
 
 // Orders' rules without I/O: validation, pricing, idempotency fingerprints,
 // transitions, and how a dependency's failure becomes orders' answer.
-
-function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    expect((error as RpcError).code).toBe(status.INVALID_ARGUMENT);
-    return [...(error as RpcError).fieldViolations];
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
 
 const fieldsOf = (run: () => unknown) => violationsOf(run).map((violation) => violation.field);
 

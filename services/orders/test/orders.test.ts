@@ -12,7 +12,7 @@ import { failedPrecondition, fieldViolationsOf, notFound } from "@bazaar/runtime
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { type Implementation } from "@bazaar/runtime/service";
-import { startTestService } from "@bazaar/runtime/testing";
+import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { freePort } from "../../../lib/test/support/process.js";
@@ -149,15 +149,6 @@ const placeRequest = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderReq
   ...overrides,
 });
 
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (e: ServiceError) => e,
-  );
-  if (!error) throw new Error("expected the call to fail");
-  return error;
-}
-
 async function place(overrides: Partial<PlaceOrderRequest> = {}): Promise<Order> {
   const { order } = await orders.placeOrder(placeRequest(overrides));
   return order!;
@@ -293,7 +284,7 @@ describe("PlaceOrder", () => {
   it("refuses the same key with a different request with FAILED_PRECONDITION", async () => {
     const request = placeRequest();
     await orders.placeOrder(request);
-    const error = await failure(orders.placeOrder({ ...request, items: [{ productId: "aeropress-original", quantity: 1 }] }));
+    const error = await failureOf(orders.placeOrder({ ...request, items: [{ productId: "aeropress-original", quantity: 1 }] }));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toContain("idempotency_key");
     expect(payments.requests("charge")).toHaveLength(1);
@@ -304,7 +295,7 @@ describe("PlaceOrder", () => {
       throw failedPrecondition("card declined: insufficient funds");
     };
     const request = placeRequest();
-    const error = await failure(orders.placeOrder(request));
+    const error = await failureOf(orders.placeOrder(request));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toBe("card declined: insufficient funds");
 
@@ -325,7 +316,7 @@ describe("PlaceOrder", () => {
 
     // A retry gets the same answer and does not try the card again.
     payments.reset();
-    const retried = await failure(orders.placeOrder(request));
+    const retried = await failureOf(orders.placeOrder(request));
     expect({ code: retried.code, details: retried.details }).toEqual({ code: error.code, details: error.details });
     expect(payments.requests("charge")).toEqual([]);
   });
@@ -334,7 +325,7 @@ describe("PlaceOrder", () => {
     inventory.behave.reserveStock = () => {
       throw failedPrecondition("not enough stock of v60-dripper: 1 available");
     };
-    const error = await failure(orders.placeOrder(placeRequest()));
+    const error = await failureOf(orders.placeOrder(placeRequest()));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toContain("v60-dripper");
     expect(payments.requests("charge")).toEqual([]);
@@ -343,7 +334,7 @@ describe("PlaceOrder", () => {
   });
 
   it("rejects an unknown product with NOT_FOUND, releasing whatever was held, never charging", async () => {
-    const error = await failure(orders.placeOrder(placeRequest({ items: [{ productId: "no-such-grinder", quantity: 1 }] })));
+    const error = await failureOf(orders.placeOrder(placeRequest({ items: [{ productId: "no-such-grinder", quantity: 1 }] })));
     expect(error.code).toBe(status.NOT_FOUND);
     expect(error.details).toContain("no-such-grinder");
     expect(payments.requests("charge")).toEqual([]);
@@ -352,7 +343,7 @@ describe("PlaceOrder", () => {
   });
 
   it("rejects items priced in several currencies with FAILED_PRECONDITION, never charging", async () => {
-    const error = await failure(
+    const error = await failureOf(
       orders.placeOrder(
         placeRequest({
           items: [
@@ -373,7 +364,7 @@ describe("PlaceOrder", () => {
     const working = downstream.payments;
     downstream.payments = createClient(PaymentServiceService, `127.0.0.1:${closedPort}`, { deadlineMs: BUDGET_MS });
     try {
-      const error = await failure(orders.placeOrder(placeRequest()));
+      const error = await failureOf(orders.placeOrder(placeRequest()));
       expect(error.code).toBe(status.UNAVAILABLE);
       expect(error.details).toMatch(/^payments is unavailable/);
     } finally {
@@ -387,7 +378,7 @@ describe("PlaceOrder", () => {
 
   it("answers DEADLINE_EXCEEDED when payments never answers within the budget, and releases the stock", async () => {
     payments.behave.charge = neverAnswers;
-    const error = await failure(orders.placeOrder(placeRequest()));
+    const error = await failureOf(orders.placeOrder(placeRequest()));
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
     // Orders' own answer, not the test client's deadline (5 s).
     expect(error.details).toBe("payments did not answer in time");
@@ -402,7 +393,7 @@ describe("PlaceOrder", () => {
 
   it("answers DEADLINE_EXCEEDED when inventory never answers, never charging", async () => {
     inventory.behave.reserveStock = neverAnswers;
-    const error = await failure(orders.placeOrder(placeRequest()));
+    const error = await failureOf(orders.placeOrder(placeRequest()));
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
     expect(error.details).toBe("inventory did not answer in time");
     expect(payments.requests("charge")).toEqual([]);
@@ -410,7 +401,7 @@ describe("PlaceOrder", () => {
   });
 
   it("answers INVALID_ARGUMENT naming every bad field, without calling anyone", async () => {
-    const error = await failure(
+    const error = await failureOf(
       orders.placeOrder({
         customerId: "not a customer",
         items: [
@@ -462,12 +453,12 @@ describe("PlaceOrder", () => {
 
 describe("GetOrder", () => {
   it("answers NOT_FOUND for an order that does not exist", async () => {
-    const error = await failure(orders.getOrder({ orderId: `ord_${"0".repeat(32)}` }));
+    const error = await failureOf(orders.getOrder({ orderId: `ord_${"0".repeat(32)}` }));
     expect(error.code).toBe(status.NOT_FOUND);
   });
 
   it("answers INVALID_ARGUMENT naming order_id for a malformed id", async () => {
-    const error = await failure(orders.getOrder({ orderId: "42" }));
+    const error = await failureOf(orders.getOrder({ orderId: "42" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error)).toEqual([{ field: "order_id", description: expect.any(String) }]);
   });
@@ -511,21 +502,21 @@ describe("CancelOrder", () => {
     payments.behave.charge = () => {
       throw failedPrecondition("card declined");
     };
-    await failure(orders.placeOrder(placeRequest()));
+    await failureOf(orders.placeOrder(placeRequest()));
     const orderId = orderIdSentToInventory();
-    const error = await failure(orders.cancelOrder({ orderId, reason: "" }));
+    const error = await failureOf(orders.cancelOrder({ orderId, reason: "" }));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect((await orders.getOrder({ orderId })).order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
     expect(await outboxIdsAbout("orders.order.cancelled", OrderCancelled, orderId)).toEqual([]);
   });
 
   it("answers NOT_FOUND for an order that does not exist", async () => {
-    const error = await failure(orders.cancelOrder({ orderId: `ord_${"f".repeat(32)}`, reason: "" }));
+    const error = await failureOf(orders.cancelOrder({ orderId: `ord_${"f".repeat(32)}`, reason: "" }));
     expect(error.code).toBe(status.NOT_FOUND);
   });
 
   it("answers INVALID_ARGUMENT naming every bad field", async () => {
-    const error = await failure(orders.cancelOrder({ orderId: "", reason: "x".repeat(501) }));
+    const error = await failureOf(orders.cancelOrder({ orderId: "", reason: "x".repeat(501) }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["order_id", "reason"]);
   });
@@ -577,14 +568,14 @@ describe("ListOrders", () => {
   });
 
   it("answers INVALID_ARGUMENT naming every bad field", async () => {
-    const error = await failure(orders.listOrders({ customerId: "", pageSize: 1000, pageToken: "not-a-token" }));
+    const error = await failureOf(orders.listOrders({ customerId: "", pageSize: 1000, pageToken: "not-a-token" }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["customer_id", "page_size", "page_token"]);
   });
 
   it("answers INVALID_ARGUMENT, not INTERNAL, for a page token with a forged timestamp", async () => {
     const forged = encodePageToken({ createdAt: "not a time", id: "ord_" + "0".repeat(32) });
-    const error = await failure(orders.listOrders({ customerId: "alice", pageSize: 2, pageToken: forged }));
+    const error = await failureOf(orders.listOrders({ customerId: "alice", pageSize: 2, pageToken: forged }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["page_token"]);
   });

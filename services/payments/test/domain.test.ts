@@ -1,5 +1,4 @@
 import { status } from "@grpc/grpc-js";
-import { RpcError } from "@bazaar/runtime/errors";
 import { describe, expect, it } from "vitest";
 import {
   type ChargeCommand,
@@ -12,25 +11,10 @@ import {
   refundAction,
 } from "../src/domain.js";
 import { SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
+import { rpcErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
 const provider = new SimulatedCardProvider(0);
 const tokenProblem = (token: string) => provider.tokenProblem(token);
-
-function rpcErrorOf(run: () => unknown): RpcError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  }
-  throw new Error("expected an RpcError");
-}
-
-function violationsOf(run: () => unknown): Array<{ field: string; description: string }> {
-  const error = rpcErrorOf(run);
-  expect(error.code).toBe(status.INVALID_ARGUMENT);
-  return [...error.fieldViolations];
-}
 
 const validCharge = {
   idempotencyKey: "order-42-attempt-1",

@@ -9,7 +9,7 @@ import { fieldViolationsOf } from "@bazaar/runtime/errors";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { type Implementation } from "@bazaar/runtime/service";
-import { startTestService } from "@bazaar/runtime/testing";
+import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { refundPayment } from "../src/refund.js";
 import { paymentService } from "../src/service.js";
@@ -41,15 +41,6 @@ afterAll(async () => {
   payments?.close();
   await service?.stop();
 });
-
-async function failure(call: Promise<unknown>): Promise<ServiceError> {
-  const error = await call.then(
-    () => undefined,
-    (e: ServiceError) => e,
-  );
-  if (!error) throw new Error("expected the call to fail");
-  return error;
-}
 
 /** What a well-behaved client does with ABORTED ("in progress; retry"): back off a little and try again. */
 async function retryWhileAborted<T>(call: () => Promise<T>): Promise<T> {
@@ -97,7 +88,7 @@ describe("Charge", () => {
     ["tok_insufficient_funds", "insufficient_funds"],
   ])("stores a decline by %s and answers it again for the same key", async (paymentToken, reason) => {
     const request = chargeRequest({ paymentToken });
-    const error = await failure(payments.charge(request));
+    const error = await failureOf(payments.charge(request));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toBe(`card declined: ${reason}`);
 
@@ -108,7 +99,7 @@ describe("Charge", () => {
 
     // The first result is final for its key, even with a card that would be approved.
     for (const retry of [request, { ...request, paymentToken: "tok_visa" }]) {
-      const again = await failure(payments.charge(retry));
+      const again = await failureOf(payments.charge(retry));
       expect({ code: again.code, details: again.details }).toEqual({ code: error.code, details: error.details });
     }
     expect(await rowsWithKey(request.idempotencyKey)).toEqual(rows);
@@ -130,7 +121,7 @@ describe("Charge", () => {
   ])("refuses a key reused with another %s", async (field, change) => {
     const request = chargeRequest();
     await payments.charge(request);
-    const error = await failure(payments.charge({ ...request, ...change }));
+    const error = await failureOf(payments.charge({ ...request, ...change }));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toContain(`idempotency_key ${request.idempotencyKey} was used for a different charge`);
     expect(error.details).toContain(field);
@@ -155,7 +146,7 @@ describe("Charge", () => {
 
   it("forgets a charge whose client gave up (tok_timeout past the deadline), so a retry with the key can charge", async () => {
     const request = chargeRequest({ paymentToken: "tok_timeout" });
-    const error = await failure(payments.charge(request, { deadlineMs: 300 }));
+    const error = await failureOf(payments.charge(request, { deadlineMs: 300 }));
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
 
     // Nothing was charged; the key stays bound to its order, customer and amount, but not to the card.
@@ -167,7 +158,7 @@ describe("Charge", () => {
   it("forgets a charge the client cancelled", async () => {
     const request = chargeRequest({ paymentToken: "tok_timeout" });
     const controller = new AbortController();
-    const charging = failure(payments.charge(request, { signal: controller.signal }));
+    const charging = failureOf(payments.charge(request, { signal: controller.signal }));
     // Cancel once the server has claimed the key, so the cancellation reaches a charge in progress.
     await retryUntil(async () => (await rowsWithKey(request.idempotencyKey)).length === 1);
     controller.abort();
@@ -188,9 +179,9 @@ describe("Charge", () => {
       );
 
     await insertPending("0 seconds");
-    const inProgress = await failure(payments.charge(request));
+    const inProgress = await failureOf(payments.charge(request));
     expect(inProgress.code).toBe(status.ABORTED);
-    expect((await failure(payments.getPayment({ paymentId: pendingId }))).code).toBe(status.ABORTED);
+    expect((await failureOf(payments.getPayment({ paymentId: pendingId }))).code).toBe(status.ABORTED);
 
     await db.query("delete from payments where id = $1", [pendingId]);
     await insertPending("1 hour");
@@ -199,7 +190,7 @@ describe("Charge", () => {
   });
 
   it("names every bad field at once", async () => {
-    const error = await failure(
+    const error = await failureOf(
       payments.charge({ idempotencyKey: "", orderId: "", customerId: "", amount: undefined, paymentToken: "" }),
     );
     expect(error.code).toBe(status.INVALID_ARGUMENT);
@@ -220,7 +211,7 @@ describe("Charge", () => {
       amount: { currencyCode: "eur", minorUnits: 100_000_001 },
       paymentToken: "tok_live_SECRET4242",
     });
-    const error = await failure(payments.charge(request));
+    const error = await failureOf(payments.charge(request));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     const violations = fieldViolationsOf(error);
     expect(violations.map((v) => v.field)).toEqual([
@@ -277,24 +268,24 @@ describe("Refund", () => {
 
   it("refuses a declined payment", async () => {
     const request = chargeRequest({ paymentToken: "tok_declined" });
-    await failure(payments.charge(request));
+    await failureOf(payments.charge(request));
     const [row] = await rowsWithKey(request.idempotencyKey);
-    const error = await failure(payments.refund({ paymentId: row!.id, reason: "" }));
+    const error = await failureOf(payments.refund({ paymentId: row!.id, reason: "" }));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
     expect(error.details).toContain("declined");
   });
 
   it("answers NOT_FOUND for an unknown payment and INVALID_ARGUMENT naming payment_id or reason", async () => {
     const unknown = newId("pay");
-    const notFound = await failure(payments.refund({ paymentId: unknown, reason: "" }));
+    const notFound = await failureOf(payments.refund({ paymentId: unknown, reason: "" }));
     expect(notFound.code).toBe(status.NOT_FOUND);
     expect(notFound.details).toContain(unknown);
 
-    const badId = await failure(payments.refund({ paymentId: "pay_nope", reason: "" }));
+    const badId = await failureOf(payments.refund({ paymentId: "pay_nope", reason: "" }));
     expect(badId.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(badId).map((v) => v.field)).toEqual(["payment_id"]);
 
-    const both = await failure(payments.refund({ paymentId: "", reason: "x".repeat(501) }));
+    const both = await failureOf(payments.refund({ paymentId: "", reason: "x".repeat(501) }));
     expect(fieldViolationsOf(both).map((v) => v.field)).toEqual(["payment_id", "reason"]);
   });
 
@@ -329,14 +320,14 @@ describe("Refund", () => {
 
 describe("GetPayment", () => {
   it("answers NOT_FOUND for an unknown id", async () => {
-    const error = await failure(payments.getPayment({ paymentId: newId("pay") }));
+    const error = await failureOf(payments.getPayment({ paymentId: newId("pay") }));
     expect(error.code).toBe(status.NOT_FOUND);
   });
 
   it.each(["", "ord_0123456789abcdef0123456789abcdef"])(
     "answers INVALID_ARGUMENT naming payment_id for %j",
     async (paymentId) => {
-      const error = await failure(payments.getPayment({ paymentId }));
+      const error = await failureOf(payments.getPayment({ paymentId }));
       expect(error.code).toBe(status.INVALID_ARGUMENT);
       expect(fieldViolationsOf(error)).toEqual([{ field: "payment_id", description: expect.any(String) }]);
     },
