@@ -38,18 +38,21 @@ COPY services/payments/package.json services/payments/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- assemble: only what runs, laid out as in the repository so every relative path
-# (migrations next to dist/, @bazaar/* workspace links in node_modules) still resolves.
+# (migrations next to dist/, @bazaar/* workspace links in node_modules, the default
+# AUTHZ_POLICY_FILE lib/dist/security/ -> ../../../deploy/authz-policy.yaml) still resolves.
+# No certificates: they are mounted at run time (TLS_DIR), never baked into an image.
 FROM build AS assemble
 ARG SERVICE
 RUN test -n "$SERVICE" && test -f "services/$SERVICE/package.json" \
       || { echo "build with --build-arg SERVICE=<catalog|inventory|orders|payments|notifications|gateway>" >&2; exit 1; }
-RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts \
+RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
  && cp package.json /out/ \
  && cp -r gen/package.json gen/dist gen/descriptors.binpb /out/gen/ \
  && cp -r lib/package.json lib/dist lib/migrations /out/lib/ \
  && cp -r services/$SERVICE/package.json services/$SERVICE/dist /out/services/$SERVICE/ \
  && if [ -d services/$SERVICE/migrations ]; then cp -r services/$SERVICE/migrations /out/services/$SERVICE/; fi \
- && cp scripts/healthcheck.mjs /out/scripts/
+ && cp scripts/healthcheck.mjs /out/scripts/ \
+ && cp deploy/authz-policy.yaml /out/deploy/
 
 # ---- the image
 FROM node:20-bookworm-slim
@@ -67,6 +70,7 @@ USER 1000:1000
 # Node is PID 1 and the services handle SIGTERM themselves: NOT_SERVING, drain
 # in-flight calls for SHUTDOWN_GRACE_MS, exit 0. No shell, no init wrapper.
 STOPSIGNAL SIGTERM
-# gRPC health (grpc.health.v1 Check, service "") on GRPC_ADDR's port; the gateway's /readyz.
+# GET /readyz on the plain HTTP admin port (ADMIN_ADDR; gRPC is mutual-TLS only): 200
+# while gRPC health is SERVING. The gateway's /readyz on HTTP_ADDR.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/scripts/healthcheck.mjs"]
 CMD ["node", "dist/main.js"]

@@ -7,7 +7,7 @@ PROTOS := $(shell find proto third_party/proto -name '*.proto')
 # Run TypeScript tools straight from source (workspace packages resolve to src/).
 TSX := node --conditions=bazaar-source --import tsx
 
-.PHONY: help install gen build lint test contract up down status logs clean bench
+.PHONY: help install gen build lint test contract certs up down status logs clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -39,7 +39,10 @@ contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event su
 	npx vitest run test/contract || status=1; \
 	exit $$status
 
-up: build ## start NATS and every service in the background; returns when all are SERVING
+certs: node_modules/.package-lock.json ## development CA and mTLS certificates for every service and the operator in certs/ (keeps existing ones)
+	$(TSX) scripts/certs.ts
+
+up: build ## start NATS and every service (mutual TLS; issues certs/ when missing) in the background; returns when all are SERVING
 	$(TSX) scripts/mesh.ts up
 
 down: ## stop everything make up started

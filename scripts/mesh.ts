@@ -13,7 +13,11 @@ import { fileURLToPath } from "node:url";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { freshClusterTarball } from "@bazaar/runtime/db/pglite-template";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { createTransport } from "@bazaar/runtime/security/transport";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
+import { ensureCertificates } from "./certs/issue.js";
+import { devAuthSecret } from "./dev-env.js";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,6 +25,10 @@ const RUN_DIR = join(ROOT, ".run");
 const LOG_DIR = join(RUN_DIR, "logs");
 const DATA_DIR = join(ROOT, ".data");
 const NATS_URL = `nats://127.0.0.1:${NATS_PORT}`;
+// Mutual TLS, as in compose and Kubernetes: `up` issues what is missing (`make certs` does the same).
+const TLS_DIR = join(ROOT, "certs");
+// TLS_MODE=insecure in the environment reaches every process; the runner's own health checks follow it.
+const TLS_MODE = process.env.TLS_MODE === "insecure" ? "insecure" : "mtls";
 // Unset or not a number: 30 s.
 const START_TIMEOUT_MS = Number(process.env.MESH_START_TIMEOUT_MS) || 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -38,12 +46,23 @@ interface Component {
 }
 
 function natsComponent(): Component {
+  const listen = ["-a", "127.0.0.1", "-p", String(NATS_PORT), "-m", String(NATS_MONITOR_PORT)];
   return {
     name: "nats",
     address: NATS_URL,
     command: "nats-server",
-    args: ["-js", "-a", "127.0.0.1", "-p", String(NATS_PORT), "-m", String(NATS_MONITOR_PORT), "-sd", join(DATA_DIR, "nats")],
-    env: process.env,
+    // deploy/nats/nats.conf, as compose runs it: mutual TLS, a user per service with its permissions.
+    args:
+      TLS_MODE === "mtls"
+        ? ["-c", join(ROOT, "deploy", "nats", "nats.conf"), ...listen]
+        : ["-js", "-sd", join(DATA_DIR, "nats"), ...listen],
+    env: {
+      ...process.env,
+      NATS_STORE_DIR: join(DATA_DIR, "nats"),
+      NATS_TLS_CA: join(TLS_DIR, "ca.pem"),
+      NATS_TLS_CERT: join(TLS_DIR, "nats.pem"),
+      NATS_TLS_KEY: join(TLS_DIR, "nats-key.pem"),
+    },
     health: () => httpHealth(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`),
   };
 }
@@ -72,8 +91,9 @@ function serviceComponent(name: ServiceName): Component {
       DATA_DIR: join(DATA_DIR, name),
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       NATS_URL,
+      TLS_DIR,
     },
-    health: () => grpcHealth(address),
+    health: () => grpcHealth(address, name),
   };
 }
 
@@ -96,21 +116,25 @@ function gatewayComponent(): Component {
       ORDERS_ADDR: grpcAddress("orders"),
       NOTIFICATIONS_ADDR: grpcAddress("notifications"),
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+      // Customers' token key: the environment's, else deploy/dev.env's (`npm run -s token` signs with the same).
+      AUTH_JWT_SECRET: devAuthSecret(),
     },
     health: () => httpHealth(`http://${address}/healthz`),
   };
 }
 
-/** The server-wide status from grpc.health.v1; a refused connection while starting is normal. */
-async function grpcHealth(address: string): Promise<string> {
-  const client = createClient(HealthService, address, { deadlineMs: 1000 });
+/** The server-wide status from grpc.health.v1, asked with the operator's certificate; a refused connection while starting is normal. */
+async function grpcHealth(address: string, service: ServiceName): Promise<string> {
+  let client: ReturnType<typeof createClient<typeof HealthService>> | undefined;
   try {
+    const credentials = createTransport({ TLS_MODE, TLS_DIR }, "operator").client(service);
+    client = createClient(HealthService, address, { deadlineMs: 1000, credentials });
     const { status } = await client.check({ service: "" });
     return ServingStatus[status] ?? String(status);
   } catch {
     return "unreachable";
   } finally {
-    client.close();
+    client?.close();
   }
 }
 
@@ -231,6 +255,8 @@ async function up(): Promise<number> {
     return 1;
   }
   mkdirSync(LOG_DIR, { recursive: true });
+  const issued = ensureCertificates(TLS_DIR, MESH_IDENTITIES, { namespace: "bazaar" });
+  if (issued.length > 0) console.log(`certs: issued ${issued.join(", ")} in ${TLS_DIR}`);
   // Made once per machine: each new service database then unpacks it instead of running initdb.
   await freshClusterTarball();
 

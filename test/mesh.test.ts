@@ -8,7 +8,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthCheckResponse_ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
+import { status } from "@grpc/grpc-js";
+import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { createTransport } from "@bazaar/runtime/security/transport";
+import { failureOf } from "@bazaar/runtime/testing";
+import { devBearer } from "./support/auth.js";
 import { dashboardQueries } from "./observability/dashboard.js";
 import { startPrometheus } from "./observability/prometheus.js";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
@@ -52,8 +57,15 @@ function isAlive(pid: number): boolean {
 const SERVICES = Object.keys(PORTS) as ServiceName[];
 const COMPONENTS = ["nats", ...SERVICES, "gateway"];
 
+/** `make up` issues certs/; a client holds `identity`'s certificate from there. */
+const as = (identity: string, service: ServiceName) => ({
+  deadlineMs: 2000,
+  retry: false as const,
+  credentials: createTransport({ TLS_MODE: "mtls", TLS_DIR: join(ROOT, "certs") }, identity).client(service),
+});
+
 async function grpcStatus(service: ServiceName) {
-  const client = createClient(HealthService, `127.0.0.1:${PORTS[service].grpc}`, { deadlineMs: 1000 });
+  const client = createClient(HealthService, `127.0.0.1:${PORTS[service].grpc}`, as("operator", service));
   try {
     return (await client.check({ service: "" })).status;
   } finally {
@@ -96,13 +108,33 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     expect(currentPids()).toEqual(pids);
   }, TEST_TIMEOUT_MS);
 
+  it("speaks mutual TLS only, and each certificate may call what deploy/authz-policy.yaml grants it", async () => {
+    expect(pids, "the first up must have succeeded").toBeDefined();
+    const catalog = `127.0.0.1:${PORTS.catalog.grpc}`;
+    const plaintext = createClient(CatalogServiceService, catalog, { deadlineMs: 2000, retry: false });
+    expect((await failureOf(plaintext.getProduct({ id: "v60-dripper" }))).code).toBe(status.UNAVAILABLE);
+    plaintext.close();
+
+    const operator = createClient(CatalogServiceService, catalog, as("operator", "catalog"));
+    expect((await operator.getProduct({ id: "v60-dripper" })).product?.id).toBe("v60-dripper");
+    operator.close();
+
+    // Orders prices with BatchGetProducts; listing the catalog is not in its grant.
+    const orders = createClient(CatalogServiceService, catalog, as("orders", "catalog"));
+    const denied = await failureOf(orders.listProducts({ pageSize: 1, pageToken: "" }));
+    expect(denied.code).toBe(status.PERMISSION_DENIED);
+    expect(denied.details).toBe("orders may not call bazaar.catalog.v1.CatalogService/ListProducts");
+    orders.close();
+  }, TEST_TIMEOUT_MS);
+
   it("Prometheus, with the project's scrape config, finds every target up and data for the dashboard", async () => {
     expect(pids, "the first up must have succeeded").toBeDefined();
     // Traffic for the panels: an order (gateway → orders → catalog, inventory, payments; events) and a NOT_FOUND.
     const gateway = `http://127.0.0.1:${GATEWAY_HTTP_PORT}`;
     const order = await fetch(`${gateway}/api/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": `mesh-test-${Date.now()}` },
+      // `make up`'s gateway checks tokens with deploy/dev.env's key, as `npm run -s token` signs them.
+      headers: { "content-type": "application/json", "idempotency-key": `mesh-test-${Date.now()}`, ...(await devBearer("mesh-test")) },
       body: JSON.stringify({ customer_id: "mesh-test", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" }),
     });
     expect(order.status, await order.clone().text()).toBe(201);

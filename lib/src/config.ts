@@ -39,6 +39,10 @@ export const env = {
       .string()
       .default("nats://127.0.0.1:4222")
       .refine((v) => v.split(",").every((url) => /^(nats|tls):\/\/[^\s/]+$/.test(url.trim())), "expected nats://host:port"),
+  /** A non-empty string. */
+  nonEmpty: (fallback: string) => z.string().min(1, "expected a non-empty value").default(fallback),
+  /** Transport security: mutual TLS unless explicitly turned off. */
+  tlsMode: () => z.enum(["mtls", "insecure"], { error: 'expected "mtls" or "insecure"' }).default("mtls"),
   logLevel: () => z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Empty or unset: embedded PGlite; "memory://": PGlite in memory; "postgres://...": a real server. */
   databaseUrl: () =>
@@ -51,6 +55,16 @@ export const env = {
       ),
 };
 
+/** Transport security, read by every process of the mesh (see security/transport.ts). */
+export function transportVariables() {
+  return {
+    /** mtls (the default): certificates both ways. insecure: plaintext, no caller identity; logged as a warning. */
+    TLS_MODE: env.tlsMode(),
+    /** Where ca.pem, <identity>.pem and <identity>-key.pem are (`make certs` writes certs/). */
+    TLS_DIR: env.nonEmpty("certs"),
+  };
+}
+
 /** The variables every service reads. */
 export function baseServiceConfig(service: ServiceName) {
   return z.object({
@@ -61,10 +75,16 @@ export function baseServiceConfig(service: ServiceName) {
     DATA_DIR: z.string().min(1).default(`.data/${service}`),
     NATS_URL: env.natsUrl(),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
+    ...transportVariables(),
+    /** Who may call which method (security/policy.ts); unset: deploy/authz-policy.yaml. */
+    AUTHZ_POLICY_FILE: z.string().min(1).optional(),
   });
 }
 
 export type BaseServiceConfig = z.infer<ReturnType<typeof baseServiceConfig>>;
+
+/** Variables whose values must never reach a log, even when they are wrong (URLs can carry passwords). */
+const SECRET_VARIABLE = /SECRET|PASSWORD|TOKEN|_KEY$|DATABASE_URL/;
 
 /** Validate `source` (the environment) against `schema`; throws ConfigError naming each bad variable. */
 export function parseConfig<S extends z.ZodObject>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
@@ -73,7 +93,7 @@ export function parseConfig<S extends z.ZodObject>(schema: S, source: NodeJS.Pro
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "?");
     const value = source[name];
-    const shown = value === undefined ? "unset" : `got ${JSON.stringify(value)}`;
+    const shown = value === undefined ? "unset" : SECRET_VARIABLE.test(name) ? `got ${value.length} characters, not shown` : `got ${JSON.stringify(value)}`;
     return `  ${name}: ${issue.message} (${shown})`;
   });
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);

@@ -13,6 +13,8 @@ export class RpcError extends Error {
     readonly code: status,
     message: string,
     readonly fieldViolations: readonly FieldViolation[] = [],
+    /** Sent as grpc-retry-pushback-ms (gRFC A6): negative = do not retry, else wait this long first. */
+    readonly retryPushbackMs?: number,
   ) {
     super(message);
   }
@@ -34,6 +36,15 @@ export const invalidArgument = (violations: readonly FieldViolation[]) =>
 export const notFound = (message: string) => new RpcError(status.NOT_FOUND, message);
 export const failedPrecondition = (message: string) => new RpcError(status.FAILED_PRECONDITION, message);
 export const unavailable = (message: string) => new RpcError(status.UNAVAILABLE, message);
+/**
+ * UNAVAILABLE because a dependency is down, after this service already retried
+ * it: callers are told not to retry (pushback -1), or the retries of every hop
+ * multiply (gateway × orders × payments attempts) on a dependency that is down.
+ */
+export const dependencyUnavailable = (message: string) => new RpcError(status.UNAVAILABLE, message, [], -1);
+
+/** The trailer of gRFC A6 retry pushback. */
+export const RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms";
 
 const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 const BAD_REQUEST_TYPE_URL = "type.googleapis.com/google.rpc.BadRequest";
@@ -60,6 +71,7 @@ export function toStatus(error: RpcError): Partial<StatusObject> {
       : [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(BadRequest.encode(badRequestOf(violations)).finish()) }];
   const body = Status.encode({ code: error.code, message, details }).finish();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(body));
+  if (error.retryPushbackMs !== undefined) metadata.set(RETRY_PUSHBACK_KEY, String(Math.trunc(error.retryPushbackMs)));
   return { code: error.code, details: message, metadata };
 }
 

@@ -1,9 +1,11 @@
+import { ConfigError, EXIT_CONFIG } from "./config.js";
 import { type Logger } from "./logger.js";
 
 /**
  * The life of a server process, for every entry point: wait for `started`,
  * drain on SIGTERM or SIGINT and exit 0; exit 1 with a logged reason if it
- * cannot start or cannot stop. A signal that arrives while it is still
+ * cannot start or cannot stop (78, EX_CONFIG, when the reason is configuration
+ * only found at start: a certificate or the policy file). A signal that arrives while it is still
  * starting stops it as soon as it is up, so a migration is never cut in half.
  */
 export async function runUntilSignalled(started: Promise<{ stop(): Promise<void> }>, logger: Logger): Promise<void> {
@@ -23,6 +25,6 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
   process.once("SIGINT", onSignal);
   await started.catch((error: unknown) => {
     logger.fatal({ err: error }, "failed to start");
-    process.exit(1);
+    process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
   });
 }

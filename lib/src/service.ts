@@ -21,6 +21,9 @@ import {
 } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runUntilSignalled } from "./process.js";
+import { authorizationInterceptor } from "./security/authorization.js";
+import { loadPolicy } from "./security/policy.js";
+import { createTransport, type Transport } from "./security/transport.js";
 import { collectProcessMetrics } from "./observability/metrics.js";
 import { flushTracing, startTracing } from "./observability/tracing.js";
 
@@ -66,6 +69,8 @@ export interface ServiceOptions {
   /** Called while draining, after in-flight calls finished: close clients and the like. */
   onStop?: () => Promise<void> | void;
   logger?: Logger;
+  /** How this service talks gRPC (mTLS or, when configured, plaintext); made from config when not given. */
+  transport?: Transport;
 }
 
 /** The runtime's own tables (outbox, inbox), created in every service's database. */
@@ -94,7 +99,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const health = new Health(names);
   const reflection = new Reflection(descriptorSetBytes(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
-  const server = new grpc.Server({ interceptors: [metricsInterceptor()] });
+  const transport = options.transport ?? createTransport(config, options.name, logger);
+  // Under mTLS every call, health and reflection included, passes the authorization policy.
+  const authorization = transport.mode === "mtls" ? [authorizationInterceptor(loadPolicy(config.AUTHZ_POLICY_FILE), logger)] : [];
+  const server = new grpc.Server({ interceptors: [metricsInterceptor(), ...authorization] });
   health.addTo(server);
   reflection.addTo(server);
   const installs = options.services.map((service) => {
@@ -103,12 +111,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return (deps: ServiceDeps) => handlers.ready(service.create(deps));
   });
 
-  const grpcPort = await bindServer(server, config.GRPC_ADDR);
+  const grpcPort = await bindServer(server, config.GRPC_ADDR, transport.server());
   let db: Database | undefined;
   let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
   try {
     admin = await startAdminServer(config.ADMIN_ADDR, health);
-    logger.info({ grpc_port: grpcPort, admin_port: admin.port }, "listening");
+    logger.info({ grpc_port: grpcPort, admin_port: admin.port, tls_mode: transport.mode }, "listening");
     db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
     const applied = [...(await migrate(db, RUNTIME_MIGRATIONS)), ...(await migrate(db, options.migrationsDir))];
     logger.info({ backend: db.backend, migrations_applied: applied }, "database ready");
@@ -124,7 +132,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const handlers = options.events?.consumes?.(deps) ?? [];
   const events =
     publishes.length + handlers.length > 0
-      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers })
+      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, tls: transport.files })
       : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ services: names }, "serving");

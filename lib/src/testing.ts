@@ -7,7 +7,9 @@ import { type RunningService, type ServiceOptions, startService } from "./servic
 /**
  * Start a service in-process for a component test: real gRPC on a free port of
  * 127.0.0.1, a real (in-memory) PostgreSQL database, logs off unless LOG_LEVEL
- * is set. Stop it with `service.stop()`.
+ * is set. Plaintext (TLS_MODE=insecure) unless `env` asks for mTLS: component
+ * tests are about behaviour; test/security covers the transport. Stop it with
+ * `service.stop()`.
  */
 export async function startTestService(
   name: ServiceName,
@@ -20,6 +22,7 @@ export async function startTestService(
     DATABASE_URL: "memory://",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     SHUTDOWN_GRACE_MS: "2000",
+    TLS_MODE: "insecure",
     ...env,
   });
   const service = await startService({ name, config, ...options });

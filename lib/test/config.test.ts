@@ -15,7 +15,7 @@ function configError(env: NodeJS.ProcessEnv): string {
 }
 
 describe("service configuration", () => {
-  it("defaults to the port map on loopback and the embedded database", () => {
+  it("defaults to the port map on loopback, the embedded database and mutual TLS with certs/", () => {
     expect(parseConfig(catalogConfig, {})).toEqual({
       GRPC_ADDR: "127.0.0.1:50051",
       ADMIN_ADDR: "127.0.0.1:9051",
@@ -24,6 +24,9 @@ describe("service configuration", () => {
       DATA_DIR: ".data/catalog",
       NATS_URL: "nats://127.0.0.1:4222",
       SHUTDOWN_GRACE_MS: 10_000,
+      TLS_MODE: "mtls",
+      TLS_DIR: "certs",
+      AUTHZ_POLICY_FILE: undefined,
     });
   });
 
@@ -47,10 +50,19 @@ describe("service configuration", () => {
     [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL", "expected postgres://"],
     [{ SHUTDOWN_GRACE_MS: "soon" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ SHUTDOWN_GRACE_MS: "-5" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
+    [{ TLS_MODE: "off" }, "TLS_MODE", 'expected "mtls" or "insecure"'],
+    [{ TLS_DIR: "" }, "TLS_DIR", "non-empty"],
   ])("rejects %j naming the variable", (env, variable, expected) => {
     const message = configError(env);
     expect(message).toContain(`${variable}:`);
     expect(message).toContain(expected);
+  });
+
+  it("never prints the value of a variable that can hold a secret", () => {
+    const message = configError({ DATABASE_URL: "mysql://app:hunter2@db/app" });
+    expect(message).toContain("DATABASE_URL: expected postgres://");
+    expect(message).toContain("got 26 characters, not shown");
+    expect(message).not.toContain("hunter2");
   });
 
   it("lists every bad variable at once", () => {
@@ -67,5 +79,16 @@ describe("a service process with bad configuration", () => {
     expect(service.stderr).toContain('GRPC_ADDR: expected host:port, e.g. 127.0.0.1:50051 (got "not-an-address")');
     expect(service.stderr).toContain("LOG_LEVEL:");
     expect(service.lines.filter((line) => line.msg === "listening")).toEqual([]);
+  });
+
+  it("exits with EX_CONFIG when mutual TLS is on and its certificates are missing, saying how to make them", async () => {
+    const service = spawnTs("services/catalog/src/main.ts", {
+      GRPC_ADDR: "127.0.0.1:0",
+      ADMIN_ADDR: "127.0.0.1:0",
+      DATABASE_URL: "memory://",
+      TLS_DIR: "/nonexistent/certs",
+    });
+    expect(await service.exited).toBe(EXIT_CONFIG);
+    expect(JSON.stringify(service.lines)).toContain("TLS_DIR: cannot read /nonexistent/certs/ca.pem; run `make certs`");
   });
 });

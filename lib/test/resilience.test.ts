@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { CatalogServiceService, type GetProductRequest, type GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { HealthCheckResponse_ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { afterEach, describe, expect, it } from "vitest";
-import { toStatus, unavailable } from "../src/errors.js";
+import { dependencyUnavailable, toStatus, unavailable } from "../src/errors.js";
 import { createClient } from "../src/grpc/client.js";
 import { isRetryableMethod } from "../src/grpc/resilience.js";
 import { addUnaryService, bindServer } from "../src/grpc/server.js";
@@ -101,6 +101,30 @@ describe("retries", () => {
 
     expect((await failureOf(health.check({ service: "" }))).code).toBe(grpc.status.UNAVAILABLE);
     expect(server.received).toHaveLength(1);
+  });
+
+  it("does not retry when the server pushes back (grpc-retry-pushback-ms < 0: it already retried downstream)", async () => {
+    const answered = toStatus(dependencyUnavailable("payments is unavailable"));
+    const server = await startServer(CatalogServiceService, "getProduct", async () => new Failure(grpc.status.UNAVAILABLE, answered.details, answered.metadata));
+    const catalog = client(CatalogServiceService, server.address, { breaker: false });
+
+    const failure = await failureOf(catalog.getProduct(GET_PRODUCT));
+    expect(failure.code).toBe(grpc.status.UNAVAILABLE);
+    expect(failure.metadata.get("grpc-retry-pushback-ms")).toEqual(["-1"]);
+    expect(server.received).toHaveLength(1);
+  });
+
+  it("retries after the pause the server asks for (grpc-retry-pushback-ms >= 0)", async () => {
+    let calls = 0;
+    const pushback = new grpc.Metadata();
+    pushback.set("grpc-retry-pushback-ms", "300");
+    const server = await startServer(CatalogServiceService, "getProduct", async () => (++calls === 1 ? new Failure(grpc.status.UNAVAILABLE, "busy", pushback) : PRODUCT));
+    const catalog = client(CatalogServiceService, server.address, { breaker: false });
+
+    expect((await catalog.getProduct(GET_PRODUCT)).product?.id).toBe("v60-dripper");
+    expect(server.received).toHaveLength(2);
+    // Full jitter would pause under 50 ms; the server's 300 ms is what the client waited.
+    expect(server.received[1]!.at - server.received[0]!.at).toBeGreaterThanOrEqual(250);
   });
 
   it("does not retry a client error", async () => {

@@ -14,6 +14,8 @@ async function startSlowService(env: NodeJS.ProcessEnv) {
     GRPC_ADDR: "127.0.0.1:0",
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: "memory://",
+    // What draining does is the subject here, not the transport.
+    TLS_MODE: "insecure",
     ...env,
   });
   running.push(service);

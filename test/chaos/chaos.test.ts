@@ -39,9 +39,9 @@ describe("chaos", () => {
   it("1. kill -9 nats-server while orders are placed, restart it 2 s later: each confirmed order has one OrderPlaced and one notification", { timeout: 150_000 }, async () => {
     const load = placeOrders(shop, "s1", 300);
     await until(() => load.finished() >= 75);
-    await mesh.nats.kill9();
+    await mesh.nats.killServer();
     await sleep(2000);
-    await mesh.nats.start();
+    await mesh.nats.startServer();
     const outcomes = await finish(load);
 
     const counts = await audit(shop, mesh, load.customers, outcomes);

@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
@@ -17,9 +19,14 @@ import {
   ROOT,
   SERVICE_NAMES,
 } from "./support/deploy.js";
+import { includesOf } from "./support/nats-config.js";
+import { devEnvFile } from "../../scripts/dev-env.js";
 
 const compose = loadCompose();
 const services = compose.services;
+
+/** The volumes a compose service mounts from certs/ (`make certs`). */
+const certificateMounts = (service: ComposeService) => (service.volumes ?? []).filter((volume) => volume.startsWith("./certs/"));
 
 /** The ports each compose service listens on: its own *_ADDR for ours, the config or image default for the infrastructure. */
 function listeningPorts(name: string, service: ComposeService): number[] {
@@ -106,6 +113,61 @@ describe("docker-compose.yml", () => {
       expect(init).toContain(`CREATE DATABASE ${name} OWNER ${name};`);
     }
     expect(composeEnv(services.gateway!).DATABASE_URL).toBeUndefined();
+  });
+
+  it("gives the gateway deploy/dev.env's token key, from the file rather than written out", () => {
+    expect(services.gateway!.env_file).toBe("deploy/dev.env");
+    expect(JSON.stringify(services.gateway!.environment)).not.toContain("AUTH_JWT_SECRET");
+    expect(composeEnv(services.gateway!).AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
+  });
+
+  it("mounts into each service only the CA and its own certificate and key, read-only, where TLS_DIR points", () => {
+    for (const name of SERVICE_NAMES) {
+      const env = composeEnv(services[name]!);
+      expect(env.TLS_DIR, name).toBe("/certs");
+      const files = ["ca.pem", `${name}.pem`, `${name}-key.pem`];
+      expect(certificateMounts(services[name]!).sort(), name).toEqual(files.map((file) => `./certs/${file}:${posix.join(env.TLS_DIR!, file)}:ro`).sort());
+    }
+    // Nor does anything else get someone else's key.
+    for (const [name, service] of Object.entries(services))
+      for (const volume of certificateMounts(service)) expect(["ca.pem", `${name}.pem`, `${name}-key.pem`], `${name}: ${volume}`).toContain(volume.split(":")[0]!.slice("./certs/".length));
+  });
+
+  it("never turns mutual TLS off", () => {
+    for (const [name, service] of Object.entries(services)) expect(composeEnv(service).TLS_MODE, name).not.toBe("insecure");
+    for (const name of SERVICE_NAMES) expect(parseConfig(CONFIG_SCHEMAS[name]!, composeEnv(services[name]!)).TLS_MODE, name).toBe("mtls");
+  });
+
+  it("gives NATS its own certificate at the paths deploy/nats/nats.conf reads from its environment", () => {
+    const config = readRepoFile("deploy/nats/nats.conf");
+    const env = composeEnv(services.nats!);
+    // An unquoted `name: $VARIABLE` value; a `$` inside a quoted subject is not one. Unset, nats-server will not start.
+    for (const [, variable] of config.matchAll(/^\s*\w+\s*[:=]\s*\$(\w+)\s*$/gm)) expect(env[variable!], `nats.conf needs ${variable}`).toBeDefined();
+    // Where each of certs/ is mounted, and which of them a tls { } key names, through the variable it reads.
+    const sourceAt = new Map(certificateMounts(services.nats!).map((volume) => [volume.split(":")[1]!, volume.split(":")[0]!]));
+    const fileOf = (key: string) => sourceAt.get(env[new RegExp(`^\\s*${key}\\s*[:=]\\s*\\$(\\w+)\\s*$`, "m").exec(config)?.[1] ?? ""] ?? "");
+    expect({ ca: fileOf("ca_file"), cert: fileOf("cert_file"), key: fileOf("key_file") }).toEqual({ ca: "./certs/ca.pem", cert: "./certs/nats.pem", key: "./certs/nats-key.pem" });
+    expect(services.nats!.volumes).toContain("nats-data:/data");
+    expect(env.NATS_STORE_DIR).toMatch(/^\/data\//);
+  });
+
+  it("mounts next to nats.conf what it includes: the real file, which deploy/nats links to for `make up`", () => {
+    const mounts = (services.nats!.volumes ?? []).map((volume) => volume.split(":"));
+    const configDir = posix.dirname(mounts.find(([source]) => source === "./deploy/nats/nats.conf")![1]!);
+    const includes = includesOf(readRepoFile("deploy/nats/nats.conf"));
+    expect(includes.length).toBeGreaterThan(0);
+    for (const file of includes) {
+      const target = posix.join(configDir, file);
+      const mount = mounts.find(([, candidate]) => candidate === target);
+      expect(mount, `${file} is not mounted next to nats.conf`).toEqual([expect.any(String), target, "ro"]);
+      const source = join(ROOT, mount![0]!);
+      // Docker gets a file, not a link (a checkout without links would have a text file there) ...
+      expect(lstatSync(source).isSymbolicLink(), mount![0]).toBe(false);
+      // ... the one nats-server reads through deploy/nats when `make up` runs it, by a relative link.
+      const link = join(ROOT, "deploy/nats", file);
+      expect(realpathSync(link), file).toBe(realpathSync(source));
+      if (lstatSync(link).isSymbolicLink()) expect(posix.isAbsolute(readlinkSync(link)), `${file} links by an absolute path`).toBe(false);
+    }
   });
 
   it("health-checks its infrastructure (the services' check is the image's HEALTHCHECK)", () => {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_POLICY_FILE } from "@bazaar/runtime/security/policy";
 import { readRepoFile, ROOT } from "./support/deploy.js";
 
 /**
@@ -66,12 +67,15 @@ describe("Dockerfile", () => {
   it("ships compiled code and the files it reads at run time, not sources", () => {
     const assemble = runs(stage("assemble")).join(" ");
     for (const path of ["gen/dist", "gen/descriptors.binpb", "lib/dist", "lib/migrations", "services/$SERVICE/dist", "services/$SERVICE/migrations", "scripts/healthcheck.mjs"]) expect(assemble).toContain(path);
+    // The authorization policy where the runtime looks by default: /out is /app, laid out as the repository.
+    expect(relative(ROOT, DEFAULT_POLICY_FILE)).toBe("deploy/authz-policy.yaml");
+    expect(assemble).toContain("cp deploy/authz-policy.yaml /out/deploy/");
     expect(assemble).not.toMatch(/\bsrc\b/);
     const copies = final.instructions.filter((instruction) => instruction.keyword === "COPY").map((instruction) => instruction.args);
     expect(copies).toEqual(["--from=prod-deps /src/node_modules /app/node_modules", "--from=assemble /out /app"]);
   });
 
-  it("runs node as PID 1, as a non-root user, stopped by SIGTERM, health-checked over gRPC", () => {
+  it("runs node as PID 1, as a non-root user, stopped by SIGTERM, health-checked by scripts/healthcheck.mjs", () => {
     const last = (keyword: string) => final.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
     expect(last("USER")).toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(last("STOPSIGNAL")).toBe("SIGTERM");
@@ -84,5 +88,11 @@ describe("Dockerfile", () => {
   it("keeps host build output and state out of the build context", () => {
     const ignored = readRepoFile(".dockerignore").split("\n").map((line) => line.trim());
     for (const pattern of ["**/node_modules", "**/dist", "gen/src", "gen/descriptors.binpb", ".data", ".run"]) expect(ignored).toContain(pattern);
+    // Private keys (`make certs`) never reach a build context, let alone an image layer.
+    expect(ignored).toContain("certs");
+    // deploy/ is left out but for the policy the image ships (the last matching line wins).
+    expect(ignored).not.toContain("deploy");
+    expect(ignored.indexOf("!deploy/authz-policy.yaml")).toBeGreaterThan(ignored.indexOf("deploy/*"));
+    expect(ignored.indexOf("deploy/*")).toBeGreaterThanOrEqual(0);
   });
 });

@@ -1,19 +1,20 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AdminServer, startAdminServer } from "@bazaar/runtime/admin";
 import { parseConfig } from "@bazaar/runtime/config";
 import { Health, ServingStatus } from "@bazaar/runtime/grpc/health";
-import { bindServer } from "@bazaar/runtime/grpc/server";
 import { createLogger } from "@bazaar/runtime/logger";
 import { gatewayConfig } from "../../services/gateway/src/config.js";
 import { type RunningGateway, startGateway } from "../../services/gateway/src/gateway.js";
 import { ROOT } from "./support/deploy.js";
+import { testCertificates } from "../../lib/test/support/certs.js";
 
 /**
  * The image's HEALTHCHECK script, run as the container runs it (a separate node
- * process, exit code = verdict) against a real gRPC health service and the real
- * gateway. Workspace imports resolve to sources here, to dist/ in the image.
+ * process, exit code = verdict) against a real admin server (what a service's
+ * ADMIN_ADDR serves, over the gRPC health state) and the real gateway.
+ * Workspace imports resolve to sources here, to dist/ in the image.
  */
 function probe(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
@@ -41,30 +42,30 @@ function closedPort(): Promise<number> {
 }
 
 describe("scripts/healthcheck.mjs (the image's HEALTHCHECK)", () => {
-  const server = new grpc.Server();
   const health = new Health(["bazaar.catalog.v1.CatalogService"]);
-  let grpcPort = 0;
+  let admin: AdminServer;
   let gateway: RunningGateway;
 
   beforeAll(async () => {
-    health.addTo(server);
-    grpcPort = await bindServer(server, "127.0.0.1:0");
-    gateway = await startGateway(parseConfig(gatewayConfig, { HTTP_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent" }), createLogger("gateway", "silent"));
+    admin = await startAdminServer("127.0.0.1:0", health);
+    // Configured as deployed: mutual TLS to the services (none runs here; /readyz doesn't call them).
+    const env = { HTTP_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent", AUTH_JWT_SECRET: "healthcheck-test-key-healthcheck-test-key", TLS_DIR: testCertificates() };
+    gateway = await startGateway(parseConfig(gatewayConfig, env), createLogger("gateway", "silent"));
   });
   afterAll(async () => {
-    server.forceShutdown();
+    await admin?.close();
     await gateway?.stop();
   });
 
-  it("fails while the service is NOT_SERVING (starting or draining), passes once it is SERVING", async () => {
+  it("asks the admin port's /readyz: fails while NOT_SERVING (starting or draining), passes once SERVING", async () => {
     health.setAll(ServingStatus.NOT_SERVING);
-    expect(await probe({ SERVICE: "catalog", GRPC_ADDR: `0.0.0.0:${grpcPort}` })).toMatchObject({ code: 1, output: expect.stringContaining("NOT_SERVING") });
+    expect(await probe({ SERVICE: "catalog", ADMIN_ADDR: `0.0.0.0:${admin.port}` })).toMatchObject({ code: 1, output: expect.stringContaining("503 {\"status\":\"NOT_SERVING\"}") });
     health.setAll(ServingStatus.SERVING);
-    expect(await probe({ SERVICE: "catalog", GRPC_ADDR: `0.0.0.0:${grpcPort}` })).toMatchObject({ code: 0, output: expect.stringContaining("SERVING") });
+    expect(await probe({ SERVICE: "catalog", ADMIN_ADDR: `0.0.0.0:${admin.port}` })).toMatchObject({ code: 0, output: expect.stringContaining("200 {\"status\":\"SERVING\"}") });
   });
 
   it("fails when nothing answers", async () => {
-    expect(await probe({ SERVICE: "orders", GRPC_ADDR: `0.0.0.0:${await closedPort()}` })).toMatchObject({ code: 1, output: expect.stringContaining("unreachable") });
+    expect(await probe({ SERVICE: "orders", ADMIN_ADDR: `0.0.0.0:${await closedPort()}` })).toMatchObject({ code: 1, output: expect.stringContaining("unreachable") });
   });
 
   it("asks the gateway's /readyz over HTTP", async () => {

@@ -7,7 +7,7 @@
  * Run `make build` (or `npm run -s build`) first.
  */
 import { randomUUID } from "node:crypto";
-import { status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
@@ -17,7 +17,9 @@ import { PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { DEAD_LETTER_HEADERS } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/runtime/events/catalog";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType } from "@bazaar/runtime/events/event-type";
+import { createTransport } from "@bazaar/runtime/security/transport";
 import { grpcurl } from "../support/grpcurl.js";
+import { devBearer } from "../support/auth.js";
 import { CONSUMERS, type Mesh, startMesh } from "../support/mesh.js";
 import {
   newKey,
@@ -131,6 +133,10 @@ describe("1. a happy order over gRPC", () => {
 
 describe("2. the same flow through the HTTP gateway", () => {
   const api = (path: string, init?: RequestInit) => fetch(`${mesh.gatewayUrl}${path}`, init);
+  /** A request of `customerId`, with their bearer token (orders and notifications want one). */
+  const apiAs = async (customerId: string, path: string, init: RequestInit = {}) =>
+    api(path, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...(await devBearer(customerId)) } });
+  let placedOverHttp: string | undefined;
 
   it("POST /api/orders answers 201, and the order and its notification can be read back", async () => {
     const customerId = "e2e-http";
@@ -143,7 +149,7 @@ describe("2. the same flow through the HTTP gateway", () => {
       }),
     );
 
-    const created = await api("/api/orders", {
+    const created = await apiAs(customerId, "/api/orders", {
       method: "POST",
       headers: { "content-type": "application/json", "idempotency-key": newKey("http") },
       body: JSON.stringify({
@@ -156,22 +162,42 @@ describe("2. the same flow through the HTTP gateway", () => {
     expect(created.status, JSON.stringify(body)).toBe(201);
     const orderId = body.order.id;
     confirmedOrderIds.push(orderId);
+    placedOverHttp = orderId;
     expect(created.headers.get("location")).toBe(`/api/orders/${orderId}`);
     expect(body.order.status).toBe("ORDER_STATUS_CONFIRMED");
     expect(body.order.total.currencyCode).toBe("EUR");
     expect(Number(body.order.total.minorUnits)).toBe(prices[0]! + prices[1]!);
 
-    const read = await api(`/api/orders/${orderId}`);
+    const read = await apiAs(customerId, `/api/orders/${orderId}`);
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ order: { id: orderId, customerId, status: "ORDER_STATUS_CONFIRMED" } });
 
     await expect
       .poll(async () => {
-        const response = await api(`/api/customers/${customerId}/notifications`);
+        const response = await apiAs(customerId, `/api/customers/${customerId}/notifications`);
         const { notifications = [] } = (await response.json()) as { notifications?: Array<{ orderId: string; kind: string }> };
         return notifications.filter((notification) => notification.orderId === orderId).map((notification) => notification.kind);
       }, EVENTUALLY)
       .toEqual(["NOTIFICATION_KIND_ORDER_CONFIRMED"]);
+  }, SCENARIO_MS);
+
+  it("another customer gets 404 for that order, word for word as for one that does not exist, and cannot cancel it", async () => {
+    expect(placedOverHttp, "the scenario above must have placed its order").toBeDefined();
+    const orderId = placedOverHttp!;
+    const missing = `ord_${randomUUID().replaceAll("-", "")}`;
+    /** Status and body, the order id made neutral, so answers about two ids compare. */
+    const answer = async (response: Response, id: string) => ({ status: response.status, body: (await response.text()).replaceAll(id, "<id>") });
+    const asOther = (path: string, init?: RequestInit) => apiAs("e2e-http-someone-else", path, init);
+
+    const read = await answer(await asOther(`/api/orders/${orderId}`), orderId);
+    expect(read.status).toBe(404);
+    expect(read).toEqual(await answer(await asOther(`/api/orders/${missing}`), missing));
+    const cancel = await answer(await asOther(`/api/orders/${orderId}/cancel`, { method: "POST" }), orderId);
+    expect(cancel).toEqual(await answer(await asOther(`/api/orders/${missing}/cancel`, { method: "POST" }), missing));
+    expect((await asOther("/api/customers/e2e-http/notifications")).status).toBe(404);
+
+    const { order } = await shop.orders.getOrder({ orderId });
+    expect(order?.status).toBe(OrderStatus.ORDER_STATUS_CONFIRMED);
   }, SCENARIO_MS);
 });
 
@@ -211,7 +237,7 @@ describe("3. one idempotency key, one order, one charge", () => {
     const post = async () => {
       const response = await fetch(`${mesh.gatewayUrl}/api/orders`, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": key },
+        headers: { "content-type": "application/json", "idempotency-key": key, ...(await devBearer("e2e-http-retry")) },
         body: JSON.stringify({ customer_id: "e2e-http-retry", items: [{ product_id: "descaler-500ml", quantity: 1 }], payment_token: "tok_visa" }),
       });
       expect(response.status).toBe(201);
@@ -239,7 +265,7 @@ describe("4. a declined card", () => {
     // A retry with the key gets the same answer, and charges nothing more.
     await expect(shop.orders.placeOrder(request)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
 
-    const { orders } = await shop.orders.listOrders({ customerId, pageSize: 10, pageToken: "" });
+    const { orders } = await shop.as("operator").orders.listOrders({ customerId, pageSize: 10, pageToken: "" });
     expect(orders).toHaveLength(1);
     const orderId = orders[0]!.id;
     const { order } = await shop.orders.getOrder({ orderId });
@@ -316,7 +342,7 @@ describe("7b. a cancellation that overtakes its OrderPlaced", () => {
     const orderId = `ord_${randomUUID().replaceAll("-", "")}`;
     const customerId = "e2e-out-of-order";
     const before = await stockOf(shop, productId);
-    await shop.inventory.reserveStock({ orderId, lines: [{ productId, quantity: 1 }] });
+    await shop.as("orders").inventory.reserveStock({ orderId, lines: [{ productId, quantity: 1 }] });
 
     await inject(events.orderCancelled, OrderCancelled.fromPartial({ orderId, customerId, reason: "overtaking", occurredAt: new Date() }));
     await expect.poll(() => stockOf(shop, productId), EVENTUALLY).toEqual(before);
@@ -413,17 +439,27 @@ describe("10. a poison message", () => {
 });
 
 describe("11. a client that knows only the address", () => {
-  it("places an order through server reflection, as grpcurl does", async () => {
-    const answer = (await grpcurl(mesh.grpc.orders, "bazaar.orders.v1.OrderService/PlaceOrder", {
+  it("places an order through server reflection, as grpcurl does with the gateway's certificate", async () => {
+    const asGateway = createTransport({ TLS_MODE: "mtls", TLS_DIR: mesh.tlsDir }, "gateway").client("orders");
+    const request = {
       customer_id: "e2e-grpcurl",
       items: [{ product_id: "moka-pot-6-cup", quantity: 1 }],
       payment_token: "tok_visa",
       idempotency_key: newKey("grpcurl"),
-    })) as { order: { id: string; status: string; total: { currencyCode: string; minorUnits: string } } };
+    };
+    const answer = (await grpcurl(mesh.grpc.orders, "bazaar.orders.v1.OrderService/PlaceOrder", request, asGateway)) as { order: { id: string; status: string; total: { currencyCode: string; minorUnits: string } } };
     expect(answer.order.status).toBe("ORDER_STATUS_CONFIRMED");
     // proto3 JSON: int64 travels as a string.
     expect(answer.order.total).toEqual({ currencyCode: "EUR", minorUnits: String(await priceOf(shop, "moka-pot-6-cup")) });
     confirmedOrderIds.push(answer.order.id);
+  }, SCENARIO_MS);
+
+  it("is refused without a client certificate, and refused writes with the operator's", async () => {
+    const plaintext = await grpcurl(mesh.grpc.orders, "bazaar.orders.v1.OrderService/GetOrder", { order_id: "ord_x" }).catch((e: ServiceError) => e);
+    expect((plaintext as ServiceError).code).toBe(status.UNAVAILABLE);
+    const asOperator = createTransport({ TLS_MODE: "mtls", TLS_DIR: mesh.tlsDir }, "operator").client("orders");
+    const write = await grpcurl(mesh.grpc.orders, "bazaar.orders.v1.OrderService/CancelOrder", { order_id: "ord_x" }, asOperator).catch((e: ServiceError) => e);
+    expect((write as ServiceError).code).toBe(status.PERMISSION_DENIED);
   }, SCENARIO_MS);
 });
 

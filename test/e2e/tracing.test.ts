@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devBearer } from "../support/auth.js";
 import { type ComponentName, type Mesh, startMesh } from "../support/mesh.js";
 
 // One PlaceOrder, one trace: every process exports its spans over OTLP/HTTP to
@@ -63,6 +64,7 @@ describe("one order, one trace", () => {
         "content-type": "application/json",
         "idempotency-key": `trace-${traceId}`,
         traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+        ...(await devBearer("tracey")),
       },
       body: JSON.stringify({ customer_id: "tracey", items: [{ product_id: "chemex-6-cup", quantity: 1 }], payment_token: "tok_visa" }),
     });

@@ -4,7 +4,7 @@ import { contractRegistry } from "@bazaar/runtime/contracts";
 import { type ServiceName } from "@bazaar/runtime/ports";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExamples } from "../contract/support/examples.js";
-import { hostileHttpRequest } from "./support/http.js";
+import { hostileHttpRequest, VALID_CUSTOMER } from "./support/http.js";
 import { hostileRequest, type Mode, seedsOf } from "./support/messages.js";
 import { Random } from "./support/random.js";
 import { type InProcessShop, startInProcessShop } from "./support/shop.js";
@@ -161,7 +161,8 @@ describe("hostile HTTP requests", () => {
     const random = new Random(SEED + 1);
     const byStatus: Record<string, number> = {};
     const findings: Array<{ method: string; path: string; status: number; body: string }> = [];
-    const requests = Array.from({ length: HTTP_REQUESTS }, () => hostileHttpRequest(random));
+    const token = await shop.tokenFor(VALID_CUSTOMER);
+    const requests = Array.from({ length: HTTP_REQUESTS }, () => hostileHttpRequest(random, token));
 
     await pool(
       requests.map((request) => async () => {
@@ -200,7 +201,7 @@ describe("afterwards", () => {
     expect(product.status).toBe(200);
     const order = await fetch(`${shop.gatewayUrl}/api/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": `fuzz-afterwards-${SEED}` },
+      headers: { "content-type": "application/json", "idempotency-key": `fuzz-afterwards-${SEED}`, authorization: `Bearer ${await shop.tokenFor("after-fuzz")}` },
       body: JSON.stringify({ customer_id: "after-fuzz", items: [{ product_id: "cupping-spoon", quantity: 1 }], payment_token: "tok_visa" }),
     });
     expect(order.status, await order.clone().text()).toBe(201);

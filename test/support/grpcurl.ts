@@ -42,12 +42,18 @@ function registryOf(files: Map<string, FileDescriptorProto>): FileRegistry {
 }
 
 /**
- * `grpcurl -plaintext -d '<json>' <address> <service>/<method>`: the request and
+ * `grpcurl -cacert ca.pem -cert <identity>.pem -key <identity>-key.pem -d '<json>' <address> <service>/<method>`
+ * (`credentials` from that identity; plaintext when omitted): the request and
  * the answer in the proto3 JSON mapping. Rejects with the call's ServiceError.
  */
-export async function grpcurl(address: string, fullMethod: string, request: JsonValue): Promise<JsonValue> {
+export async function grpcurl(
+  address: string,
+  fullMethod: string,
+  request: JsonValue,
+  credentials = grpc.credentials.createInsecure(),
+): Promise<JsonValue> {
   const [serviceName, methodName] = fullMethod.split("/") as [string, string];
-  const reflection = new ReflectionClient(address, "v1");
+  const reflection = new ReflectionClient(address, "v1", credentials);
   let registry: FileRegistry;
   try {
     registry = registryOf(await filesFor(reflection, serviceName));
@@ -57,7 +63,7 @@ export async function grpcurl(address: string, fullMethod: string, request: Json
   const method = registry.getService(serviceName)?.methods.find((candidate) => candidate.name === methodName);
   if (!method) throw new Error(`reflection does not know ${fullMethod}`);
 
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, credentials);
   try {
     const response = await new Promise<Uint8Array>((resolve, reject) => {
       client.makeUnaryRequest(

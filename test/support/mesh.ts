@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { type ServiceName } from "@bazaar/runtime/ports";
+import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
 import { repoRoot, type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
+import { devAuthSecret } from "../../scripts/dev-env.js";
 
 export type ComponentName = ServiceName | "gateway";
 
@@ -35,6 +37,8 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export interface Mesh {
   natsUrl: string;
+  /** Certificates of every identity (TLS_DIR): the mesh runs mutual TLS, as `make up` does. */
+  tlsDir: string;
   /** host:port of each gRPC service. */
   grpc: Record<ServiceName, string>;
   /** http://127.0.0.1:port of the gateway. */
@@ -60,13 +64,15 @@ function requireBuilt(): void {
 /** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
 export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
   requireBuilt();
-  const nats = await startTestNats();
+  const tlsDir = testCertificates();
+  // deploy/nats/nats.conf, as `make up` and compose run it: mutual TLS, a user per service.
+  const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
   const processes = new Map<ComponentName, ServiceProcess>();
   // If this worker dies without afterAll, take the children with it rather than leave them running.
   const killAll = () => processes.forEach((child) => child.kill());
   process.once("exit", killAll);
 
-  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000", ...extraEnv };
+  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000", TLS_MODE: "mtls", TLS_DIR: tlsDir, ...extraEnv };
   const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", DATABASE_URL: "memory://", NATS_URL: nats.url };
   const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
     const child = spawnNode(entryOf(name), env);
@@ -111,6 +117,8 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
       ORDERS_ADDR: grpc.orders,
       NOTIFICATIONS_ADDR: grpc.notifications,
       REQUEST_TIMEOUT_MS: "20000",
+      // Customers' token key: the environment's, else deploy/dev.env's (support/auth.ts signs with the same).
+      AUTH_JWT_SECRET: devAuthSecret(),
     });
     const gatewayPort = Number((await gateway.logLine("listening", START_TIMEOUT_MS)).http_port);
 
@@ -118,7 +126,7 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
     await Promise.all(Object.entries(CONSUMERS).map(([name, types]) => consumersReady(name, processes.get(name as ServiceName)!, types)));
 
     const logLines = (name: ComponentName) => processes.get(name)?.lines ?? [];
-    return { natsUrl: nats.url, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, logLines, stop };
+    return { natsUrl: nats.url, tlsDir, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, logLines, stop };
   } catch (error) {
     const tails = logTails(40);
     await stop();

@@ -1,11 +1,14 @@
 /**
  * A customer's and an auditor's view of a running mesh: one typed gRPC client
  * per service, a JetStream connection to read the streams, and the few
- * questions the end-to-end scenarios keep asking.
+ * questions the end-to-end scenarios keep asking. The mesh runs mutual TLS
+ * with deploy/authz-policy.yaml, so each client holds the certificate of an
+ * identity allowed to make its calls: the gateway's for orders (as customers
+ * reach it), the operator's (read methods) for the rest; `as` gives another.
  */
 import { randomUUID } from "node:crypto";
 import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsConnection } from "@nats-io/transport-node";
 import { status } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { InventoryServiceService, type StockLevel } from "@bazaar/gen/bazaar/inventory/v1/inventory";
@@ -13,41 +16,67 @@ import { type Notification, NotificationKind, NotificationServiceService } from 
 import { type Order, OrderServiceService, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { createTransport } from "@bazaar/runtime/security/transport";
+import { connectAs } from "../../lib/test/support/nats.js";
 import { type Mesh } from "./mesh.js";
 
 /** Longer than orders' whole PlaceOrder budget, so a slow call fails with the service's status, not ours. */
 const CALL_DEADLINE_MS = 30_000;
 
-export interface Shop {
+export interface Clients {
   catalog: PromiseClient<typeof CatalogServiceService>;
   inventory: PromiseClient<typeof InventoryServiceService>;
   orders: PromiseClient<typeof OrderServiceService>;
   payments: PromiseClient<typeof PaymentServiceService>;
   notifications: PromiseClient<typeof NotificationServiceService>;
+}
+
+export interface Shop extends Clients {
+  /** Clients holding `identity`'s certificate (e.g. "orders" to reserve stock as the saga does). */
+  as(identity: string): Clients;
+  /** As the operator: read-only. */
   nats: NatsConnection;
+  /** As orders: publishes orders' events (to inject some). */
   js: JetStreamClient;
   jsm: JetStreamManager;
   close(): Promise<void>;
 }
 
-export async function openShop(mesh: Mesh): Promise<Shop> {
-  const options = { deadlineMs: CALL_DEADLINE_MS };
-  const nats = await connect({ servers: mesh.natsUrl });
-  const clients = {
-    catalog: createClient(CatalogServiceService, mesh.grpc.catalog, options),
-    inventory: createClient(InventoryServiceService, mesh.grpc.inventory, options),
-    orders: createClient(OrderServiceService, mesh.grpc.orders, options),
-    payments: createClient(PaymentServiceService, mesh.grpc.payments, options),
-    notifications: createClient(NotificationServiceService, mesh.grpc.notifications, options),
-  };
+/** One client per service, each call carrying `identity`'s certificate. */
+function clientsAs(mesh: Mesh, identity: string): Clients {
+  const transport = createTransport({ TLS_MODE: "mtls", TLS_DIR: mesh.tlsDir }, identity);
+  const options = (peer: string) => ({ deadlineMs: CALL_DEADLINE_MS, credentials: transport.client(peer) });
   return {
-    ...clients,
+    catalog: createClient(CatalogServiceService, mesh.grpc.catalog, options("catalog")),
+    inventory: createClient(InventoryServiceService, mesh.grpc.inventory, options("inventory")),
+    orders: createClient(OrderServiceService, mesh.grpc.orders, options("orders")),
+    payments: createClient(PaymentServiceService, mesh.grpc.payments, options("payments")),
+    notifications: createClient(NotificationServiceService, mesh.grpc.notifications, options("notifications")),
+  };
+}
+
+export async function openShop(mesh: Mesh): Promise<Shop> {
+  // The audit reads with the operator's read-only NATS user; events are injected as their publisher, orders.
+  const nats = await connectAs(mesh.natsUrl, mesh.tlsDir, "operator");
+  const publisher = await connectAs(mesh.natsUrl, mesh.tlsDir, "orders");
+  const opened: Clients[] = [];
+  const as = (identity: string) => {
+    const clients = clientsAs(mesh, identity);
+    opened.push(clients);
+    return clients;
+  };
+  const operator = as("operator");
+  return {
+    ...operator,
+    orders: as("gateway").orders,
+    as,
     nats,
-    js: jetstream(nats),
+    js: jetstream(publisher),
     jsm: await jetstreamManager(nats),
     async close() {
-      Object.values(clients).forEach((client) => client.close());
+      opened.forEach((clients) => Object.values(clients).forEach((client) => client.close()));
       await nats.close();
+      await publisher.close();
     },
   };
 }

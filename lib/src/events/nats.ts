@@ -1,39 +1,83 @@
-import { type JetStreamManager, JetStreamApiError } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { type Logger } from "../logger.js";
 import { type StreamSpec } from "./event-type.js";
+
+/** PEM files for a TLS connection to NATS: the CA to trust and this client's certificate and key. */
+export interface NatsTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
 
 /**
  * A NATS connection that never gives up: the first connect waits for the server,
  * and a lost connection is retried forever, so a NATS outage delays events but
  * never takes a service down (the outbox keeps what it could not publish).
+ *
+ * With `tls`, it is mutual TLS with this client's certificate, and the server
+ * maps the certificate to the service's user (deploy/nats/nats.conf). The files
+ * are read at every (re)connect, so renewed certificates are picked up. Replies
+ * come to the inbox prefix _INBOX.<name>, the only one the server lets this user
+ * subscribe to, so no service can read another's replies.
  */
-export async function connectNats(url: string, name: string, logger: Logger): Promise<NatsConnection> {
+export async function connectNats(url: string, name: string, logger: Logger, tls?: NatsTls): Promise<NatsConnection> {
   const connection = await connect({
     servers: url,
     name,
+    inboxPrefix: `_INBOX.${name}`,
+    ...(tls ? { tls: { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key } } : {}),
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
+    // Without this, two authorization errors in a row (say, NATS restarted before
+    // its users were) would close the connection for good.
+    ignoreAuthErrorAbort: true,
   });
-  logger.info({ nats: url }, "nats connected");
+  logger.info({ nats: url, tls: Boolean(tls) }, "nats connected");
   void (async () => {
     for await (const status of connection.status()) {
       if (status.type === "disconnect" || status.type === "reconnect") logger.warn({ nats: status.type }, "nats connection");
+      // A permission violation or an authorization error. A refused request also fails
+      // where it was made; this also shows the refused acks and pulls, which fail nowhere else.
+      if (status.type === "error") logger.warn({ err: status.error }, "nats refused an operation");
     }
   })();
   return connection;
 }
 
 /**
- * Declare a stream, idempotently: adding a stream that exists with the same
- * configuration is a no-op for JetStream; a different one is updated in place.
+ * Declare a stream, idempotently: nothing to do if it exists with these
+ * subjects, else update it or add it. Looking first means a service that only
+ * consumes a stream needs no right to create or change it: it waits (its
+ * caller retries) until the publisher has declared it.
  */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  let subjects: string[];
+  try {
+    subjects = (await jsm.streams.info(spec.name)).config.subjects ?? [];
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
+    await addStream(jsm, spec);
+    return;
+  }
+  if ([...subjects].sort().join() !== [...spec.subjects].sort().join()) await jsm.streams.update(spec.name, { subjects: spec.subjects });
+}
+
+/** Add a stream; if another process added it since we looked, make its subjects ours. */
+async function addStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {
     await jsm.streams.add({ name: spec.name, subjects: spec.subjects });
   } catch (error) {
+    if (isPermissionViolation(error)) {
+      throw new Error(`stream ${spec.name} does not exist yet, and only its publisher may declare it: waiting for it`, { cause: error });
+    }
     if (!(error instanceof JetStreamApiError) || !/already in use/.test(error.message)) throw error;
     await jsm.streams.update(spec.name, { subjects: spec.subjects });
   }
+}
+
+/** A request NATS refused for this user (nats.js wraps the violation in a RequestError). */
+function isPermissionViolation(error: unknown): boolean {
+  return error instanceof PermissionViolationError || (error instanceof Error && error.cause instanceof PermissionViolationError);
 }

@@ -4,7 +4,7 @@ import { type Database } from "../db/database.js";
 import { type Logger } from "../logger.js";
 import { EventConsumers, type EventHandler } from "./consumer.js";
 import { type EventType, streamOf } from "./event-type.js";
-import { connectNats, ensureStream } from "./nats.js";
+import { connectNats, ensureStream, type NatsTls } from "./nats.js";
 import { OutboxRelay } from "./outbox.js";
 
 export interface EventsOptions {
@@ -14,6 +14,8 @@ export interface EventsOptions {
   logger: Logger;
   publishes: EventType<unknown>[];
   handlers: EventHandler<unknown>[];
+  /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
+  tls?: NatsTls;
 }
 
 /**
@@ -30,7 +32,7 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
   let consumers: EventConsumers | undefined;
 
   const started = (async () => {
-    connection = await connectNats(options.natsUrl, options.service, logger);
+    connection = await connectNats(options.natsUrl, options.service, logger, options.tls);
     const js = jetstream(connection);
     for (let attempt = 1; !stopped; attempt += 1) {
       try {

@@ -13,6 +13,7 @@ import {
   TaskCancelledError,
 } from "cockatiel";
 import { contractRegistry } from "../contracts.js";
+import { RETRY_PUSHBACK_KEY } from "../errors.js";
 import { type Logger } from "../logger.js";
 import { CIRCUIT_STATE, clientResilienceMetrics } from "../observability/metrics.js";
 
@@ -158,13 +159,22 @@ export async function withRetries<T>(
       const code = codeOf(error);
       const worthIt = retry !== undefined && attemptNo < retry.maxAttempts && code !== undefined && retry.retryOn.includes(code);
       if (!worthIt || error instanceof LocalCallFailure || signal?.aborted) throw error;
+      // The server's word wins (gRFC A6): negative pushback = it already retried downstream; else its pause.
+      const pushback = pushbackOf(error);
+      if (pushback !== undefined && pushback < 0) throw error;
       const ceiling = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (attemptNo - 1));
-      const pause = Math.random() * ceiling;
+      const pause = pushback ?? Math.random() * ceiling;
       if (Date.now() + pause >= deadline) throw error;
       onRetry(error as grpc.ServiceError);
       await sleep(pause, signal);
     }
   }
+}
+
+/** grpc-retry-pushback-ms of a failed call: a whole number of ms, negative for "do not retry"; undefined if absent or malformed. */
+function pushbackOf(error: unknown): number | undefined {
+  const value = (error as Partial<grpc.ServiceError>).metadata?.get(RETRY_PUSHBACK_KEY)[0];
+  return typeof value === "string" && /^-?\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

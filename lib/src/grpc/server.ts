@@ -191,10 +191,14 @@ export function metricsInterceptor(): grpc.ServerInterceptor {
   };
 }
 
-/** Bind `server` to "host:port" and resolve with the bound port (useful with port 0). */
-export function bindServer(server: grpc.Server, address: string): Promise<number> {
+/** Bind `server` to "host:port" and resolve with the bound port (useful with port 0). Plaintext unless given credentials. */
+export function bindServer(
+  server: grpc.Server,
+  address: string,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync(address, credentials, (error, port) =>
       error ? reject(error) : resolve(port),
     ),
   );

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort } from "./process.js";
+import { join, resolve } from "node:path";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { certificateFiles } from "../../../scripts/certs/issue.js";
+import { freePort, repoRoot } from "./process.js";
 
 /**
  * A real nats-server with JetStream on a free port of 127.0.0.1, its store in
@@ -11,49 +13,111 @@ import { freePort } from "./process.js";
  */
 export interface TestNats {
   url: string;
+  /** The open client connections: the name each client gave, the user the server authorized it as. */
+  connections(): Promise<Array<{ name?: string; user?: string }>>;
+  /** Wait until a client named `name` is connected (throws after 30 s). */
+  connected(name: string): Promise<void>;
   stopServer(): Promise<void>;
+  /** SIGKILL: no lame duck, no flush, a crash (chaos tests); startServer() brings it back on the same port and store. */
+  killServer(): Promise<void>;
   startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTestNats(): Promise<TestNats> {
+export interface TestNatsOptions {
+  /**
+   * A nats-server config file (relative to the repository), e.g.
+   * "deploy/nats/nats.conf"; port, monitoring port and address still come
+   * from the command line, the store from NATS_STORE_DIR. Unset: no config,
+   * no TLS, no users.
+   */
+  config?: string;
+  /** A directory of `make certs` files (ca.pem, nats.pem, nats-key.pem) for the config's NATS_TLS_* variables. */
+  certs?: string;
+}
+
+export async function startTestNats(options: TestNatsOptions = {}): Promise<TestNats> {
   const port = await freePort();
   const monitor = await freePort();
   const store = mkdtempSync(join(tmpdir(), "bazaar-nats-"));
+  // A config names its store ($NATS_STORE_DIR) and nats-server refuses -sd next to it.
+  const setup = options.config ? ["-c", resolve(repoRoot, options.config)] : ["-js", "-sd", store];
+  const env = {
+    ...process.env,
+    NATS_STORE_DIR: store,
+    ...(options.certs && {
+      NATS_TLS_CA: join(options.certs, "ca.pem"),
+      NATS_TLS_CERT: join(options.certs, "nats.pem"),
+      NATS_TLS_KEY: join(options.certs, "nats-key.pem"),
+    }),
+  };
   let server: ChildProcess | undefined;
+  let stderr = "";
 
   const startServer = async () => {
-    server = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", store], {
-      stdio: "ignore",
+    stderr = "";
+    server = spawn("nats-server", [...setup, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor)], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
     });
+    server.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     server.on("error", () => {});
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (server.exitCode !== null) throw new Error("nats-server exited at start (is it installed? apt-get install -y nats-server)");
+      if (server.exitCode !== null) throw new Error(`nats-server exited at start (is it installed? apt-get install -y nats-server): ${stderr}`);
       try {
         if ((await fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`)).ok) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error("nats-server did not become healthy");
+      if (Date.now() > deadline) throw new Error(`nats-server did not become healthy: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
-  const stopServer = async () => {
-    if (!server || server.exitCode !== null) return;
+  const signal = async (name: NodeJS.Signals) => {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return;
     const exited = new Promise((resolve) => server!.once("exit", resolve));
-    server.kill("SIGTERM");
+    server.kill(name);
     await exited;
+  };
+  const stopServer = () => signal("SIGTERM");
+
+  const connections = async () => {
+    const connz = (await (await fetch(`http://127.0.0.1:${monitor}/connz?auth=true`)).json()) as {
+      connections?: Array<{ name?: string; authorized_user?: string }>;
+    };
+    return (connz.connections ?? []).map((connection) => ({ name: connection.name, user: connection.authorized_user }));
+  };
+  const connected = async (name: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!(await connections()).some((connection) => connection.name === name)) {
+      if (Date.now() > deadline) throw new Error(`no NATS client named ${name} connected`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   };
 
   await startServer();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    // tls:// says what the client must do; nats.js takes its certificate from its own options.
+    url: `${options.certs ? "tls" : "nats"}://127.0.0.1:${port}`,
     startServer,
     stopServer,
+    killServer: () => signal("SIGKILL"),
+    connections,
+    connected,
     async stop() {
       await stopServer();
       rmSync(store, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A client connection as `identity`'s NATS user (deploy/nats/nats.conf maps its
+ * certificate from `certs`), replies on its own inbox prefix as the config
+ * requires: "operator" to read streams, a service to publish its events.
+ */
+export function connectAs(url: string, certs: string, identity: string, options: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  const files = certificateFiles(certs, identity);
+  return connect({ servers: url, inboxPrefix: `_INBOX.${identity}`, tls: { caFile: files.ca, certFile: files.cert, keyFile: files.key }, ...options });
 }

@@ -13,11 +13,12 @@ type Response = v1.ServerReflectionResponse;
 export class ReflectionClient {
   private readonly client: grpc.Client;
   private readonly stream: grpc.ClientDuplexStream<Request, Response>;
-  private readonly waiting: Array<(response: Response) => void> = [];
+  private readonly waiting: Array<{ resolve: (response: Response) => void; reject: (error: Error) => void }> = [];
+  private failed: Error | undefined;
 
-  constructor(address: string, version: "v1" | "v1alpha") {
+  constructor(address: string, version: "v1" | "v1alpha", credentials = grpc.credentials.createInsecure()) {
     const method = (version === "v1" ? v1.ServerReflectionService : v1alpha.ServerReflectionService).serverReflectionInfo;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(address, credentials);
     this.stream = this.client.makeBidiStreamRequest(
       method.path,
       (request: Request) => Buffer.from(v1.ServerReflectionRequest.encode(v1.ServerReflectionRequest.fromPartial(request)).finish()),
@@ -25,13 +26,18 @@ export class ReflectionClient {
       new grpc.Metadata(),
       { deadline: Date.now() + 20_000 },
     );
-    this.stream.on("data", (response: Response) => this.waiting.shift()?.(response));
-    this.stream.on("error", () => {});
+    this.stream.on("data", (response: Response) => this.waiting.shift()?.resolve(response));
+    // A stream that fails (refused, no certificate, not allowed) fails every question, asked or to come.
+    this.stream.on("error", (error: Error) => {
+      this.failed = error;
+      this.waiting.splice(0).forEach((waiter) => waiter.reject(error));
+    });
   }
 
   ask(request: Request): Promise<Response> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
+    return new Promise((resolve, reject) => {
+      if (this.failed) return reject(this.failed);
+      this.waiting.push({ resolve, reject });
       this.stream.write({ host: "", ...request });
     });
   }

@@ -1,6 +1,20 @@
-import { env } from "@bazaar/runtime/config";
+import { env, transportVariables } from "@bazaar/runtime/config";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { z } from "zod";
+import { DEFAULT_AUDIENCE, DEFAULT_ISSUER, MIN_SECRET_LENGTH } from "./auth.js";
+
+/**
+ * How customers' bearer tokens are checked (HS256 JWTs, see auth.ts). The
+ * secret has no default on purpose: a gateway without one must not start, and
+ * no key is built into the code. Development's lives in deploy/dev.env.
+ */
+export const authConfig = z.object({
+  AUTH_JWT_SECRET: z.string({ error: "is required: the HS256 key customers' tokens are signed with" }).min(MIN_SECRET_LENGTH, `expected at least ${MIN_SECRET_LENGTH} characters`),
+  AUTH_JWT_ISSUER: z.string().min(1, "expected a non-empty value").default(DEFAULT_ISSUER),
+  AUTH_JWT_AUDIENCE: z.string().min(1, "expected a non-empty value").default(DEFAULT_AUDIENCE),
+});
+
+export type AuthConfig = z.infer<typeof authConfig>;
 
 /**
  * The gateway's environment. It owns no database, so it reads its own variables
@@ -16,6 +30,9 @@ export const gatewayConfig = z.object({
   REQUEST_TIMEOUT_MS: env.milliseconds(5_000),
   LOG_LEVEL: env.logLevel(),
   SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
+  // It calls the services with the gateway certificate, as every other client in the mesh.
+  ...transportVariables(),
+  ...authConfig.shape,
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfig>;

@@ -4,9 +4,11 @@ import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/
 import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { splitAddress } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
+import { createTransport } from "@bazaar/runtime/security/transport";
 import { collectProcessMetrics } from "@bazaar/runtime/observability/metrics";
 import { flushTracing, startTracing } from "@bazaar/runtime/observability/tracing";
 import { createLogger, type Logger } from "@bazaar/runtime/logger";
+import { bearerAuthentication } from "./bearer.js";
 import { type GatewayConfig } from "./config.js";
 import { closeServer, createHttpServer } from "./http.js";
 import { apiRoutes, type Clients } from "./routes.js";
@@ -28,7 +30,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   startTracing("gateway");
   collectProcessMetrics();
   // One circuit breaker and bulkhead per service behind the gateway, named for logs and metrics.
-  const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger });
+  const transport = createTransport(config, "gateway", logger);
+  const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger, credentials: transport.client(target) });
   const clients: Clients = {
     catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options("catalog")),
     orders: createClient(OrderServiceService, config.ORDERS_ADDR, options("orders")),
@@ -38,7 +41,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
 
   let draining = false;
   const isDraining = () => draining;
-  const server = createHttpServer(apiRoutes(clients, isDraining), logger, isDraining);
+  const server = createHttpServer(apiRoutes(clients, isDraining), logger, isDraining, bearerAuthentication(config));
   const { host, port } = splitAddress(config.HTTP_ADDR);
   try {
     await new Promise<void>((resolve, reject) => {

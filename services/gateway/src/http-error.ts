@@ -26,6 +26,16 @@ export const badRequest = (message: string) => new HttpError(400, status.INVALID
 export const invalidFields = (violations: readonly FieldViolation[]) =>
   new HttpError(400, status.INVALID_ARGUMENT, violations.map((v) => `${v.field}: ${v.description}`).join("; "), violations);
 
+/**
+ * 401 for a customer route without a valid bearer token. WWW-Authenticate says
+ * the scheme, and error="invalid_token" when a token was sent but refused (RFC 6750).
+ */
+export const unauthorized = (message: string, { invalidToken = false } = {}) =>
+  new HttpError(401, status.UNAUTHENTICATED, message, [], { "www-authenticate": invalidToken ? 'Bearer error="invalid_token"' : "Bearer" });
+
+/** 403: the customer is known, and is not allowed to do this (e.g. order for someone else). */
+export const forbidden = (message: string) => new HttpError(403, status.PERMISSION_DENIED, message);
+
 export const notFound = (message: string) => new HttpError(404, status.NOT_FOUND, message);
 
 // grpc-gateway answers a known path with the wrong method as UNIMPLEMENTED; so do we.

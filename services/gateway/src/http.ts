@@ -4,6 +4,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger } from "@bazaar/runtime/logger";
 import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
 import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
+import { type Authenticate } from "./bearer.js";
 import { badRequest, HttpError, methodNotAllowed, notFound, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
 import { decodeParams, matchRoute } from "./router.js";
 import { codeNameOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
@@ -26,12 +27,24 @@ export interface ApiRequest {
   json(options: { required: boolean }): Promise<unknown>;
 }
 
-export interface Route {
+/** What a handler of a customer route sees: the request, and the customer its bearer token proves. */
+export interface CustomerRequest extends ApiRequest {
+  customerId: string;
+}
+
+interface RoutePattern {
   method: "GET" | "POST";
   /** e.g. "/api/orders/:id/cancel"; also the `route` of the log line, so ids do not spread across log keys. */
   pattern: string;
-  handle(request: ApiRequest): Promise<Reply>;
 }
+
+/**
+ * A public route, or a customer route: one that answers only a request with a
+ * valid bearer token (checked before anything else of the request is read).
+ */
+export type Route =
+  | (RoutePattern & { customer?: false; handle(request: ApiRequest): Promise<Reply> })
+  | (RoutePattern & { customer: true; handle(request: CustomerRequest): Promise<Reply> });
 
 /** Every body the gateway accepts is a small JSON document; anything bigger is refused unread. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -46,7 +59,7 @@ const PROBES = new Set(["/healthz", "/readyz", "/metrics"]);
  * stack). `isDraining` makes every answer close its connection during shutdown,
  * so keep-alive clients move on to another replica.
  */
-export function createHttpServer(routes: readonly Route[], logger: Logger, isDraining: () => boolean): Server {
+export function createHttpServer(routes: readonly Route[], logger: Logger, isDraining: () => boolean, authenticate: Authenticate): Server {
   return createServer((request, response) => {
     const started = performance.now();
     const method = request.method ?? "GET";
@@ -80,13 +93,18 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
         log.path = path;
         throw match.kind === "none" ? notFound(`no such path: ${path}`) : methodNotAllowed(method, match.allow);
       }
-      log.route = match.route.pattern;
-      return match.route.handle({
+      const { route } = match;
+      log.route = route.pattern;
+      const apiRequest = (): ApiRequest => ({
         params: decodeParams(match.params),
         query,
         header: (name) => headerValue(request, name),
         json: (options) => readJson(request, options),
       });
+      if (!route.customer) return route.handle(apiRequest());
+      // Who asks comes first: a request without a valid token learns nothing from its path or body.
+      const customerId = await authenticate(headerValue(request, "authorization"));
+      return route.handle({ ...apiRequest(), customerId });
     })
       .catch((error: unknown) => errorReply(error, log, logger))
       .then((reply) => send(response, reply, isDraining()))

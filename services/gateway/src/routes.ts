@@ -9,6 +9,7 @@ import {
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { registry } from "@bazaar/runtime/observability/metrics";
 import { cancelOrderRequestOf, idempotencyKeyOf, pageRequestOf, placeOrderRequestOf } from "./body.js";
+import { forbidden, notFound } from "./http-error.js";
 import { type Reply, type Route } from "./http.js";
 
 /** The services the gateway calls, one typed client each. */
@@ -25,7 +26,11 @@ export interface Clients {
  */
 const ok = (body: unknown, status = 200, headers?: Record<string, string>): Reply => ({ status, body, ...(headers ? { headers } : {}) });
 
-/** Every path the gateway serves: method, pattern, and the one call it makes. */
+/**
+ * Every path the gateway serves: method, pattern, and the call it makes.
+ * Orders and notifications are a customer's own (`customer: true`: a bearer
+ * token is required, see bearer.ts); the catalog and the probes are public.
+ */
 export function apiRoutes(clients: Clients, isDraining: () => boolean): Route[] {
   const { catalog, orders, notifications } = clients;
   return [
@@ -58,10 +63,12 @@ export function apiRoutes(clients: Clients, isDraining: () => boolean): Route[] 
     {
       method: "POST",
       pattern: "/api/orders",
+      customer: true,
       handle: async (request) => {
         const idempotencyKey = idempotencyKeyOf(request.header("idempotency-key"));
         const body = await request.json({ required: true });
-        const response = await orders.placeOrder(placeOrderRequestOf(body, idempotencyKey));
+        const placeOrder = placeOrderRequestOf(body, idempotencyKey);
+        const response = await orders.placeOrder({ ...placeOrder, customerId: orderingCustomer(placeOrder.customerId, request.customerId) });
         const location = response.order ? { location: `/api/orders/${encodeURIComponent(response.order.id)}` } : undefined;
         return ok(PlaceOrderResponse.toJSON(response), 201, location);
       },
@@ -69,22 +76,47 @@ export function apiRoutes(clients: Clients, isDraining: () => boolean): Route[] 
     {
       method: "GET",
       pattern: "/api/orders/:id",
-      handle: async ({ params }) => ok(GetOrderResponse.toJSON(await orders.getOrder({ orderId: params.id! }))),
+      customer: true,
+      handle: async ({ params, customerId }) => ok(GetOrderResponse.toJSON(await ownOrder(orders, params.id!, customerId))),
     },
     {
       method: "POST",
       pattern: "/api/orders/:id/cancel",
+      customer: true,
       handle: async (request) => {
         const body = await request.json({ required: false });
-        return ok(CancelOrderResponse.toJSON(await orders.cancelOrder(cancelOrderRequestOf(request.params.id!, body))));
+        const cancel = cancelOrderRequestOf(request.params.id!, body);
+        // Orders does not know who asks: the gateway checks the order is theirs first.
+        await ownOrder(orders, cancel.orderId, request.customerId);
+        return ok(CancelOrderResponse.toJSON(await orders.cancelOrder(cancel)));
       },
     },
 
     {
       method: "GET",
       pattern: "/api/customers/:id/notifications",
-      handle: async ({ params, query }) =>
-        ok(ListNotificationsResponse.toJSON(await notifications.listNotifications({ customerId: params.id!, ...pageRequestOf(query) }))),
+      customer: true,
+      handle: async ({ params, query, customerId }) => {
+        if (params.id !== customerId) throw notFound(`customer ${params.id!} not found`);
+        return ok(ListNotificationsResponse.toJSON(await notifications.listNotifications({ customerId, ...pageRequestOf(query) })));
+      },
     },
   ];
+}
+
+/** The token's customer orders: the body may leave customer_id out, but must not name someone else. */
+function orderingCustomer(fromBody: string, fromToken: string): string {
+  if (fromBody !== "" && fromBody !== fromToken) throw forbidden("customer_id must be the customer of the bearer token (or left out): no ordering for someone else");
+  return fromToken;
+}
+
+/**
+ * GetOrder for the order's own customer. Another customer's order is NOT_FOUND
+ * in the very words orders uses for an order that does not exist, so nobody can
+ * tell other customers' order ids from unused ones.
+ */
+async function ownOrder(orders: Clients["orders"], orderId: string, customerId: string): Promise<GetOrderResponse> {
+  const response = await orders.getOrder({ orderId });
+  if (response.order?.customerId !== customerId) throw notFound(`order ${orderId} not found`);
+  return response;
 }

@@ -2,7 +2,7 @@ import { type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
 import { OrderServiceService, type PlaceOrderRequest, type PlaceOrderResponse } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ErrorJson, type FakeServer, postJson, startFakeServer, startTestGateway } from "./support.js";
+import { bearer, type ErrorJson, type FakeServer, postJson, startFakeServer, startTestGateway } from "./support.js";
 
 // What HTTP clients see when the mesh misbehaves: a service that is gone, one
 // that never answers, and the gateway itself shutting down mid-request. Each
@@ -46,10 +46,11 @@ describe("downstream faults", () => {
     });
     const gateway = await gatewayWith({ NOTIFICATIONS_ADDR: notifications.address });
     const url = `${gateway.url}/api/customers/cus_1/notifications`;
-    expect((await fetch(url)).status).toBe(200);
+    const asCustomer = { headers: await bearer("cus_1") };
+    expect((await fetch(url, asCustomer)).status).toBe(200);
 
     notifications.stop();
-    const response = await fetch(url);
+    const response = await fetch(url, asCustomer);
     expect(response.status).toBe(503);
     expect(((await response.json()) as ErrorJson).error.code).toBe("UNAVAILABLE");
   });
@@ -60,7 +61,7 @@ describe("downstream faults", () => {
     const orders = await fake(OrderServiceService, { placeOrder: silent.placeOrder });
     const gateway = await gatewayWith({ ORDERS_ADDR: orders.address, REQUEST_TIMEOUT_MS: "200" });
 
-    const response = await postJson(`${gateway.url}/api/orders`, order, { "idempotency-key": "key-deadline" });
+    const response = await postJson(`${gateway.url}/api/orders`, order, { "idempotency-key": "key-deadline", ...(await bearer("cus_1")) });
     expect(response.status).toBe(504);
     expect(((await response.json()) as ErrorJson).error.code).toBe("DEADLINE_EXCEEDED");
   });
@@ -72,7 +73,7 @@ describe("graceful shutdown", () => {
     const orders = await fake(OrderServiceService, { placeOrder: slow.placeOrder });
     const gateway = await gatewayWith({ ORDERS_ADDR: orders.address, SHUTDOWN_GRACE_MS: "30000" });
 
-    const inFlight = postJson(`${gateway.url}/api/orders`, order, { "idempotency-key": "key-in-flight" });
+    const inFlight = postJson(`${gateway.url}/api/orders`, order, { "idempotency-key": "key-in-flight", ...(await bearer("cus_1")) });
     await slow.arrival;
     const stopped = gateway.stop();
 

@@ -13,11 +13,13 @@ import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../catalog/src/service.js";
 import { migrationsDir } from "../../catalog/src/store.js";
-import { type ErrorJson, failWith, type FakeServer, postJson, startFakeServer, startTestGateway } from "./support.js";
+import { bearer, type ErrorJson, failWith, type FakeServer, postJson, startFakeServer, startTestGateway } from "./support.js";
 
 // The gateway as HTTP clients see it: in-process on a free port, in front of a
 // REAL catalog (gRPC + in-memory PostgreSQL) and small FAKE orders and
 // notifications services (those are being built elsewhere; fakes at the edges).
+// Order and notification routes are called as customer cus_1 (auth.test.ts
+// covers the tokens themselves).
 
 let catalog: Awaited<ReturnType<typeof startTestService>>;
 let orders: FakeServer;
@@ -59,9 +61,10 @@ const fakeOrders: OrderServiceServer = {
     }
     callback(null, { order: orderOf(call.request) });
   },
+  // cus_1's orders: the gateway reads one before it cancels it.
   getOrder: (call, callback) =>
-    call.request.orderId === "ord_1"
-      ? callback(null, { order: orderOf({ customerId: "cus_1", items: [], paymentToken: "", idempotencyKey: "" }) })
+    ["ord_1", "ord_2"].includes(call.request.orderId)
+      ? callback(null, { order: { ...orderOf({ customerId: "cus_1", items: [], paymentToken: "", idempotencyKey: "" }), id: call.request.orderId } })
       : callback(failWith(status.NOT_FOUND, `order ${call.request.orderId} not found`)),
   listOrders: (_call, callback) => callback(failWith(status.UNIMPLEMENTED, "not in this fake")),
   cancelOrder: (call, callback) => {
@@ -103,8 +106,11 @@ afterAll(async () => {
 });
 
 const get = (path: string) => fetch(`${gateway.url}${path}`);
-const placeOrder = (body: unknown, headers: Record<string, string> = { "idempotency-key": "key-0001" }) =>
-  postJson(`${gateway.url}/api/orders`, body, headers);
+/** GET or POST as customer `customer` (cus_1 unless said). */
+const getAs = async (path: string, customer = "cus_1") => fetch(`${gateway.url}${path}`, { headers: await bearer(customer) });
+const postAs = async (path: string, body: unknown, customer = "cus_1") => postJson(`${gateway.url}${path}`, body, await bearer(customer));
+const placeOrder = async (body: unknown, headers: Record<string, string> = { "idempotency-key": "key-0001" }, customer = "cus_1") =>
+  postJson(`${gateway.url}/api/orders`, body, { ...(await bearer(customer)), ...headers });
 const aGoodOrder = { customer_id: "cus_1", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" };
 
 async function errorOf(response: Response): Promise<ErrorJson["error"]> {
@@ -189,7 +195,7 @@ describe("POST /api/orders", () => {
 
   it("accepts lowerCamelCase names too", async () => {
     const body = { customerId: "cus_2", items: [{ productId: "chemex-6-cup", quantity: 2 }], paymentToken: "tok_visa" };
-    expect((await placeOrder(body, { "idempotency-key": "key-camel-case" })).status).toBe(201);
+    expect((await placeOrder(body, { "idempotency-key": "key-camel-case" }, "cus_2")).status).toBe(201);
     expect(placed.at(-1)).toMatchObject({ customerId: "cus_2", items: [{ productId: "chemex-6-cup", quantity: 2 }], paymentToken: "tok_visa" });
   });
 
@@ -232,7 +238,7 @@ describe("POST /api/orders", () => {
     const bytes = new TextEncoder().encode(huge);
     const chunked = await fetch(`${gateway.url}/api/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "key-chunked" },
+      headers: { "content-type": "application/json", "idempotency-key": "key-chunked", ...(await bearer("cus_1")) },
       body: new ReadableStream({
         start(controller) {
           for (let at = 0; at < bytes.length; at += 8192) controller.enqueue(bytes.slice(at, at + 8192));
@@ -247,7 +253,7 @@ describe("POST /api/orders", () => {
   it("answers 415 for a body that is not JSON", async () => {
     const response = await fetch(`${gateway.url}/api/orders`, {
       method: "POST",
-      headers: { "content-type": "text/plain", "idempotency-key": "key-0415" },
+      headers: { "content-type": "text/plain", "idempotency-key": "key-0415", ...(await bearer("cus_1")) },
       body: JSON.stringify(aGoodOrder),
     });
     expect(response.status).toBe(415);
@@ -276,30 +282,30 @@ describe("POST /api/orders", () => {
 
 describe("orders by id", () => {
   it("gets an order", async () => {
-    const response = await get("/api/orders/ord_1");
+    const response = await getAs("/api/orders/ord_1");
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ order: { id: "ord_1", status: "ORDER_STATUS_CONFIRMED" } });
   });
 
   it("answers 404 for an unknown order", async () => {
-    const response = await get("/api/orders/ord_missing");
+    const response = await getAs("/api/orders/ord_missing");
     expect(response.status).toBe(404);
     expect((await errorOf(response)).message).toContain("ord_missing");
   });
 
   it("cancels with a reason, or with no body at all", async () => {
-    const withReason = await postJson(`${gateway.url}/api/orders/ord_1/cancel`, { reason: "changed my mind" });
+    const withReason = await postAs("/api/orders/ord_1/cancel", { reason: "changed my mind" });
     expect(withReason.status).toBe(200);
     expect(await withReason.json()).toMatchObject({ order: { id: "ord_1", status: "ORDER_STATUS_CANCELLED", statusReason: "changed my mind" } });
     expect(cancelled.at(-1)).toEqual({ orderId: "ord_1", reason: "changed my mind" });
 
-    const bare = await fetch(`${gateway.url}/api/orders/ord_2/cancel`, { method: "POST" });
+    const bare = await fetch(`${gateway.url}/api/orders/ord_2/cancel`, { method: "POST", headers: await bearer("cus_1") });
     expect(bare.status).toBe(200);
     expect(cancelled.at(-1)).toEqual({ orderId: "ord_2", reason: "" });
   });
 
   it("answers 400 naming reason when it is not a string", async () => {
-    const response = await postJson(`${gateway.url}/api/orders/ord_1/cancel`, { reason: ["no"] });
+    const response = await postAs("/api/orders/ord_1/cancel", { reason: ["no"] });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).field_violations).toEqual([{ field: "reason", description: expect.any(String) }]);
   });
@@ -307,7 +313,7 @@ describe("orders by id", () => {
 
 describe("notifications", () => {
   it("lists a customer's notifications, passing paging through", async () => {
-    const response = await get("/api/customers/cus_1/notifications?page_size=5&page_token=abc");
+    const response = await getAs("/api/customers/cus_1/notifications?page_size=5&page_token=abc");
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       notifications: [
@@ -347,6 +353,6 @@ describe("routing and probes", () => {
   });
 
   it("answers 400 for a path parameter that is not valid percent-encoding", async () => {
-    expect((await get("/api/orders/%E0%A4%A")).status).toBe(400);
+    expect((await getAs("/api/orders/%E0%A4%A")).status).toBe(400);
   });
 });

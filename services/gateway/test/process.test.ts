@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type ServiceProcess, spawnTs } from "../../../lib/test/support/process.js";
+import { signCustomerToken } from "../src/auth.js";
+import { bearer, testAuth } from "./support.js";
 
 // The gateway as a process: configuration errors stop it before it listens,
 // and SIGTERM drains it to a clean exit.
@@ -17,6 +19,8 @@ function spawnGateway(env: NodeJS.ProcessEnv): ServiceProcess {
     ORDERS_ADDR: nowhere,
     NOTIFICATIONS_ADDR: nowhere,
     LOG_LEVEL: "info",
+    AUTH_JWT_SECRET: testAuth.AUTH_JWT_SECRET,
+    TLS_MODE: "insecure",
     ...env,
   });
   running.push(gateway);
@@ -32,6 +36,20 @@ describe("gateway process", () => {
     expect(gateway.lines.find((l) => l.msg === "listening")).toBeUndefined();
   });
 
+  it("exits 78 naming AUTH_JWT_SECRET when it is unset: no key is built in", async () => {
+    // undefined removes it, even if this shell has one set.
+    const gateway = spawnGateway({ AUTH_JWT_SECRET: undefined });
+    expect(await gateway.exited).toBe(78);
+    expect(gateway.stderr).toMatch(/AUTH_JWT_SECRET: .*\(unset\)/);
+    expect(gateway.lines.find((l) => l.msg === "listening")).toBeUndefined();
+  });
+
+  it("exits 78 for an AUTH_JWT_SECRET shorter than 32 characters", async () => {
+    const gateway = spawnGateway({ AUTH_JWT_SECRET: "x".repeat(31) });
+    expect(await gateway.exited).toBe(78);
+    expect(gateway.stderr).toContain("AUTH_JWT_SECRET: expected at least 32 characters");
+  });
+
   it.each(["SIGTERM", "SIGINT"] as const)("answers /healthz, then exits 0 on %s", async (signal) => {
     const gateway = spawnGateway({});
     const { http_port } = await gateway.logLine("listening");
@@ -41,19 +59,28 @@ describe("gateway process", () => {
     expect(gateway.lines.find((l) => l.msg === "stopped")).toMatchObject({ in_flight_finished: true });
   });
 
-  it("logs one line per request, with route and status, and never the body", async () => {
+  it("logs one line per request, with route and status, and never the body or the bearer token", async () => {
     const gateway = spawnGateway({});
     const { http_port } = await gateway.logLine("listening");
-    const response = await fetch(`http://127.0.0.1:${http_port as number}/api/orders`, {
+    const url = `http://127.0.0.1:${http_port as number}`;
+    const { authorization } = await bearer("cus_1");
+    const response = await fetch(`${url}/api/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "key-logging" },
+      headers: { "content-type": "application/json", "idempotency-key": "key-logging", authorization },
       body: JSON.stringify({ customer_id: "cus_1", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_secret_4242" }),
     });
     expect(response.status).toBe(503);
     const line = await gateway.logLine("http request");
     expect(line).toMatchObject({ method: "POST", route: "/api/orders", status: 503, duration_ms: expect.any(Number) });
+    // A refused token is not logged either.
+    const refused = await signCustomerToken({ ...testAuth, AUTH_JWT_SECRET: "another-key-another-key-another-key" }, "cus_1");
+    expect((await fetch(`${url}/api/orders/ord_1`, { headers: { authorization: `Bearer ${refused}` } })).status).toBe(401);
     gateway.child.kill("SIGTERM");
     expect(await gateway.exited).toBe(0);
-    expect(JSON.stringify(gateway.lines)).not.toContain("tok_secret_4242");
+    expect(gateway.lines.some((l) => l.msg === "http request" && l.status === 401)).toBe(true);
+    const everything = JSON.stringify(gateway.lines) + gateway.stderr;
+    expect(everything).not.toContain("tok_secret_4242");
+    expect(everything).not.toContain(authorization.slice("Bearer ".length));
+    expect(everything).not.toContain(refused);
   });
 });

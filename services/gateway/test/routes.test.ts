@@ -8,7 +8,7 @@ const noRequest: ApiRequest = { params: {}, query: new URLSearchParams(), header
 
 function probe(pattern: string, draining: boolean) {
   const route = apiRoutes({} as Clients, () => draining).find((r) => r.pattern === pattern);
-  if (!route) throw new Error(`no route ${pattern}`);
+  if (!route || route.customer) throw new Error(`no public route ${pattern}`);
   return route.handle(noRequest);
 }
 

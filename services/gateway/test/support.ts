@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { parseConfig } from "@bazaar/runtime/config";
 import { bindServer } from "@bazaar/runtime/grpc/server";
-import { gatewayConfig } from "../src/config.js";
+import { signCustomerToken, type SignOptions } from "../src/auth.js";
+import { authConfig, gatewayConfig } from "../src/config.js";
 import { type RunningGateway, startGateway } from "../src/gateway.js";
 
 // Helpers for the gateway's component tests: fake gRPC services at the edges,
@@ -27,7 +29,15 @@ export async function startFakeServer(
 /** The failure a fake answers with: a status code and its message. */
 export const failWith = (code: grpc.status, details: string): Partial<grpc.StatusObject> => ({ code, details });
 
-/** A gateway on a free port of 127.0.0.1; unset addresses point at a port nobody listens on. */
+/** The token settings of every test gateway: a key of this run's own, so no test leans on the dev key. */
+export const testAuth = parseConfig(authConfig, { AUTH_JWT_SECRET: `gateway-test-${randomBytes(24).toString("hex")}` });
+
+/** The Authorization header of `customerId`, signed as the test gateways expect (or as `options` skew it). */
+export async function bearer(customerId: string, options?: SignOptions): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await signCustomerToken(testAuth, customerId, options)}` };
+}
+
+/** A gateway on a free port of 127.0.0.1, checking tokens with testAuth; unset addresses point at a port nobody listens on. */
 export async function startTestGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway & { url: string }> {
   const config = parseConfig(gatewayConfig, {
     HTTP_ADDR: "127.0.0.1:0",
@@ -36,6 +46,9 @@ export async function startTestGateway(env: NodeJS.ProcessEnv): Promise<RunningG
     NOTIFICATIONS_ADDR: "127.0.0.1:1",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     SHUTDOWN_GRACE_MS: "2000",
+    AUTH_JWT_SECRET: testAuth.AUTH_JWT_SECRET,
+    // The fake services behind it are plaintext; test/security and the e2e mesh cover mTLS.
+    TLS_MODE: "insecure",
     ...env,
   });
   const gateway = await startGateway(config);

@@ -4,6 +4,7 @@ import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { loadConfigOrExit } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { createLogger } from "@bazaar/runtime/logger";
+import { createTransport } from "@bazaar/runtime/security/transport";
 import { runService } from "@bazaar/runtime/service";
 import { ordersConfig } from "./config.js";
 import { startStalledOrderSweeper } from "./recovery.js";
@@ -13,9 +14,16 @@ import { migrationsDir } from "./store.js";
 // The orders process: configuration, clients for its dependencies, the runtime does the rest.
 const config = loadConfigOrExit(ordersConfig);
 const logger = createLogger("orders", config.LOG_LEVEL);
+// Calls go out with the orders certificate; each server must prove it is the service we meant.
+const transport = createTransport(config, "orders", logger);
 // Each dependency gets its own circuit breaker and bulkhead, named for logs and the
 // bazaar_circuit_breaker_state gauge; retries follow each method's idempotency_level.
-const clientOptions = (target: string) => ({ deadlineMs: config.PLACE_ORDER_TIMEOUT_MS, target, logger });
+const clientOptions = (target: string) => ({
+  deadlineMs: config.PLACE_ORDER_TIMEOUT_MS,
+  target,
+  logger,
+  credentials: transport.client(target),
+});
 const downstream = {
   catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, clientOptions("catalog")),
   inventory: createClient(InventoryServiceService, config.INVENTORY_ADDR, clientOptions("inventory")),
@@ -26,6 +34,7 @@ await runService({
   name: "orders",
   config,
   logger,
+  transport,
   migrationsDir,
   services: [orderServiceWith(downstream, config.PLACE_ORDER_TIMEOUT_MS)],
   events: { publishes: ordersPublishes },

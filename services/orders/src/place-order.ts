@@ -3,7 +3,7 @@ import { type CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalo
 import { type InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { type PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
-import { fieldViolationsOf, failedPrecondition, RpcError } from "@bazaar/runtime/errors";
+import { dependencyUnavailable, fieldViolationsOf, failedPrecondition, RpcError } from "@bazaar/runtime/errors";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
@@ -167,6 +167,7 @@ export function fromDownstream(error: unknown, dependency: string): RpcError {
     case status.DEADLINE_EXCEEDED:
       return new RpcError(code, `${dependency} did not answer in time`);
     default:
-      return new RpcError(status.UNAVAILABLE, `${dependency} is unavailable (${status[code] ?? code}: ${details})`);
+      // Orders' client already retried what could be retried: the caller must not multiply it.
+      return dependencyUnavailable(`${dependency} is unavailable (${status[code] ?? code}: ${details})`);
   }
 }

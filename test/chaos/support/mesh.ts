@@ -13,10 +13,11 @@ import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { type ServiceName } from "@bazaar/runtime/ports";
+import { testCertificates } from "../../../lib/test/support/certs.js";
+import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { freePort, repoRoot, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
 import { CONSUMERS } from "../../support/mesh.js";
-import { type ChaosNats, startChaosNats } from "./nats.js";
 
 /** PGlite takes seconds to open on two shared cores, several at once longer. */
 const START_TIMEOUT_MS = 120_000;
@@ -37,12 +38,23 @@ export class ChaosService {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** Start the process and wait until it serves (and, for a consumer, until every durable consumer is declared). */
-  async start(): Promise<void> {
+  /**
+   * Start the process and wait until it serves and, unless told not to, until
+   * every durable consumer is declared: a consumer waits for its stream, which
+   * only the publisher may declare (deploy/nats/nats.conf), so at the first
+   * start of the mesh that wait comes after orders is up.
+   */
+  async start({ consumers = true } = {}): Promise<void> {
     const child = spawnNode(join(repoRoot, "services", this.name, "dist", "main.js"), this.env);
     this.process = child;
     this.adminPort = Number((await child.logLine("listening", START_TIMEOUT_MS)).admin_port);
     await child.logLine("serving", START_TIMEOUT_MS);
+    if (consumers) await this.consumersDeclared();
+  }
+
+  /** Resolves once the current process has declared each of its durable consumers. */
+  async consumersDeclared(): Promise<void> {
+    const child = this.process!;
     const subjects = (CONSUMERS[this.name] ?? []).map((type) => type.subject);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!subjects.every((subject) => child.lines.some((line) => line.msg === "consuming" && line.subject === subject))) {
@@ -87,7 +99,10 @@ export class ChaosService {
 }
 
 export interface ChaosMesh {
-  nats: ChaosNats;
+  /** deploy/nats/nats.conf: mutual TLS, a user per service. */
+  nats: TestNats;
+  /** Certificates of every identity: the services run mutual TLS, as deployed. */
+  tlsDir: string;
   services: Record<ServiceName, ChaosService>;
   /** The last log lines of every process, for a failed scenario's report. */
   tails(): string;
@@ -103,7 +118,8 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
   if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
 
   const dir = mkdtempSync(join(tmpdir(), "bazaar-chaos-"));
-  const nats = await startChaosNats(dir);
+  const tlsDir = testCertificates();
+  const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
   const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const))) as Record<ServiceName, number>;
   const address = (name: ServiceName) => `127.0.0.1:${ports[name]}`;
   const envOf = (name: ServiceName, durable: boolean): NodeJS.ProcessEnv => ({
@@ -112,6 +128,8 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
     NATS_URL: nats.url,
     LOG_LEVEL: "info",
     SHUTDOWN_GRACE_MS: "5000",
+    TLS_MODE: "mtls",
+    TLS_DIR: tlsDir,
     ...(durable ? { DATABASE_URL: "", DATA_DIR: join(dir, name) } : { DATABASE_URL: "memory://" }),
   });
   const services: Record<ServiceName, ChaosService> = {
@@ -143,17 +161,18 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
   try {
     await Promise.all([
       services.catalog.start(),
-      services.payments.start(),
-      services.notifications.start(),
-      stockUp(join(dir, "inventory")).then(() => services.inventory.start()),
+      services.payments.start({ consumers: false }),
+      services.notifications.start({ consumers: false }),
+      stockUp(join(dir, "inventory")).then(() => services.inventory.start({ consumers: false })),
     ]);
     await services.orders.start();
+    await Promise.all(Object.values(services).map((service) => service.consumersDeclared()));
   } catch (error) {
     const report = tails();
     await stop();
     throw new Error(`the chaos mesh did not start: ${(error as Error).message}\n${report}`);
   }
-  return { nats, services, tails, stop };
+  return { nats, tlsDir, services, tails, stop };
 }
 
 /**

@@ -7,19 +7,23 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsConnection } from "@nats-io/transport-node";
 import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { NotificationKind, NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
 import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Order, OrderServiceService, OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { createTransport } from "@bazaar/runtime/security/transport";
+import { connectAs } from "../../../lib/test/support/nats.js";
 import { readStream } from "../../support/streams.js";
 import { STALLED_REASON } from "../../../services/orders/src/recovery.js";
 import { type ChaosMesh, PLACE_ORDER_TIMEOUT_MS } from "./mesh.js";
 
 export interface Shop {
+  /** As the gateway calls orders (placing), and as the operator (reading). */
   orders: PromiseClient<typeof OrderServiceService>;
+  ordersReader: PromiseClient<typeof OrderServiceService>;
   inventory: PromiseClient<typeof InventoryServiceService>;
   notifications: PromiseClient<typeof NotificationServiceService>;
   nats: NatsConnection;
@@ -29,12 +33,20 @@ export interface Shop {
 
 /** The test's own clients retry nothing and have no breaker: every failure is seen as it is. */
 export async function openShop(mesh: ChaosMesh): Promise<Shop> {
-  const options = { deadlineMs: PLACE_ORDER_TIMEOUT_MS + 5000, retry: false as const, breaker: false as const, bulkhead: false as const };
-  const nats = await connect({ servers: mesh.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const as = (identity: string, peer: string) => ({
+    deadlineMs: PLACE_ORDER_TIMEOUT_MS + 5000,
+    retry: false as const,
+    breaker: false as const,
+    bulkhead: false as const,
+    credentials: createTransport({ TLS_MODE: "mtls", TLS_DIR: mesh.tlsDir }, identity).client(peer),
+  });
+  // The audit reads the streams as the operator (a read-only NATS user).
+  const nats = await connectAs(mesh.nats.url, mesh.tlsDir, "operator", { maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const clients = {
-    orders: createClient(OrderServiceService, mesh.services.orders.address, options),
-    inventory: createClient(InventoryServiceService, mesh.services.inventory.address, options),
-    notifications: createClient(NotificationServiceService, mesh.services.notifications.address, options),
+    orders: createClient(OrderServiceService, mesh.services.orders.address, as("gateway", "orders")),
+    ordersReader: createClient(OrderServiceService, mesh.services.orders.address, as("operator", "orders")),
+    inventory: createClient(InventoryServiceService, mesh.services.inventory.address, as("operator", "inventory")),
+    notifications: createClient(NotificationServiceService, mesh.services.notifications.address, as("operator", "notifications")),
   };
   return {
     ...clients,
@@ -131,7 +143,7 @@ export async function ordersOf(shop: Shop, customers: readonly string[]): Promis
   for (const customerId of customers) {
     let pageToken = "";
     do {
-      const page = await shop.orders.listOrders({ customerId, pageSize: 100, pageToken });
+      const page = await shop.ordersReader.listOrders({ customerId, pageSize: 100, pageToken });
       all.push(...page.orders);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseEnv } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
 import { type z } from "zod";
 import { baseServiceConfig } from "@bazaar/runtime/config";
@@ -64,17 +65,20 @@ export interface ComposeService {
   build?: { context: string; dockerfile?: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string | number> | string[];
+  env_file?: string | string[];
   ports?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
   volumes?: string[];
 }
 
-/** A compose service's environment as strings, whichever of the two forms it is written in. */
+/** A compose service's environment as strings, whichever of the two forms it is written in, over its env_file(s), as compose does. */
 export function composeEnv(service: ComposeService): Record<string, string> {
+  const files = service.env_file === undefined ? [] : [service.env_file].flat();
+  const fromFiles = Object.assign({}, ...files.map((file) => parseEnv(readRepoFile(file)))) as Record<string, string>;
   const env = service.environment ?? {};
-  if (Array.isArray(env)) return Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.slice(entry.indexOf("=") + 1)]));
-  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)]));
+  if (Array.isArray(env)) return { ...fromFiles, ...Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.slice(entry.indexOf("=") + 1)])) };
+  return { ...fromFiles, ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)])) };
 }
 
 /** How this machine renders a kustomization: a standalone kustomize, or kubectl's built-in one. */

@@ -2,7 +2,9 @@
  * Hostile HTTP requests for the gateway's routes: ids and query values that are
  * long, unicode, badly percent-encoded or injection-shaped; JSON bodies with
  * wrong types, hostile values, deep nesting and prototype keys; bodies that are
- * not JSON at all; wrong methods and content types.
+ * not JSON at all; wrong methods and content types; missing, malformed and
+ * tampered bearer tokens. Most requests to a customer route carry the valid
+ * token of VALID_CUSTOMER, so they get past authentication to the handler.
  */
 import { type Random } from "./random.js";
 
@@ -13,22 +15,29 @@ export interface HostileHttpRequest {
   body?: string | Uint8Array;
 }
 
-const VALID_ORDER = { customer_id: "alice", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" };
+/** The customer whose valid token hostileHttpRequest is given. */
+export const VALID_CUSTOMER = "alice";
+const VALID_ORDER = { customer_id: VALID_CUSTOMER, items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" };
 
-export function hostileHttpRequest(random: Random): HostileHttpRequest {
+/** `token`: a bearer token of VALID_CUSTOMER that the gateway accepts. */
+export function hostileHttpRequest(random: Random, token: string): HostileHttpRequest {
+  const asCustomer = (headers: Record<string, string>) => ({ ...headers, ...authorization(random, token) });
   switch (random.int(0, 6)) {
     case 0:
       return { method: "GET", path: `/api/products${query(random)}`, headers: {} };
     case 1:
       return { method: random.pick(["GET", "HEAD"]), path: `/api/products/${segment(random)}`, headers: {} };
     case 2:
-      return { method: "POST", path: "/api/orders", headers: orderHeaders(random), body: body(random, VALID_ORDER) };
+      return { method: "POST", path: "/api/orders", headers: asCustomer(orderHeaders(random)), body: body(random, VALID_ORDER) };
     case 3:
-      return { method: "GET", path: `/api/orders/${segment(random)}`, headers: {} };
+      return { method: "GET", path: `/api/orders/${segment(random)}`, headers: asCustomer({}) };
     case 4:
-      return { method: "POST", path: `/api/orders/${segment(random)}/cancel`, headers: { "content-type": "application/json" }, body: body(random, { reason: "changed my mind" }) };
-    case 5:
-      return { method: "GET", path: `/api/customers/${segment(random)}/notifications${query(random)}`, headers: {} };
+      return { method: "POST", path: `/api/orders/${segment(random)}/cancel`, headers: asCustomer({ "content-type": "application/json" }), body: body(random, { reason: "changed my mind" }) };
+    case 5: {
+      // Half of them for the token's own customer, so hostile paging reaches the notifications service.
+      const customer = random.chance(0.5) ? VALID_CUSTOMER : segment(random);
+      return { method: "GET", path: `/api/customers/${customer}/notifications${query(random)}`, headers: asCustomer({}) };
+    }
     default: {
       // Wrong methods, unknown paths, paths that climb (fetch sends no body with GET).
       const method = random.pick(["PUT", "DELETE", "PATCH", "OPTIONS", "POST", "GET"]);
@@ -41,6 +50,37 @@ export function hostileHttpRequest(random: Random): HostileHttpRequest {
     }
   }
 }
+
+/** Usually the valid token; otherwise none, another scheme, a tampered token or a hostile string. */
+function authorization(random: Random, token: string): Record<string, string> {
+  if (random.chance(0.75)) return { authorization: `Bearer ${token}` };
+  const [header, payload, signature] = token.split(".") as [string, string, string];
+  const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  switch (random.int(0, 6)) {
+    case 0:
+      return {};
+    case 1:
+      return { authorization: random.pick(["Bearer", "Bearer ", "Basic YWxpY2U6c2VjcmV0", "bearer", token, `Bearer ${token} ${token}`]) };
+    case 2:
+      // One character of the token changed, or the token cut short.
+      return { authorization: `Bearer ${random.chance(0.5) ? token.slice(0, random.int(0, token.length - 1)) : flipOne(random, token)}` };
+    case 3:
+      // Hostile claims under the original signature, or no signature at all (alg none).
+      return { authorization: `Bearer ${random.chance(0.5) ? header : base64url({ alg: "none", typ: "JWT" })}.${base64url(hostileJson(random, 2))}.${random.chance(0.5) ? signature : ""}` };
+    case 4:
+      return { authorization: `Bearer ${header}.${payload}.${base64url(random.hostileString(500))}` };
+    default:
+      // Header values must be ByteStrings: hostile, but printable latin-1.
+      return { authorization: `Bearer ${printable(random.hostileString(random.pick([100, 4000])))}` };
+  }
+}
+
+function flipOne(random: Random, text: string): string {
+  const at = random.int(0, text.length - 1);
+  return `${text.slice(0, at)}${text[at] === "A" ? "B" : "A"}${text.slice(at + 1)}`;
+}
+
+const printable = (text: string) => [...text].map((char) => (char.charCodeAt(0) > 0x1f && char.charCodeAt(0) < 0x7f ? char : "?")).join("");
 
 /** A path segment: plausible, hostile and percent-encoded, or raw percent-garbage. */
 function segment(random: Random): string {
@@ -74,7 +114,7 @@ function orderHeaders(random: Random): Record<string, string> {
   if (random.chance(0.85)) {
     // Header values must be ByteStrings: hostile, but latin-1.
     const key = random.chance(0.5) ? `fuzz-${random.int(0, 1e9)}-${random.int(0, 1e9)}` : random.hostileString().slice(0, 400);
-    headers["idempotency-key"] = [...key].map((char) => (char.charCodeAt(0) > 0x1f && char.charCodeAt(0) < 0x7f ? char : "?")).join("");
+    headers["idempotency-key"] = printable(key);
   }
   return headers;
 }

@@ -4,6 +4,7 @@
  * inventory and payments, and the HTTP gateway in front. No NATS: hostile input
  * is about the request surface; outbox rows simply wait.
  */
+import { randomBytes } from "node:crypto";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
@@ -14,6 +15,7 @@ import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { catalogService } from "../../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../../services/catalog/src/store.js";
+import { signCustomerToken } from "../../../services/gateway/src/auth.js";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
 import { startGateway } from "../../../services/gateway/src/gateway.js";
 import { inventoryService } from "../../../services/inventory/src/service.js";
@@ -29,6 +31,8 @@ export interface InProcessShop {
   /** host:port of each gRPC service. */
   grpc: Record<ServiceName, string>;
   gatewayUrl: string;
+  /** A bearer token of `customerId` that this gateway accepts. */
+  tokenFor(customerId: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -49,21 +53,24 @@ export async function startInProcessShop(): Promise<InProcessShop> {
     payments: createClient(PaymentServiceService, payments.address, options),
   };
   const orders = await startTestService("orders", { migrationsDir: ordersMigrations, services: [orderServiceWith(downstream, PLACE_ORDER_TIMEOUT_MS)] });
-  const gateway = await startGateway(
-    parseConfig(gatewayConfig, {
-      HTTP_ADDR: "127.0.0.1:0",
-      CATALOG_ADDR: catalog.address,
-      ORDERS_ADDR: orders.address,
-      NOTIFICATIONS_ADDR: notifications.address,
-      REQUEST_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS + 2000),
-      LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
-      SHUTDOWN_GRACE_MS: "2000",
-    }),
-  );
+  const config = parseConfig(gatewayConfig, {
+    HTTP_ADDR: "127.0.0.1:0",
+    CATALOG_ADDR: catalog.address,
+    ORDERS_ADDR: orders.address,
+    NOTIFICATIONS_ADDR: notifications.address,
+    REQUEST_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS + 2000),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
+    SHUTDOWN_GRACE_MS: "2000",
+    AUTH_JWT_SECRET: `fuzz-${randomBytes(24).toString("hex")}`,
+    // Like the in-process services (startTestService): the fuzz targets input handling, not the transport.
+    TLS_MODE: "insecure",
+  });
+  const gateway = await startGateway(config);
   const services: RunningService[] = [orders, catalog, inventory, payments, notifications];
   return {
     grpc: { catalog: catalog.address, inventory: inventory.address, orders: orders.address, payments: payments.address, notifications: notifications.address },
     gatewayUrl: `http://127.0.0.1:${gateway.port}`,
+    tokenFor: (customerId) => signCustomerToken(config, customerId),
     async stop() {
       await gateway.stop();
       // Orders first: it still calls the others.

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { parse } from "yaml";
+import { ConfigError } from "../config.js";
+import { contractRegistry } from "../contracts.js";
+import { PORTS, type ServiceName } from "../ports.js";
+
+/** Every identity the development CA issues a certificate for (`make certs`). */
+export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator"] as const;
+
+/** The policy file shipped with the code (deploy/authz-policy.yaml); AUTHZ_POLICY_FILE points elsewhere. */
+export const DEFAULT_POLICY_FILE = fileURLToPath(new URL("../../../deploy/authz-policy.yaml", import.meta.url));
+
+/** Which identity may call which method ("/package.Service/Method"), expanded once from the policy file. */
+export class AuthorizationPolicy {
+  constructor(
+    private readonly anyone: ReadonlySet<string>,
+    private readonly allowed: ReadonlyMap<string, ReadonlySet<string>>,
+  ) {}
+
+  /** `identity` must be one the CA issues (MESH_IDENTITIES): a certificate naming anything else gets nothing. */
+  allows(identity: string, path: string): boolean {
+    if (!(MESH_IDENTITIES as readonly string[]).includes(identity)) return false;
+    return this.anyone.has(path) || (this.allowed.get(identity)?.has(path) ?? false);
+  }
+}
+
+export function loadPolicy(file: string = DEFAULT_POLICY_FILE): AuthorizationPolicy {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`AUTHZ_POLICY_FILE: cannot read ${file}: ${(error as Error).message}`);
+  }
+  return parsePolicy(text, file);
+}
+
+/**
+ * Parse and check a policy against the compiled contracts: an unknown caller,
+ * service or method is an error naming the entry, so a typo can't quietly
+ * deny (or allow) something nobody meant.
+ */
+export function parsePolicy(text: string, source: string): AuthorizationPolicy {
+  const fail = (what: string) => new ConfigError(`${source}: ${what}`);
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    throw fail(`not valid YAML: ${(error as Error).message}`);
+  }
+  const { anyone = [], callers, ...rest } = (document ?? {}) as { anyone?: unknown; callers?: unknown };
+  const unknownKeys = Object.keys(rest);
+  if (unknownKeys.length > 0) throw fail(`unknown key ${unknownKeys.join(", ")} (expected anyone, callers)`);
+  if (typeof callers !== "object" || callers === null || Array.isArray(callers)) throw fail('expected a "callers:" map of identity to methods');
+  const methods = knownMethods();
+  const expand = (where: string, entries: unknown) => {
+    if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === "string")) {
+      throw fail(`${where}: expected a list of "package.Service/Method" entries`);
+    }
+    const paths = new Set<string>();
+    for (const entry of entries as string[]) {
+      const matched = matching(entry, methods);
+      if (matched.length === 0) throw fail(`${where}: "${entry}" names no method of the contracts`);
+      for (const path of matched) paths.add(path);
+    }
+    return paths;
+  };
+  const allowed = new Map<string, Set<string>>();
+  for (const [identity, entries] of Object.entries(callers)) {
+    if (!(MESH_IDENTITIES as readonly string[]).includes(identity)) {
+      throw fail(`callers.${identity}: unknown identity (known: ${MESH_IDENTITIES.join(", ")})`);
+    }
+    allowed.set(identity, expand(`callers.${identity}`, entries));
+  }
+  return new AuthorizationPolicy(expand("anyone", anyone), allowed);
+}
+
+interface KnownMethod {
+  path: string;
+  service: string;
+  reads: boolean;
+}
+
+function knownMethods(): KnownMethod[] {
+  const methods: KnownMethod[] = [];
+  for (const desc of contractRegistry()) {
+    if (desc.kind !== "service") continue;
+    for (const method of desc.methods) {
+      methods.push({
+        path: `/${desc.typeName}/${method.name}`,
+        service: desc.typeName,
+        reads: method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
+      });
+    }
+  }
+  return methods;
+}
+
+function matching(entry: string, methods: KnownMethod[]): string[] {
+  if (entry === "reads") return methods.filter((m) => m.reads).map((m) => m.path);
+  const [service, method] = entry.split("/");
+  if (method === "*") return methods.filter((m) => m.service === service).map((m) => m.path);
+  return methods.filter((m) => m.path === `/${entry}`).map((m) => m.path);
+}

@@ -1,0 +1,105 @@
+import { events } from "@bazaar/runtime/events/catalog";
+import { EventConsumers } from "@bazaar/runtime/events/consumer";
+import { DEAD_LETTER_STREAM, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
+import { type ServiceDeps } from "@bazaar/runtime/service";
+import { inventoryEventHandlers } from "../../../services/inventory/src/events.js";
+import { notificationEvents } from "../../../services/notifications/src/events.js";
+import { ordersPublishes } from "../../../services/orders/src/service.js";
+import { paymentEventHandlers } from "../../../services/payments/src/events.js";
+
+/**
+ * What each service needs from NATS, read from the code its main.ts wires:
+ * the events it publishes and consumes, and the streams and durable names the
+ * runtime derives from them. deploy/nats/authorization.conf, the users of every
+ * nats-server config, is checked against this.
+ */
+
+/** Each service's main.ts `events`; the handlers are only read for their event types, never run. */
+const noDeps = {} as ServiceDeps;
+export const USES: Record<string, { publishes: EventType<unknown>[]; consumes: EventType<unknown>[] }> = {
+  orders: { publishes: ordersPublishes, consumes: [] },
+  // services/payments/src/main.ts lists what it publishes inline; this is that list.
+  payments: { publishes: [events.paymentCaptured, events.paymentRefunded], consumes: paymentEventHandlers(noDeps).map((handler) => handler.type) },
+  inventory: { publishes: [], consumes: inventoryEventHandlers().map((handler) => handler.type) },
+  notifications: { publishes: [], consumes: notificationEvents.consumes().map((handler) => handler.type) },
+};
+export const SERVICES = Object.keys(USES);
+export const PUBLISHERS = SERVICES.filter((service) => USES[service]!.publishes.length > 0);
+export const CONSUMERS = SERVICES.filter((service) => USES[service]!.consumes.length > 0);
+export const ALL_SUBJECTS = Object.values(events).map((type) => type.subject);
+
+/** The durable name the runtime gives `service`'s consumer of `subject`. */
+export const durableOf = (service: string, subject: string) => new EventConsumers([], {} as never, { service }).durableName(subject);
+
+/** Every durable consumer of the shop, with its service and subject. */
+export const ALL_DURABLES = CONSUMERS.flatMap((service) =>
+  USES[service]!.consumes.map(({ subject }) => ({ service, subject, durable: durableOf(service, subject) })),
+);
+
+export interface Permissions {
+  publish: string[];
+  subscribe: string[];
+}
+
+/**
+ * The subjects `service` must be allowed, derived from its events the way the
+ * runtime uses them (see the list at the top of deploy/nats/authorization.conf).
+ */
+export function neededBy(service: string): Permissions {
+  const { publishes, consumes } = USES[service]!;
+  const owned = new Set(publishes.map((type) => streamOf(type.subject).name));
+  const read = new Set(consumes.map((type) => streamOf(type.subject).name).filter((stream) => !owned.has(stream)));
+  const declare = (stream: string) => ["INFO", "CREATE", "UPDATE"].map((op) => `$JS.API.STREAM.${op}.${stream}`);
+  const publish = [
+    ...publishes.map((type) => type.subject),
+    "$JS.API.INFO",
+    ...[...owned].flatMap(declare),
+    ...[...read].map((stream) => `$JS.API.STREAM.INFO.${stream}`),
+    ...(consumes.length > 0 ? declare(DEAD_LETTER_STREAM.name) : []),
+    ...consumes.flatMap(({ subject }) => {
+      const stream = streamOf(subject).name;
+      const durable = durableOf(service, subject);
+      return [
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}.${subject}`,
+        `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+        `$JS.ACK.${stream}.${durable}.>`,
+        `dead.${durable}`,
+      ];
+    }),
+  ];
+  return { publish: publish.sort(), subscribe: [`_INBOX.${service}.>`] };
+}
+
+/** The operator's read-only grant: stream, message and consumer look-ups; no event, no consumer of its own. */
+export const OPERATOR: Permissions = {
+  publish: [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.MSG.GET.*",
+    "$JS.API.DIRECT.GET.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*",
+    "$JS.API.CONSUMER.INFO.*.*",
+  ].sort(),
+  subscribe: ["_INBOX.operator.>"],
+};
+
+/**
+ * Each user of a nats-server config's authorization block with its allowed
+ * subjects: the quoted strings of its publish and subscribe lists.
+ */
+export function configuredUsers(config: string): Map<string, Permissions> {
+  const quoted = (text: string) => [...text.matchAll(/"([^"]*)"/g)].map((match) => match[1]!).sort();
+  const users = new Map<string, Permissions>();
+  const start = /^authorization\s*\{/m.exec(config);
+  if (!start) throw new Error("no authorization { } block");
+  const authorization = config.slice(start.index);
+  for (const block of authorization.split(/\n\s*user:\s*/).slice(1)) {
+    const [publish = "", subscribe = ""] = block.slice(block.indexOf("publish:")).split("subscribe:");
+    users.set(/^\w+/.exec(block)![0], { publish: quoted(publish), subscribe: quoted(subscribe.slice(0, subscribe.indexOf("}"))) });
+  }
+  return users;
+}
