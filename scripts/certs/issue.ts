@@ -1,0 +1,123 @@
+/**
+ * A development certificate authority for the mesh's mutual TLS: one CA, and a
+ * certificate per identity (each service, the NATS server, the operator) signed
+ * by it. Used by `make certs` (scripts/certs.ts) and by tests, which issue
+ * their own into a temporary directory.
+ *
+ * An identity is carried as a SPIFFE-style URI SAN, spiffe://bazaar.local/<name>,
+ * and as the subject CN; servers authorize callers by it (lib/src/security).
+ * DNS and IP SANs cover how the mesh is dialed locally, in compose and in
+ * Kubernetes; NATS maps a client to its user by the DNS SAN <name>.
+ *
+ * RSA 2048 because node-forge, the one dependency-free X.509 writer on npm,
+ * signs only RSA; key generation uses Node's native crypto.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import forge from "node-forge";
+import { identityUri } from "@bazaar/runtime/security/identity";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const CA_DAYS = 3650;
+const LEAF_DAYS = 825;
+
+export interface IssueOptions {
+  /** Extra DNS names for every server certificate (e.g. a Kubernetes namespace's service names). */
+  namespace?: string;
+}
+
+interface Authority {
+  cert: forge.pki.Certificate;
+  key: forge.pki.rsa.PrivateKey;
+}
+
+/** Paths of an identity's files in a certificate directory. */
+export function certificateFiles(dir: string, name: string) {
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`), ca: join(dir, "ca.pem") };
+}
+
+/**
+ * Make sure `dir` holds ca.pem (+ ca-key.pem) and <name>.pem / <name>-key.pem
+ * for every name. Existing files are kept, so running it again only adds what
+ * is missing; returns the names it issued now.
+ */
+export function ensureCertificates(dir: string, names: readonly string[], options: IssueOptions = {}): string[] {
+  // The directory, not the files, keeps the keys from other local users: compose
+  // bind-mounts each key file alone, and the containers' user (uid 1000) must read it.
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o700);
+  const authority = loadOrCreateAuthority(dir);
+  const issued: string[] = [];
+  for (const name of names) {
+    const files = certificateFiles(dir, name);
+    if (existsSync(files.cert) && existsSync(files.key)) continue;
+    const { cert, key } = issueLeaf(authority, name, options);
+    writeFileSync(files.key, key, { mode: 0o644 });
+    writeFileSync(files.cert, cert);
+    issued.push(name);
+  }
+  return issued;
+}
+
+function loadOrCreateAuthority(dir: string): Authority {
+  const certFile = join(dir, "ca.pem");
+  const keyFile = join(dir, "ca-key.pem");
+  if (existsSync(certFile) && existsSync(keyFile)) {
+    return {
+      cert: forge.pki.certificateFromPem(readFileSync(certFile, "utf8")),
+      key: forge.pki.privateKeyFromPem(readFileSync(keyFile, "utf8")) as forge.pki.rsa.PrivateKey,
+    };
+  }
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = forge.pki.createCertificate();
+  const subject = [{ name: "commonName", value: "Bazaar development CA" }, { name: "organizationName", value: "Bazaar" }];
+  prepare(cert, keys.publicKey, CA_DAYS);
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: true, pathLenConstraint: 0, critical: true },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  writeFileSync(keyFile, forge.pki.privateKeyToPem(keys.privateKey), { mode: 0o600 });
+  writeFileSync(certFile, forge.pki.certificateToPem(cert));
+  return { cert, key: keys.privateKey };
+}
+
+function issueLeaf(authority: Authority, name: string, options: IssueOptions): { cert: string; key: string } {
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const cert = forge.pki.createCertificate();
+  prepare(cert, keys.publicKey, LEAF_DAYS);
+  cert.setSubject([{ name: "commonName", value: name }, { name: "organizationName", value: "Bazaar" }]);
+  cert.setIssuer(authority.cert.subject.attributes);
+  // Every identity but the operator also serves (services, NATS); all of them are clients.
+  const serves = name !== "operator";
+  const dnsNames = serves ? [name, "localhost", ...(options.namespace ? [`${name}.${options.namespace}`, `${name}.${options.namespace}.svc`, `${name}.${options.namespace}.svc.cluster.local`] : [])] : [name];
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false, critical: true },
+    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: "extKeyUsage", clientAuth: true, serverAuth: serves },
+    {
+      name: "subjectAltName",
+      altNames: [
+        { type: 6, value: identityUri(name) },
+        ...dnsNames.map((value) => ({ type: 2, value })),
+        ...(serves ? [{ type: 7, ip: "127.0.0.1" }, { type: 7, ip: "::1" }] : []),
+      ],
+    },
+    { name: "subjectKeyIdentifier" },
+    { name: "authorityKeyIdentifier", keyIdentifier: authority.cert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(authority.key, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/** Serial, validity (backdated an hour for clock skew), public key. */
+function prepare(cert: forge.pki.Certificate, publicKey: forge.pki.PublicKey, days: number): void {
+  cert.publicKey = publicKey;
+  // Positive 128-bit serial: random, so certificates from two runs never collide.
+  cert.serialNumber = `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
+  cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(Date.now() + days * DAY_MS);
+}
