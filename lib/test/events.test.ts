@@ -79,6 +79,26 @@ describe("outbox relay", () => {
     expect(OrderPlaced.decode(message!.data).orderId).toBe("ord_relay");
   });
 
+  it("is woken by a commit through its outbox, not by polling; a rolled-back event never leaves", async () => {
+    const outbox = new Outbox();
+    // An idle poll far longer than the test: only the commit can make it publish.
+    const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 600_000 });
+    relay.start("test", outbox);
+    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await db
+      .transaction(async (tx) => {
+        await outbox.add(tx, orderPlaced, placed("ord_rolled_back"));
+        throw new Error("the change failed");
+      })
+      .catch(() => {});
+    const eventId = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_woken")));
+    await expect.poll(() => db.query("select id from outbox where sent_at is not null and id = $1", [eventId]), { timeout: 10_000 }).toHaveLength(1);
+    await relay.stop();
+    const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
+    expect(orderIds).toContain("ord_woken");
+    expect(orderIds).not.toContain("ord_rolled_back");
+  });
+
   it("keeps events while NATS is away and publishes them when it is back", async () => {
     const outbox = new Outbox();
     const relayConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
@@ -93,7 +113,7 @@ describe("outbox relay", () => {
     await relay.stop();
     await relayConnection.close();
     // The earlier connection of this test file reconnects by itself.
-    await expect.poll(async () => (await publishedOn("ORDERS", "orders.order.placed")).length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await publishedOn("ORDERS", "orders.order.placed")).length, { timeout: 10_000 }).toBe(3);
   });
 });
 

@@ -15,6 +15,12 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Run one or more statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Run `callback` once what was written through this handle is committed: at
+   * once outside a transaction (every statement commits), after COMMIT inside
+   * one, never if it rolls back. Lets the outbox wake its relay without polling.
+   */
+  afterCommit(callback: () => void): void;
 }
 
 export interface Database extends Queryable {
@@ -44,14 +50,15 @@ async function openPglite(dataDir: string): Promise<Database> {
     parsers: { [pgliteTypes.INT8]: Number },
     ...(isNew ? { loadDataDir: await freshClusterTarball() } : {}),
   });
-  const wrap = (q: Pick<PGlite, "query" | "exec">): Queryable => ({
+  const wrap = (q: Pick<PGlite, "query" | "exec">, committed?: Array<() => void>): Queryable => ({
     query: async <Row>(sql: string, params?: unknown[]) => (await q.query<Row>(sql, params)).rows,
     exec: async (sql) => void (await q.exec(sql)),
+    afterCommit: afterCommitOf(committed),
   });
   return {
     backend: "pglite",
     ...wrap(db),
-    transaction: (work) => db.transaction((tx) => work(wrap(tx))),
+    transaction: (work) => runCommitted((committed) => db.transaction((tx) => work(wrap(tx, committed)))),
     close: () => db.close(),
   };
 }
@@ -61,27 +68,42 @@ async function openPostgres(url: string): Promise<Database> {
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
   const pool = new pg.Pool({ connectionString: url, types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser } });
   await pool.query("select 1"); // fail at start, with the server's message, not at the first request
-  const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
+  const wrap = (q: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
     query: async <Row>(sql: string, params?: unknown[]) => (await q.query(sql, params)).rows as Row[],
     exec: async (sql) => void (await q.query(sql)),
+    afterCommit: afterCommitOf(committed),
   });
   return {
     backend: "postgres",
     ...wrap(pool),
-    transaction: async (work) => {
-      const client = await pool.connect();
-      try {
-        await client.query("begin");
-        const result = await work(wrap(client));
-        await client.query("commit");
-        return result;
-      } catch (error) {
-        await client.query("rollback").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (work) =>
+      runCommitted(async (committed) => {
+        const client = await pool.connect();
+        try {
+          await client.query("begin");
+          const result = await work(wrap(client, committed));
+          await client.query("commit");
+          return result;
+        } catch (error) {
+          await client.query("rollback").catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      }),
     close: () => pool.end(),
   };
+}
+
+/** Outside a transaction (no list) a callback runs at once; inside, it waits in the transaction's list. */
+function afterCommitOf(committed: Array<() => void> | undefined): (callback: () => void) => void {
+  return committed ? (callback) => committed.push(callback) : (callback) => callback();
+}
+
+/** Run a transaction collecting afterCommit callbacks; run them once it committed (not if it threw). */
+async function runCommitted<T>(transaction: (committed: Array<() => void>) => Promise<T>): Promise<T> {
+  const committed: Array<() => void> = [];
+  const result = await transaction(committed);
+  for (const callback of committed) callback();
+  return result;
 }

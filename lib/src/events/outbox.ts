@@ -13,6 +13,14 @@ import { EVENT_TYPE_HEADER, type EventType } from "./event-type.js";
  * its event or an event without its change; the relay publishes it later.
  */
 export class Outbox {
+  private readonly listeners = new Set<() => void>();
+
+  /** Call `listener` each time an event recorded here is committed (the relay wakes up); returns an unsubscribe. */
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Record `message` for publishing; returns its event id (its Nats-Msg-Id). */
   async add<T>(tx: Queryable, type: EventType<T>, message: T, headers: Record<string, string> = {}): Promise<string> {
     const id = newId("evt");
@@ -24,6 +32,7 @@ export class Outbox {
       // traceparent: the consumer's span continues the trace of the request that made the change.
       JSON.stringify({ ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
     ]);
+    tx.afterCommit(() => this.listeners.forEach((listener) => listener()));
     return id;
   }
 }
@@ -38,13 +47,17 @@ interface OutboxRow {
 export interface RelayOptions {
   /** Rows published per round trip to the database. */
   batchSize: number;
-  /** How often an idle relay looks for new rows. */
+  /**
+   * How often an idle relay looks for new rows anyway. An event recorded
+   * through the Outbox given to start() wakes it at once; this catches rows
+   * written otherwise (another replica's, or before a restart).
+   */
   idleMs: number;
   /** Ceiling of the exponential backoff while NATS is away. */
   maxBackoffMs: number;
 }
 
-const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 20, maxBackoffMs: 5000 };
+const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000 };
 
 /**
  * Publishes unsent outbox rows to JetStream, oldest first, with Nats-Msg-Id set
@@ -58,6 +71,9 @@ export class OutboxRelay {
   private service: string | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Set when an event was committed since the current batch began: the relay must look again before pausing. */
+  private signalled = false;
+  private unsubscribe: (() => void) | undefined;
   private readonly options: RelayOptions;
 
   constructor(
@@ -69,9 +85,16 @@ export class OutboxRelay {
     this.options = { ...DEFAULTS, ...options };
   }
 
-  /** `service` labels the outbox gauges (pending rows, oldest age) sampled at each scrape. */
-  start(service: string): void {
+  /**
+   * `service` labels the outbox gauges (pending rows, oldest age) sampled at
+   * each scrape; events committed through `outbox` wake the relay at once.
+   */
+  start(service: string, outbox?: Outbox): void {
     this.running = true;
+    this.unsubscribe = outbox?.onCommitted(() => {
+      this.signalled = true;
+      this.wake?.();
+    });
     this.loop = this.run();
     outboxPending.set(service, async () => {
       const [row] = await this.db.query<{ n: number }>("select count(*)::int as n from outbox where sent_at is null");
@@ -92,6 +115,7 @@ export class OutboxRelay {
       outboxOldestAge.delete(this.service);
     }
     this.running = false;
+    this.unsubscribe?.();
     this.wake?.();
     await this.loop;
   }
@@ -100,9 +124,10 @@ export class OutboxRelay {
     let failures = 0;
     while (this.running) {
       try {
+        this.signalled = false;
         const sent = await this.relayBatch();
         failures = 0;
-        if (sent === 0) await this.pause(this.options.idleMs);
+        if (sent === 0 && !this.signalled) await this.pause(this.options.idleMs);
       } catch (error) {
         failures += 1;
         const backoff = Math.min(this.options.maxBackoffMs, 50 * 2 ** failures);
@@ -138,11 +163,13 @@ export class OutboxRelay {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const done = () => {
         clearTimeout(timer);
+        this.wake = undefined;
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
     });
   }
 }

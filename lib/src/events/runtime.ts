@@ -5,7 +5,7 @@ import { type Logger } from "../logger.js";
 import { EventConsumers, type EventHandler } from "./consumer.js";
 import { type EventType, streamOf } from "./event-type.js";
 import { connectNats, ensureStream, type NatsTls } from "./nats.js";
-import { OutboxRelay } from "./outbox.js";
+import { type Outbox, OutboxRelay } from "./outbox.js";
 
 export interface EventsOptions {
   service: string;
@@ -14,6 +14,8 @@ export interface EventsOptions {
   logger: Logger;
   publishes: EventType<unknown>[];
   handlers: EventHandler<unknown>[];
+  /** The outbox the service's handlers record events in: its commits wake the relay. */
+  outbox?: Outbox;
   /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
   tls?: NatsTls;
 }
@@ -41,7 +43,7 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
         for (const stream of streams.values()) await ensureStream(jsm, stream);
         if (options.publishes.length > 0) {
           relay = new OutboxRelay(options.db, js, logger);
-          relay.start(options.service);
+          relay.start(options.service, options.outbox);
         }
         if (options.handlers.length > 0) {
           consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });
