@@ -16,6 +16,7 @@ import {
   bindServer,
   drainServer,
   metricsInterceptor,
+  SERVER_OPTIONS,
   startingHandlers,
   type UnaryHandlers,
 } from "./grpc/server.js";
@@ -102,7 +103,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const transport = options.transport ?? createTransport(config, options.name, logger);
   // Under mTLS every call, health and reflection included, passes the authorization policy.
   const authorization = transport.mode === "mtls" ? [authorizationInterceptor(loadPolicy(config.AUTHZ_POLICY_FILE), logger)] : [];
-  const server = new grpc.Server({ interceptors: [metricsInterceptor(), ...authorization] });
+  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [metricsInterceptor(), ...authorization] });
   health.addTo(server);
   reflection.addTo(server);
   const installs = options.services.map((service) => {

@@ -55,11 +55,15 @@ export interface ClientOptions extends ResilienceOptions {
 /**
  * grpc-js waits up to 120 s between reconnection attempts by default; a
  * downstream that comes back should be found within seconds, about when the
- * breaker lets its trial call through.
+ * breaker lets its trial call through. Calls are spread over every address the
+ * target resolves to (round_robin; the default pick_first sends them all to
+ * one): a Kubernetes headless Service answers with every ready pod, and servers
+ * close connections after a while (server.ts) so new pods get found.
  */
 const CHANNEL_DEFAULTS: grpc.ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 250,
   "grpc.max_reconnect_backoff_ms": 5000,
+  "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
 };
 
 /**

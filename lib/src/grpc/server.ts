@@ -191,6 +191,16 @@ export function metricsInterceptor(): grpc.ServerInterceptor {
   };
 }
 
+/**
+ * Server options of every service: a connection is closed (gracefully: GOAWAY,
+ * then up to a minute for calls in flight) after about five minutes, so
+ * long-lived clients resolve their target again and spread over new replicas.
+ */
+export const SERVER_OPTIONS: grpc.ServerOptions = {
+  "grpc.max_connection_age_ms": 5 * 60_000,
+  "grpc.max_connection_age_grace_ms": 60_000,
+};
+
 /** Bind `server` to "host:port" and resolve with the bound port (useful with port 0). Plaintext unless given credentials. */
 export function bindServer(
   server: grpc.Server,
