@@ -74,6 +74,13 @@ export function baseServiceConfig(service: ServiceName) {
     DATABASE_URL: env.databaseUrl(),
     DATA_DIR: z.string().min(1).default(`.data/${service}`),
     NATS_URL: env.natsUrl(),
+    /** Replicas of the streams the service declares: 1 for one nats-server, 3 for a cluster (Kubernetes). */
+    NATS_STREAM_REPLICAS: z.coerce
+      .number({ error: "expected a whole number from 1 to 5" })
+      .int("expected a whole number from 1 to 5")
+      .min(1, "expected a whole number from 1 to 5")
+      .max(5, "expected a whole number from 1 to 5")
+      .default(1),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
     ...transportVariables(),
     /** Who may call which method (security/policy.ts); unset: deploy/authz-policy.yaml. */

@@ -23,6 +23,7 @@ describe("service configuration", () => {
       DATABASE_URL: undefined,
       DATA_DIR: ".data/catalog",
       NATS_URL: "nats://127.0.0.1:4222",
+      NATS_STREAM_REPLICAS: 1,
       SHUTDOWN_GRACE_MS: 10_000,
       TLS_MODE: "mtls",
       TLS_DIR: "certs",
@@ -51,6 +52,7 @@ describe("service configuration", () => {
     [{ SHUTDOWN_GRACE_MS: "soon" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ SHUTDOWN_GRACE_MS: "-5" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ TLS_MODE: "off" }, "TLS_MODE", 'expected "mtls" or "insecure"'],
+    [{ NATS_STREAM_REPLICAS: "7" }, "NATS_STREAM_REPLICAS", "from 1 to 5"],
     [{ TLS_DIR: "" }, "TLS_DIR", "non-empty"],
   ])("rejects %j naming the variable", (env, variable, expected) => {
     const message = configError(env);

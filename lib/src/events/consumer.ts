@@ -33,6 +33,8 @@ export interface ConsumerOptions {
   maxDeliver?: number;
   /** How long JetStream waits for an ack before redelivering. */
   ackWaitMs?: number;
+  /** Replicas of the DEAD_LETTERS stream this service declares (NATS_STREAM_REPLICAS). */
+  streamReplicas?: number;
 }
 
 /** Header names added to a dead letter, next to the original headers. */
@@ -76,7 +78,7 @@ export class EventConsumers {
 
   async start(): Promise<void> {
     const { js, jsm } = this.deps;
-    await ensureStream(jsm, DEAD_LETTER_STREAM);
+    await ensureStream(jsm, DEAD_LETTER_STREAM, this.options.streamReplicas);
     for (const handler of this.handlers) {
       const stream = streamOf(handler.type.subject);
       await ensureStream(jsm, stream);

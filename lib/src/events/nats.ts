@@ -50,30 +50,35 @@ export async function connectNats(url: string, name: string, logger: Logger, tls
  * Declare a stream, idempotently: nothing to do if it exists with these
  * subjects, else update it or add it. Looking first means a service that only
  * consumes a stream needs no right to create or change it: it waits (its
- * caller retries) until the publisher has declared it.
+ * caller retries) until the publisher has declared it. `replicas` (for the
+ * streams the caller owns: its own, DEAD_LETTERS) is kept too: a stream made
+ * with one replica is scaled when NATS_STREAM_REPLICAS says more; a consumer's
+ * look-up passes none and changes nothing.
  */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
-  let subjects: string[];
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, replicas?: number): Promise<void> {
+  let config: { subjects?: string[]; num_replicas?: number };
   try {
-    subjects = (await jsm.streams.info(spec.name)).config.subjects ?? [];
+    config = (await jsm.streams.info(spec.name)).config;
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
-    await addStream(jsm, spec);
+    await addStream(jsm, spec, replicas);
     return;
   }
-  if ([...subjects].sort().join() !== [...spec.subjects].sort().join()) await jsm.streams.update(spec.name, { subjects: spec.subjects });
+  const subjectsDiffer = [...(config.subjects ?? [])].sort().join() !== [...spec.subjects].sort().join();
+  const replicasDiffer = replicas !== undefined && config.num_replicas !== replicas;
+  if (subjectsDiffer || replicasDiffer) await jsm.streams.update(spec.name, { subjects: spec.subjects, ...(replicas !== undefined && { num_replicas: replicas }) });
 }
 
 /** Add a stream; if another process added it since we looked, make its subjects ours. */
-async function addStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+async function addStream(jsm: JetStreamManager, spec: StreamSpec, replicas = 1): Promise<void> {
   try {
-    await jsm.streams.add({ name: spec.name, subjects: spec.subjects });
+    await jsm.streams.add({ name: spec.name, subjects: spec.subjects, num_replicas: replicas });
   } catch (error) {
     if (isPermissionViolation(error)) {
       throw new Error(`stream ${spec.name} does not exist yet, and only its publisher may declare it: waiting for it`, { cause: error });
     }
     if (!(error instanceof JetStreamApiError) || !/already in use/.test(error.message)) throw error;
-    await jsm.streams.update(spec.name, { subjects: spec.subjects });
+    await jsm.streams.update(spec.name, { subjects: spec.subjects, num_replicas: replicas });
   }
 }
 

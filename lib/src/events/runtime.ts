@@ -14,6 +14,8 @@ export interface EventsOptions {
   logger: Logger;
   publishes: EventType<unknown>[];
   handlers: EventHandler<unknown>[];
+  /** Replicas of the streams this service declares (1 on a single server, 3 on a cluster). */
+  streamReplicas?: number;
   /** The outbox the service's handlers record events in: its commits wake the relay. */
   outbox?: Outbox;
   /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
@@ -40,13 +42,13 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
       try {
         const jsm = await jetstreamManager(connection);
         const streams = new Map(options.publishes.map((type) => [streamOf(type.subject).name, streamOf(type.subject)]));
-        for (const stream of streams.values()) await ensureStream(jsm, stream);
+        for (const stream of streams.values()) await ensureStream(jsm, stream, options.streamReplicas);
         if (options.publishes.length > 0) {
           relay = new OutboxRelay(options.db, js, logger);
           relay.start(options.service, options.outbox);
         }
         if (options.handlers.length > 0) {
-          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });
+          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service, streamReplicas: options.streamReplicas });
           await consumers.start();
         }
         return;
