@@ -1,13 +1,18 @@
 /**
- * Measurement 3, the event pipeline, against a real nats-server:
+ * Measurement 3, the event pipeline, against a real nats-server run as
+ * deployed (deploy/nats/nats.conf: mutual TLS, a user per service):
  * - throughput: N outbox rows (OrderPlaced, inserted in bulk beforehand) relayed
  *   by OutboxRelay.relayBatch until none is left, versus the same messages
  *   published straight to JetStream from the same process, pipelined in windows
- *   of the relay's batch size; interleaved rounds, ratio per round.
+ *   of the relay's batch size; interleaved rounds, ratio per round. Both sides
+ *   publish on one connection as the "orders" user (its certificate), the one
+ *   allowed to publish orders.* events, so TLS is on both sides of the ratio.
  * - latency: orders-like transactions commit one OrderPlaced each at a steady
  *   rate while the relay runs as services run it (OutboxRelay.start) and an
  *   EventConsumers consumer (inbox, its own database) handles them; the figure
- *   is from the insert's commit to the handler starting.
+ *   is from the insert's commit to the handler starting. The consumer is the
+ *   inventory's (its user may consume orders.order.placed), on a fresh server:
+ *   no user may purge the throughput rounds' messages from the stream.
  * Relay, consumer and producer share this one process (in the mesh they are
  * separate processes); each has its own in-memory PGlite where the mesh has one.
  *
@@ -18,19 +23,21 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { type OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { events } from "@bazaar/runtime/events/catalog";
 import { EventConsumers, on } from "@bazaar/runtime/events/consumer";
-import { ensureStream } from "@bazaar/runtime/events/nats";
+import { streamOf } from "@bazaar/runtime/events/event-type";
+import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";
 import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { createLogger } from "@bazaar/runtime/logger";
-import { startNats } from "./lib/nats.js";
+import { type BenchNats, startNats } from "./lib/nats.js";
 import { ROOT } from "./lib/process.js";
 import { median, quantile, round } from "./lib/stats.js";
+import { benchCertificates, certificateFiles } from "./lib/tls.js";
 
 const N = Number(process.env.BENCH_EVENTS_N) || 3000;
 const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS) || 3;
@@ -65,13 +72,21 @@ async function memoryDatabase(): Promise<Database> {
   return db;
 }
 
-const nats = await startNats();
-const connection = await connect({ servers: nats.url });
+const certs = benchCertificates();
+/** A connection as `service`'s NATS user, made as the services make theirs (inbox prefix, TLS files). */
+const connectAs = (nats: BenchNats, service: string) => connectNats(nats.url, service, logger, certificateFiles(certs, service));
+
+const servers: BenchNats[] = [];
+const connections: NatsConnection[] = [];
 const dbs: Database[] = [];
 try {
-  const js = jetstream(connection);
-  const jsm = await jetstreamManager(connection);
-  await ensureStream(jsm, { name: "ORDERS", subjects: ["orders.>"] });
+  let nats = await startNats({ certs });
+  servers.push(nats);
+  let producer = await connectAs(nats, "orders");
+  connections.push(producer);
+  let js = jetstream(producer);
+  // Declared by its publisher, as the orders service declares it.
+  await ensureStream(await jetstreamManager(producer), streamOf(type.subject));
   const producerDb = await memoryDatabase();
   dbs.push(producerDb);
   const outbox = new Outbox();
@@ -123,8 +138,17 @@ try {
   }
 
   // Commit-to-consumer latency under a steady load. The consumer delivers from the start of the
-  // stream: empty it first, or it would chew through the throughput rounds' messages before ours.
-  await jsm.streams.purge("ORDERS");
+  // stream, and no user may purge it: a fresh server, or it would chew through the rounds' messages first.
+  await Promise.all(connections.splice(0).map((connection) => connection.close()));
+  await nats.stop();
+  nats = await startNats({ certs });
+  servers.push(nats);
+  producer = await connectAs(nats, "orders");
+  connections.push(producer);
+  js = jetstream(producer);
+  await ensureStream(await jetstreamManager(producer), streamOf(type.subject));
+  const consumer = await connectAs(nats, "inventory");
+  connections.push(consumer);
   const consumerDb = await memoryDatabase();
   dbs.push(consumerDb);
   const committedAt = new Map<string, number>();
@@ -136,12 +160,13 @@ try {
         if (committed !== undefined) latencies.push(now() - committed);
       }),
     ],
-    { db: consumerDb, js, jsm, logger },
-    { service: "bench" },
+    { db: consumerDb, js: jetstream(consumer), jsm: await jetstreamManager(consumer), logger },
+    // Its durable, inventory-orders_order_placed, is one the inventory user may create and pull from.
+    { service: "inventory" },
   );
   await consumers.start();
   const relay = new OutboxRelay(producerDb, js, logger);
-  relay.start("bench", outbox);
+  relay.start("orders", outbox);
   const total = RATE * SECONDS;
   const began = now();
   const commits: Promise<void>[] = [];
@@ -182,8 +207,8 @@ try {
   console.error(`events latency @${RATE}/s: p50 ${report.latency.p50Ms} ms p99 ${report.latency.p99Ms} ms (${latencies.length}/${total})`);
   writeFileSync(process.argv[2] ?? "events.json", JSON.stringify(report, null, 2));
 } finally {
-  await connection.close();
+  for (const connection of connections) await connection.close();
   for (const db of dbs) await db.close();
-  await nats.stop();
+  for (const server of servers) await server.stop();
 }
 process.exit(0);

@@ -5,7 +5,10 @@
  * Against the bare server it isolates what the middleware costs; against the
  * real catalog, what the database query costs.
  *
- * Usage: node --import tsx bench/hop-runtime-server.ts <port> <response.json>   (LOG_LEVEL from the environment)
+ * TLS_MODE=mtls (TLS_DIR) adds what the deployed mesh adds: mutual TLS with the
+ * catalog's certificate and the authorization interceptor on every call.
+ *
+ * Usage: node --import tsx bench/hop-runtime-server.ts <port> <response.json>   (LOG_LEVEL, TLS_MODE, TLS_DIR from the environment)
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -25,6 +28,8 @@ await runService({
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: "memory://",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    TLS_MODE: process.env.TLS_MODE,
+    TLS_DIR: process.env.TLS_DIR,
   }),
   // The runtime opens a database before SERVING: give it the catalog's schema.
   migrationsDir: fileURLToPath(new URL("../services/catalog/migrations", import.meta.url)),

@@ -3,16 +3,21 @@
  * rate, over gRPC (orders) or HTTP (the gateway). Sends are scheduled by the
  * clock, never by the previous answer, and latency is measured from the
  * scheduled time, so a slow server cannot hide its queue (no coordinated
- * omission). Every order has a fresh idempotency key. Once loaded it prints
- * "ready" and waits for the shared start time (epoch ms) on stdin, so module
- * loading never counts as latency; at the end it prints one JSON line.
+ * omission). Every order has a fresh idempotency key. Over gRPC it calls
+ * orders with the gateway's certificate (the mesh is mutual TLS and only the
+ * gateway may PlaceOrder); over HTTP it is a customer with a bearer token.
+ * Once loaded it prints "ready" and waits for the shared start time (epoch ms)
+ * on stdin, so module loading never counts as latency; at the end it prints
+ * one JSON line.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/loadgen-worker.ts '<json WorkerPlan>'
  */
 import { Agent, request as httpRequest } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { OrderServiceService, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
-import { insecureClient, unary } from "./lib/grpc-call.js";
+import { devAuthConfig } from "../scripts/dev-env.js";
+import { signCustomerToken } from "../services/gateway/src/auth.js";
+import { mtlsClient, unary } from "./lib/grpc-call.js";
 
 export interface WorkerPlan {
   target: "grpc" | "http";
@@ -26,6 +31,8 @@ export interface WorkerPlan {
   keyPrefix: string;
   deadlineMs: number;
   products: string[];
+  /** Certificates of the mesh: over gRPC this worker is the gateway (mutual TLS, allowed to PlaceOrder). */
+  tlsDir: string;
 }
 
 export interface WorkerResult {
@@ -39,6 +46,15 @@ export interface WorkerResult {
 }
 
 const plan = JSON.parse(process.argv[2]!) as WorkerPlan;
+/** Orders come from this many customers, in turn. */
+const CUSTOMERS = 97;
+const customerOf = (index: number) => `bench-${index % CUSTOMERS}`;
+// Over HTTP each customer sends their bearer token, signed before "ready" so signing never counts as latency.
+const authorizations = new Map<string, string>();
+if (plan.target === "http") {
+  const auth = devAuthConfig();
+  for (let index = 0; index < CUSTOMERS; index++) authorizations.set(customerOf(index), `Bearer ${await signCustomerToken(auth, customerOf(index))}`);
+}
 /** The first send's epoch ms, shared by every worker; each offsets itself by `phase` (0..1 of an interval). */
 const startAt = await new Promise<number>((resolve) => {
   process.stdout.write("ready\n");
@@ -54,7 +70,7 @@ const errors: Record<string, number> = {};
 const fail = (reason: string) => (errors[reason] = (errors[reason] ?? 0) + 1);
 
 const orderOf = (index: number): PlaceOrderRequest => ({
-  customerId: `bench-${index % 97}`,
+  customerId: customerOf(index),
   items: [{ productId: plan.products[index % plan.products.length]!, quantity: 1 }],
   paymentToken: "tok_visa",
   idempotencyKey: `${plan.keyPrefix}-${index}`,
@@ -63,7 +79,7 @@ const orderOf = (index: number): PlaceOrderRequest => ({
 let send: (order: PlaceOrderRequest) => Promise<void>;
 let close = () => {};
 if (plan.target === "grpc") {
-  const client = insecureClient(plan.address);
+  const client = mtlsClient(plan.address, plan.tlsDir, "gateway", "orders");
   close = () => client.close();
   send = async (order) => {
     try {
@@ -89,7 +105,12 @@ if (plan.target === "grpc") {
           method: "POST",
           agent,
           timeout: plan.deadlineMs,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), "idempotency-key": order.idempotencyKey },
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            "idempotency-key": order.idempotencyKey,
+            authorization: authorizations.get(order.customerId)!,
+          },
         },
         (res) => {
           res.resume();

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { createTransport } from "@bazaar/runtime/security/transport";
 
 /** One unary method of a generated grpc-js definition, as much as a raw client needs. */
 export interface Method<Req, Res> {
@@ -26,4 +27,17 @@ export function unary<Req, Res>(client: grpc.Client, method: Method<Req, Res>, r
   });
 }
 
+/** Plaintext: only for servers started with TLS_MODE=insecure (or the bare grpc-js server without TLS). */
 export const insecureClient = (address: string): grpc.Client => new grpc.Client(address, grpc.credentials.createInsecure());
+
+/**
+ * Mutual TLS as `identity` (its certificate from `tlsDir`), expecting the server
+ * to be `peer`: the credentials the mesh's own clients use, so the server's
+ * authorization policy applies (e.g. the gateway may call orders' PlaceOrder).
+ * The TLS server name is the peer's (a DNS SAN of its certificate): Node warns
+ * about an IP address there, and the identity check ignores the name anyway.
+ */
+export const mtlsClient = (address: string, tlsDir: string, identity: string, peer: string): grpc.Client =>
+  new grpc.Client(address, createTransport({ TLS_MODE: "mtls", TLS_DIR: tlsDir }, identity).client(peer), {
+    "grpc.ssl_target_name_override": peer,
+  });

@@ -2,11 +2,16 @@
  * h2load (nghttp2-client) as an independent HTTP/2 load generator for gRPC
  * unary calls: one prepared request body (the 5-byte gRPC frame header plus the
  * serialized request), the gRPC headers, a fixed number of calls in flight, for
- * a fixed duration. Latency percentiles come from its per-request log.
+ * a fixed duration. Latency percentiles come from its per-request log. And
+ * nodeH2load, the same in Node, for servers that require a client certificate.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import type { NodeLoadPlan } from "../h2load-node-worker.js";
+import { ROOT } from "./process.js";
 import { quantile } from "./stats.js";
 
 const run = promisify(execFile);
@@ -39,6 +44,12 @@ export interface H2loadResult {
   failed: number;
   p50Us: number;
   p99Us: number;
+  /** The Node generator over TLS: the protocol and cipher negotiated, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+  tls?: string;
+  /** CPU-seconds per second the server used while loaded (1 = its whole core): below 1, the generator or the machine was the limit. */
+  serverCpu?: number;
+  /** The same for the Node generator (h2load's is not measured). */
+  generatorCpu?: number;
 }
 
 export async function h2load(options: H2loadOptions): Promise<H2loadResult> {
@@ -70,5 +81,45 @@ export async function h2load(options: H2loadOptions): Promise<H2loadResult> {
     failed: Number(counts[2]),
     p50Us: quantile(latencies, 0.5),
     p99Us: quantile(latencies, 0.99),
+  };
+}
+
+/** The Node stand-in for h2load: one load at a time, on a new connection each. */
+export interface NodeH2load {
+  load(options: Omit<H2loadOptions, "logFile" | "core"> & Pick<NodeLoadPlan, "tls" | "serverPid">): Promise<H2loadResult>;
+  stop(): Promise<void>;
+}
+
+/**
+ * bench/h2load-node-worker.ts pinned to `core` like h2load, for servers that
+ * require a client certificate (`tls`: its PEM files and the CA). One process
+ * for every load, so Node's start-up is paid once. A Node generator is slower
+ * than h2load: compare its figures with each other, never with h2load's.
+ */
+export function startNodeH2load(core: number): NodeH2load {
+  const worker = join(ROOT, "bench", "h2load-node-worker.ts");
+  const child = spawn("taskset", ["-c", String(core), process.execPath, "--import", "tsx", worker], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    async load(options) {
+      const plan: NodeLoadPlan = {
+        url: options.url,
+        bodyFile: options.bodyFile,
+        inFlight: options.inFlight,
+        seconds: options.seconds,
+        warmUpSeconds: options.warmUpSeconds,
+        tls: options.tls,
+        serverPid: options.serverPid,
+      };
+      child.stdin.write(`${JSON.stringify(plan)}\n`);
+      const answer = await answers.next();
+      if (answer.done) throw new Error(`the Node load generator exited (${child.exitCode ?? child.signalCode})`);
+      return JSON.parse(answer.value) as H2loadResult;
+    },
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
   };
 }

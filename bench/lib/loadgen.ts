@@ -54,6 +54,8 @@ export interface LoadOptions {
   keyPrefix: string;
   products: string[];
   deadlineMs?: number;
+  /** The mesh's certificates: the gRPC target is called with the gateway's, as the gateway calls orders. */
+  tlsDir: string;
 }
 
 export async function constantRate(options: LoadOptions): Promise<LoadResult> {
@@ -66,6 +68,7 @@ export async function constantRate(options: LoadOptions): Promise<LoadResult> {
     keyPrefix: `${options.keyPrefix}-w${index}`,
     deadlineMs: options.deadlineMs ?? 10_000,
     products: options.products,
+    tlsDir: options.tlsDir,
   }));
   const workers = plans.map(startWorker);
   await Promise.all(workers.map((worker) => worker.ready));

@@ -1,16 +1,21 @@
 /**
  * The whole shop for the benchmarks, started the way `make up` starts it
- * (nats-server, then the five services together, then the gateway; services
- * from their compiled dist/main.js with embedded PGlite in a data directory and
- * LOG_LEVEL=info) but on free ports and in a directory of our own, so it never
- * collides with `make up` or a test. The inventory can be given deep stock
- * first, so a load test measures capacity, never "out of stock".
+ * (nats-server with deploy/nats/nats.conf, then the five services together,
+ * then the gateway; services from their compiled dist/main.js with embedded
+ * PGlite in a data directory and LOG_LEVEL=info; mutual TLS on every gRPC hop
+ * and to NATS, TLS_MODE=mtls) but on free ports, with certificates and a
+ * directory of our own, so it never collides with `make up` or a test. The
+ * inventory can be given deep stock first, so a load test measures capacity,
+ * never "out of stock".
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
+import { devAuthSecret } from "../../scripts/dev-env.js";
+import { startNats } from "./nats.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
+import { benchCertificates } from "./tls.js";
 
 export const SERVICES = ["catalog", "inventory", "orders", "payments", "notifications"] as const;
 export type MeshService = (typeof SERVICES)[number];
@@ -18,6 +23,8 @@ export type MeshService = (typeof SERVICES)[number];
 export interface BenchMesh {
   grpc: Record<MeshService, string>;
   gatewayUrl: string;
+  /** The certificates every process uses (ca.pem, <identity>.pem, <identity>-key.pem): a client of the mesh needs one. */
+  tlsDir: string;
   /** Every process by name (nats, the five services, gateway), for RSS and CPU readings. */
   processes: Map<string, Started>;
   /** Milliseconds from the first spawn to every component ready. */
@@ -60,19 +67,13 @@ export async function startMesh(
     const nats = processes.get("nats");
     if (nats) await stopProcess(nats);
   };
+  // Issued before the clock starts (once per process), as `make up` issues certs/ before it starts anything.
+  const tlsDir = benchCertificates();
+  const tls = { TLS_MODE: "mtls", TLS_DIR: tlsDir };
   const began = performance.now();
   try {
-    const natsPort = await freePort();
-    const natsMonitor = await freePort();
-    const nats = startProcess(
-      "nats",
-      "nats-server",
-      ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-m", String(natsMonitor), "-sd", join(dataRoot, "nats")],
-      {},
-      join(logDir, "nats.log"),
-    );
-    processes.set("nats", nats);
-    await waitFor(nats, () => httpOk(`http://127.0.0.1:${natsMonitor}/healthz`));
+    const nats = await startNats({ certs: tlsDir, store: join(dataRoot, "nats"), log: join(logDir, "nats.log") });
+    processes.set("nats", nats.started);
 
     const ports = Object.fromEntries(
       await Promise.all(SERVICES.map(async (name) => [name, { grpc: await freePort(), admin: await freePort() }] as const)),
@@ -87,8 +88,9 @@ export async function startMesh(
           GRPC_ADDR: grpc[name],
           ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
           DATA_DIR: join(dataRoot, name),
-          NATS_URL: `nats://127.0.0.1:${natsPort}`,
+          NATS_URL: nats.url,
           LOG_LEVEL: "info",
+          ...tls,
           CATALOG_ADDR: grpc.catalog,
           INVENTORY_ADDR: grpc.inventory,
           PAYMENTS_ADDR: grpc.payments,
@@ -111,6 +113,9 @@ export async function startMesh(
         ORDERS_ADDR: grpc.orders,
         NOTIFICATIONS_ADDR: grpc.notifications,
         LOG_LEVEL: "info",
+        // The key bench/loadgen-worker.ts signs its customers' tokens with.
+        AUTH_JWT_SECRET: devAuthSecret(),
+        ...tls,
         ...env,
       },
       join(logDir, "gateway.log"),
@@ -118,7 +123,7 @@ export async function startMesh(
     processes.set("gateway", gateway);
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
     await waitFor(gateway, () => httpOk(`${gatewayUrl}/healthz`));
-    return { grpc, gatewayUrl, processes, startMs: performance.now() - began, stop };
+    return { grpc, gatewayUrl, tlsDir, processes, startMs: performance.now() - began, stop };
   } catch (error) {
     await stop();
     throw error;

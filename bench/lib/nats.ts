@@ -1,27 +1,47 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, httpOk, startProcess, stopProcess, waitFor } from "./process.js";
+import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
 
-/** A throwaway nats-server with JetStream on free ports, its store in a temporary directory. */
-export async function startNats(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export interface BenchNats {
+  /** tls://127.0.0.1:<port>: clients must present a certificate of the CA. */
+  url: string;
+  started: Started;
+  stop(): Promise<void>;
+}
+
+/**
+ * nats-server as deployed (deploy/nats/nats.conf, as `make up` runs it):
+ * JetStream, mutual TLS with the certificates in `certs`, each client mapped
+ * to the user named by its certificate with that user's permissions. Free
+ * ports on 127.0.0.1. The store is `store` when given (kept: a mesh restarts
+ * on its data), else a temporary directory deleted by stop().
+ */
+export async function startNats(options: { certs: string; store?: string; log?: string }): Promise<BenchNats> {
   const port = await freePort();
   const monitor = await freePort();
-  const store = mkdtempSync(join(tmpdir(), "bazaar-bench-nats-"));
+  const temporary = options.store ? undefined : mkdtempSync(join(tmpdir(), "bazaar-bench-nats-"));
+  const store = options.store ?? temporary!;
   const started = startProcess(
     "nats",
     "nats-server",
-    ["-js", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-sd", store],
-    {},
-    join(store, "nats.log"),
+    // The config names its store ($NATS_STORE_DIR): nats-server refuses -sd next to it.
+    ["-c", join(ROOT, "deploy", "nats", "nats.conf"), "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor)],
+    {
+      NATS_STORE_DIR: store,
+      NATS_TLS_CA: join(options.certs, "ca.pem"),
+      NATS_TLS_CERT: join(options.certs, "nats.pem"),
+      NATS_TLS_KEY: join(options.certs, "nats-key.pem"),
+    },
+    options.log ?? join(store, "nats.log"),
   );
   await waitFor(started, () => httpOk(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`));
   return {
-    url: `nats://127.0.0.1:${port}`,
-    pid: started.pid,
+    url: `tls://127.0.0.1:${port}`,
+    started,
     async stop() {
       await stopProcess(started);
-      rmSync(store, { recursive: true, force: true });
+      if (temporary) rmSync(temporary, { recursive: true, force: true });
     },
   };
 }
