@@ -1,12 +1,14 @@
-import { baseServiceConfig, loadConfigOrExit } from "@bazaar/runtime/config";
+import { loadConfigOrExit } from "@bazaar/runtime/config";
 import { runService } from "@bazaar/runtime/service";
-import { catalogService } from "./service.js";
+import { catalogConfig } from "./config.js";
+import { catalogServiceWith } from "./service.js";
 import { migrationsDir } from "./store.js";
 
 // The catalog process: configuration from the environment, the runtime does the rest.
+const config = loadConfigOrExit(catalogConfig);
 await runService({
   name: "catalog",
-  config: loadConfigOrExit(baseServiceConfig("catalog")),
+  config,
   migrationsDir,
-  services: [catalogService],
+  services: [catalogServiceWith(config.PRODUCT_CACHE_TTL_MS)],
 });

@@ -3,10 +3,11 @@ import { notFound } from "@bazaar/runtime/errors";
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { implement } from "@bazaar/runtime/service";
 import { parseBatchGetProducts, parseGetProduct, parseListProducts, toPage } from "./domain.js";
+import { CachedProducts, type ProductSource } from "./cache.js";
 import { ProductStore } from "./store.js";
 
-/** CatalogService's gRPC handlers: validate, ask the store, answer. */
-export function catalogHandlers(store: ProductStore): UnaryHandlers<typeof CatalogServiceService> {
+/** CatalogService's gRPC handlers: validate, ask the store (or its cache), answer. */
+export function catalogHandlers(store: ProductSource): UnaryHandlers<typeof CatalogServiceService> {
   return {
     async getProduct(request) {
       const id = parseGetProduct(request);
@@ -30,5 +31,11 @@ export function catalogHandlers(store: ProductStore): UnaryHandlers<typeof Catal
   };
 }
 
-/** The catalog as the runtime starts it: its contract and handlers over its own database. */
-export const catalogService = implement(CatalogServiceService, ({ db }) => catalogHandlers(new ProductStore(db)));
+/** How long a product is served from memory by default (PRODUCT_CACHE_TTL_MS). */
+export const DEFAULT_PRODUCT_CACHE_TTL_MS = 30_000;
+
+/** The catalog as the runtime starts it: its contract and handlers over its own database, products cached for `cacheTtlMs`. */
+export const catalogServiceWith = (cacheTtlMs: number) =>
+  implement(CatalogServiceService, ({ db }) => catalogHandlers(new CachedProducts(new ProductStore(db), { ttlMs: cacheTtlMs })));
+
+export const catalogService = catalogServiceWith(DEFAULT_PRODUCT_CACHE_TTL_MS);
