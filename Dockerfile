@@ -57,9 +57,11 @@ RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
 # ---- the image
 FROM node:20-bookworm-slim
 ARG SERVICE
+# TLS_DIR: where compose and Kubernetes mount the CA and this service's certificate and key.
 ENV NODE_ENV=production \
     SERVICE=${SERVICE} \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    TLS_DIR=/certs
 COPY --from=prod-deps /src/node_modules /app/node_modules
 COPY --from=assemble /out /app
 # The embedded database (only when DATABASE_URL is unset) needs a writable directory.
