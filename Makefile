@@ -62,6 +62,7 @@ bench: build ## benchmarks (hop overhead, orders end to end, event pipeline, foo
 	@command -v h2load >/dev/null || { echo "h2load is not on PATH. Install it: sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS)"; exit 1; }
 	@command -v nats-server >/dev/null || { echo "nats-server is not on PATH. Install it: sudo apt-get install -y nats-server"; exit 1; }
 	@command -v taskset >/dev/null || { echo "taskset is not on PATH (util-linux): the hop benchmark pins processes to cores"; exit 1; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL's server binaries are missing (the PostgreSQL variants start a throwaway server). Install them: sudo apt-get install -y postgresql"; exit 1; }
 	$(TSX) bench/main.ts
 
 .PHONY: chaos

@@ -5,19 +5,24 @@
  * starts it, with deep stock so "out of stock" never counts as capacity.
  * Fixed rates give latency percentiles; a rising series of rates gives the
  * highest one sustained. Also samples each process's resident memory and CPU
- * under that load.
+ * under that load. Run twice: every service on embedded PGlite (as `make up`),
+ * then every service on its own database of one real PostgreSQL server (as
+ * compose and Kubernetes run it; the server is started before the mesh and its
+ * CPU and memory are counted as the "postgres" process).
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/e2e.ts <out.json>
  * Env: BENCH_E2E_SECONDS (5), BENCH_E2E_ROUNDS (2), BENCH_E2E_WORKERS (2),
- *      BENCH_E2E_RATES ("50,100,200"), BENCH_PROFILE_DIR (CPU profiles of the mesh processes), BENCH_E2E_STEPS ("25,50,75,100,150,200,300,400")
+ *      BENCH_E2E_RATES ("50,100,200"), BENCH_PROFILE_DIR (CPU profiles of the mesh processes),
+ *      BENCH_E2E_STEPS ("25,50,75,100,150,200,300,400"), BENCH_BACKENDS ("pglite,postgres")
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constantRate, type LoadResult } from "./lib/loadgen.js";
-import { type BenchMesh, deepenStock, startMesh } from "./lib/mesh.js";
-import { cpuSeconds, rssMb, type Started } from "./lib/process.js";
+import { type BenchMesh, deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
+import { type Backend, type BenchPostgres, chosenBackends, pssMb, startBenchPostgres } from "./lib/postgres.js";
+import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
 const SECONDS = Number(process.env.BENCH_E2E_SECONDS) || 5;
@@ -34,22 +39,45 @@ const TARGETS = ["http", "grpc"] as const;
 
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-e2e-"));
 const runId = `bench${Date.now().toString(36)}`;
-let mesh: BenchMesh | undefined;
 let keep = false;
 
-/** Peak RSS and CPU seconds of every mesh process while `load` runs. */
-async function sampled<T>(load: () => Promise<T>): Promise<{ result: T; peakRssMb: Record<string, number>; cpu: Record<string, number> }> {
-  const processes = [...mesh!.processes.values()];
+/**
+ * The processes whose CPU and memory count: the mesh's, plus the PostgreSQL
+ * server's (all its processes as one, memory as PSS since they share buffers).
+ */
+interface Meter {
+  names: string[];
+  cpu(): Record<string, number>;
+  memoryMb(): Record<string, number>;
+}
+function meter(mesh: BenchMesh, postgres: BenchPostgres | undefined): Meter {
+  const processes = [...mesh.processes.values()];
+  return {
+    names: [...processes.map((started) => started.name), ...(postgres ? ["postgres"] : [])],
+    cpu: () => ({
+      ...Object.fromEntries(processes.map((started) => [started.name, cpuSeconds(started.pid)])),
+      ...(postgres ? { postgres: postgres.cpuSeconds() } : {}),
+    }),
+    memoryMb: () => ({
+      ...Object.fromEntries(processes.map((started) => [started.name, rssMb(started.pid)])),
+      ...(postgres ? { postgres: pssMb(postgres.pids()) } : {}),
+    }),
+  };
+}
+
+/** Peak memory and CPU seconds of every process while `load` runs. */
+async function sampled<T>(meter_: Meter, load: () => Promise<T>): Promise<{ result: T; peakRssMb: Record<string, number>; cpu: Record<string, number> }> {
   const peak: Record<string, number> = {};
-  const cpuBefore = Object.fromEntries(processes.map((started) => [started.name, cpuSeconds(started.pid)]));
+  const cpuBefore = meter_.cpu();
   const sample = () => {
-    for (const started of processes) peak[started.name] = Math.max(peak[started.name] ?? 0, rssMb(started.pid));
+    for (const [name, mb] of Object.entries(meter_.memoryMb())) peak[name] = Math.max(peak[name] ?? 0, mb);
   };
   const timer = setInterval(sample, 250);
   try {
     const result = await load();
     sample();
-    const cpu = Object.fromEntries(processes.map((started) => [started.name, round(cpuSeconds(started.pid) - cpuBefore[started.name]!, 2)]));
+    const cpuAfter = meter_.cpu();
+    const cpu = Object.fromEntries(meter_.names.map((name) => [name, round(cpuAfter[name]! - cpuBefore[name]!, 2)]));
     return { result, peakRssMb: Object.fromEntries(Object.entries(peak).map(([name, mb]) => [name, round(mb, 1)])), cpu };
   } finally {
     clearInterval(timer);
@@ -60,111 +88,138 @@ async function sampled<T>(load: () => Promise<T>): Promise<{ result: T; peakRssM
  * After an overloaded run the relays, consumers and timed-out sagas keep
  * working for a while: wait (up to 8 s) until the mesh uses under 10% of a core.
  */
-async function settle(): Promise<void> {
-  const processes: Started[] = [...mesh!.processes.values()];
+async function settle(meter_: Meter): Promise<void> {
+  const total = () => Object.values(meter_.cpu()).reduce((sum, seconds) => sum + seconds, 0);
   const deadline = Date.now() + 8_000;
   for (;;) {
-    const before = processes.reduce((sum, started) => sum + cpuSeconds(started.pid), 0);
+    const before = total();
     await sleep(1000);
-    const used = processes.reduce((sum, started) => sum + cpuSeconds(started.pid), 0) - before;
-    if (used < 0.1 || Date.now() > deadline) return;
+    if (total() - before < 0.1 || Date.now() > deadline) return;
+  }
+}
+
+/** Rounded: the median of two runs is their mean, with a float's tail. */
+const summary = (runs: LoadResult[]) => ({
+  p50Ms: round(median(runs.map((run) => run.p50Ms)), 1),
+  p95Ms: round(median(runs.map((run) => run.p95Ms)), 1),
+  p99Ms: round(median(runs.map((run) => run.p99Ms)), 1),
+  errorRate: round(median(runs.map((run) => run.errorRate)), 4),
+  okPerSecond: round(median(runs.map((run) => run.okPerSecond)), 1),
+  runs,
+});
+
+/** The fixed rates and the rising series on one backend, on a mesh of its own. */
+async function measure(backend: Backend) {
+  const dataRoot = join(work, backend, "data");
+  let postgres: BenchPostgres | undefined;
+  let mesh: BenchMesh | undefined;
+  try {
+    if (backend === "postgres") {
+      postgres = await startBenchPostgres();
+      await postgres.freshDatabases(SERVICES);
+    }
+    const products = await deepenStock(join(dataRoot, "inventory"), 10_000_000, postgres?.url("inventory"));
+    // BENCH_PROFILE_DIR: every mesh process writes a V8 CPU profile there when it exits.
+    const profileDir = process.env.BENCH_PROFILE_DIR;
+    const nodeArgs = (name: string) => (profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, backend, name)}`] : []);
+    const pg = postgres;
+    mesh = await startMesh(dataRoot, join(work, backend, "logs"), { nodeArgs, ...(pg ? { databaseUrl: (name) => pg.url(name) } : {}) });
+    const meter_ = meter(mesh, postgres);
+    const started = mesh;
+    const address = (target: (typeof TARGETS)[number]) => (target === "http" ? started.gatewayUrl : started.grpc.orders);
+    let counter = 0;
+    const load = (target: (typeof TARGETS)[number], rate: number) =>
+      constantRate({ target, address: address(target), rate, seconds: SECONDS, workers: WORKERS, keyPrefix: `${runId}-${backend}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: started.tlsDir });
+
+    // Warm up both paths (JIT, connections, database caches) before anything counts; if that overloaded
+    // a slow machine, the backlog must be gone before the first measured run.
+    for (const target of TARGETS) {
+      await load(target, 50);
+      await settle(meter_);
+    }
+
+    const fixed: Record<string, Record<number, LoadResult[]>> = {};
+    /** The lowest rate this target could not sustain in the first round, if any. */
+    const overloadedAt = (target: string) => RATES.find((rate) => fixed[target]?.[rate]?.[0] && !sustained(fixed[target]![rate]![0]!));
+    for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
+      for (const rate of RATES) {
+        for (const target of round_ % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
+          // An overloaded rate is measured once, and a higher one not at all: repeating
+          // an overload only repeats the timeouts (and the minutes of a `make bench`).
+          const overloaded = overloadedAt(target);
+          if (overloaded !== undefined && rate >= overloaded) continue;
+          const result = await load(target, rate);
+          ((fixed[target] ??= {})[rate] ??= []).push(result);
+          console.error(`e2e ${backend} ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p50 ${result.p50Ms} p95 ${result.p95Ms} p99 ${result.p99Ms} ms ${JSON.stringify(result.errors)}`);
+          await settle(meter_);
+        }
+      }
+    }
+
+    const steps: Record<string, LoadResult[]> = {};
+    const underLoad: Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }> = {};
+    for (const target of TARGETS) {
+      for (const rate of STEPS) {
+        const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
+        (steps[target] ??= []).push(result);
+        const held = sustained(result);
+        console.error(`e2e ${backend} step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
+        if (!underLoad[target] || held) {
+          underLoad[target] = {
+            rate,
+            peakRssMb,
+            cpuSecondsPerSecond: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round(seconds / SECONDS, 2)])),
+          };
+        }
+        await settle(meter_); // let the relays and consumers catch up before the next step
+        if (!held) break;
+      }
+    }
+
+    return {
+      meshStartMs: round(mesh.startMs, 0),
+      fixed: Object.fromEntries(
+        TARGETS.map((target) => [
+          target,
+          Object.fromEntries(
+            RATES.map((rate) => [rate, fixed[target]?.[rate] ? summary(fixed[target][rate]) : { notRun: `${overloadedAt(target)}/s was not sustained` }]),
+          ),
+        ]),
+      ),
+      steps,
+      sustained: Object.fromEntries(
+        TARGETS.map((target) => {
+          const ok = (steps[target] ?? []).filter(sustained);
+          return [target, ok.length > 0 ? Math.max(...ok.map((step) => step.offeredPerSecond)) : 0];
+        }),
+      ),
+      underLoad,
+    };
+  } finally {
+    await mesh?.stop();
+    await postgres?.stop();
   }
 }
 
 try {
-  const products = await deepenStock(join(work, "data", "inventory"), 10_000_000);
-  // BENCH_PROFILE_DIR: every mesh process writes a V8 CPU profile there when it exits.
-  const profileDir = process.env.BENCH_PROFILE_DIR;
-  const profile = (name: string) => (profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : []);
-  mesh = await startMesh(join(work, "data"), join(work, "logs"), {}, profile);
-  const address = (target: (typeof TARGETS)[number]) => (target === "http" ? mesh!.gatewayUrl : mesh!.grpc.orders);
-  let counter = 0;
-  const load = (target: (typeof TARGETS)[number], rate: number) =>
-    constantRate({ target, address: address(target), rate, seconds: SECONDS, workers: WORKERS, keyPrefix: `${runId}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: mesh!.tlsDir });
-
-  // Warm up both paths (JIT, connections, PGlite caches) before anything counts; if that overloaded
-  // a slow machine, the backlog must be gone before the first measured run.
-  for (const target of TARGETS) {
-    await load(target, 50);
-    await settle();
+  const backends: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  for (const backend of chosenBackends()) {
+    const began = Date.now();
+    backends[backend] = await measure(backend);
+    console.error(`e2e ${backend} done in ${Math.round((Date.now() - began) / 1000)} s`);
   }
-
-  const fixed: Record<string, Record<number, LoadResult[]>> = {};
-  /** The lowest rate this target could not sustain in the first round, if any. */
-  const overloadedAt = (target: string) => RATES.find((rate) => fixed[target]?.[rate]?.[0] && !sustained(fixed[target]![rate]![0]!));
-  for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
-    for (const rate of RATES) {
-      for (const target of round_ % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
-        // An overloaded rate is measured once, and a higher one not at all: repeating
-        // an overload only repeats the timeouts (and the minutes of a `make bench`).
-        const overloaded = overloadedAt(target);
-        if (overloaded !== undefined && rate >= overloaded) continue;
-        const result = await load(target, rate);
-        ((fixed[target] ??= {})[rate] ??= []).push(result);
-        console.error(`e2e ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p50 ${result.p50Ms} p95 ${result.p95Ms} p99 ${result.p99Ms} ms ${JSON.stringify(result.errors)}`);
-        await settle();
-      }
-    }
-  }
-
-  const steps: Record<string, LoadResult[]> = {};
-  const underLoad: Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }> = {};
-  for (const target of TARGETS) {
-    for (const rate of STEPS) {
-      const { result, peakRssMb, cpu } = await sampled(() => load(target, rate));
-      (steps[target] ??= []).push(result);
-      const held = sustained(result);
-      console.error(`e2e step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
-      if (!underLoad[target] || held) {
-        underLoad[target] = {
-          rate,
-          peakRssMb,
-          cpuSecondsPerSecond: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round(seconds / SECONDS, 2)])),
-        };
-      }
-      await settle(); // let the relays and consumers catch up before the next step
-      if (!held) break;
-    }
-  }
-
-  // Rounded: the median of two runs is their mean, with a float's tail.
-  const summary = (runs: LoadResult[]) => ({
-    p50Ms: round(median(runs.map((run) => run.p50Ms)), 1),
-    p95Ms: round(median(runs.map((run) => run.p95Ms)), 1),
-    p99Ms: round(median(runs.map((run) => run.p99Ms)), 1),
-    errorRate: round(median(runs.map((run) => run.errorRate)), 4),
-    okPerSecond: round(median(runs.map((run) => run.okPerSecond)), 1),
-    runs,
-  });
   const report = {
     seconds: SECONDS,
     rounds: ROUNDS,
     workers: WORKERS,
-    meshStartMs: round(mesh.startMs, 0),
-    fixed: Object.fromEntries(
-      TARGETS.map((target) => [
-        target,
-        Object.fromEntries(
-          RATES.map((rate) => [rate, fixed[target]?.[rate] ? summary(fixed[target][rate]) : { notRun: `${overloadedAt(target)}/s was not sustained` }]),
-        ),
-      ]),
-    ),
-    steps,
-    sustained: Object.fromEntries(
-      TARGETS.map((target) => {
-        const ok = (steps[target] ?? []).filter(sustained);
-        return [target, ok.length > 0 ? Math.max(...ok.map((step) => step.offeredPerSecond)) : 0];
-      }),
-    ),
     sustainedRule: `error rate < ${MAX_ERROR_RATE * 100}% and p99 <= ${MAX_SUSTAINED_P99_MS} ms over ${SECONDS} s at a constant arrival rate`,
-    underLoad,
+    backends,
   };
   writeFileSync(process.argv[2] ?? join(work, "e2e.json"), JSON.stringify(report, null, 2));
 } catch (error) {
   keep = true;
-  console.error(`e2e failed; logs kept in ${work}/logs`);
+  console.error(`e2e failed; logs kept in ${work}/<backend>/logs`);
   throw error;
 } finally {
-  await mesh?.stop();
   if (!keep) rmSync(work, { recursive: true, force: true });
 }

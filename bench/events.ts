@@ -14,10 +14,14 @@
  *   inventory's (its user may consume orders.order.placed), on a fresh server:
  *   no user may purge the throughput rounds' messages from the stream.
  * Relay, consumer and producer share this one process (in the mesh they are
- * separate processes); each has its own in-memory PGlite where the mesh has one.
+ * separate processes); each has its own database where the mesh has one. Both
+ * figures are taken on both backends: in-memory PGlite, and a database each on
+ * one real PostgreSQL server (lib/postgres.ts); the throughput rounds interleave
+ * the two relays with the raw publishing they are compared with.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/events.ts <out.json>
- * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
+ * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5),
+ *      BENCH_BACKENDS ("pglite,postgres")
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +39,7 @@ import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { createLogger } from "@bazaar/runtime/logger";
 import { type BenchNats, startNats } from "./lib/nats.js";
+import { type Backend, type BenchPostgres, chosenBackends, startBenchPostgres } from "./lib/postgres.js";
 import { ROOT } from "./lib/process.js";
 import { median, quantile, round } from "./lib/stats.js";
 import { benchCertificates, certificateFiles } from "./lib/tls.js";
@@ -66,44 +71,55 @@ const placed = (index: number): OrderPlaced => ({
   occurredAt: new Date(),
 });
 
-async function memoryDatabase(): Promise<Database> {
-  const db = await openDatabase({ url: "memory://", dataDir: "" });
-  await migrate(db, join(ROOT, "lib", "migrations"));
-  return db;
-}
-
 const certs = benchCertificates();
 /** A connection as `service`'s NATS user, made as the services make theirs (inbox prefix, TLS files). */
 const connectAs = (nats: BenchNats, service: string) => connectNats(nats.url, service, logger, certificateFiles(certs, service));
 
+const backends = chosenBackends();
 const servers: BenchNats[] = [];
 const connections: NatsConnection[] = [];
 const dbs: Database[] = [];
-try {
-  let nats = await startNats({ certs });
-  servers.push(nats);
-  let producer = await connectAs(nats, "orders");
-  connections.push(producer);
-  let js = jetstream(producer);
-  // Declared by its publisher, as the orders service declares it.
-  await ensureStream(await jetstreamManager(producer), streamOf(type.subject));
-  const producerDb = await memoryDatabase();
-  dbs.push(producerDb);
-  const outbox = new Outbox();
+let postgres: BenchPostgres | undefined;
 
-  // Throughput, interleaved: relay then raw in even rounds, raw then relay in odd ones.
-  const relayRates: number[] = [];
-  const rawRates: number[] = [];
-  const ratios: number[] = [];
-  const relayOnce = async () => {
-    await producerDb.transaction(async (tx) => {
+/** A migrated database on `backend`: in-memory PGlite, or a fresh database `name` on the PostgreSQL server. */
+async function database(backend: Backend, name: string): Promise<Database> {
+  let url = "memory://";
+  if (backend === "postgres") {
+    postgres ??= await startBenchPostgres();
+    await postgres.freshDatabases([name]);
+    url = postgres.url(name);
+  }
+  const db = await openDatabase({ url, dataDir: "" });
+  dbs.push(db);
+  await migrate(db, join(ROOT, "lib", "migrations"));
+  return db;
+}
+
+/** A fresh nats-server with the orders stream declared by its publisher, as the orders service declares it. */
+async function freshNats() {
+  const nats = await startNats({ certs });
+  servers.push(nats);
+  const producer = await connectAs(nats, "orders");
+  connections.push(producer);
+  await ensureStream(await jetstreamManager(producer), streamOf(type.subject));
+  return { nats, js: jetstream(producer) };
+}
+
+/** Relay and raw throughput, interleaved: the backends' relays and raw publishing, in a rotating order per round. */
+async function throughput() {
+  const { js } = await freshNats();
+  const outbox = new Outbox();
+  const producerDbs = Object.fromEntries(await Promise.all(backends.map(async (backend) => [backend, await database(backend, "events_producer")] as const)));
+  const relayOnce = async (backend: Backend) => {
+    const db = producerDbs[backend]!;
+    await db.transaction(async (tx) => {
       for (let index = 0; index < N; index += 1) await outbox.add(tx, type, placed(index));
     });
-    const relay = new OutboxRelay(producerDb, js, logger);
+    const relay = new OutboxRelay(db, js, logger);
     const started = now();
     let sent = 0;
     for (let batch = await relay.relayBatch(); batch > 0; batch = await relay.relayBatch()) sent += batch;
-    if (sent !== N) throw new Error(`relay published ${sent} of ${N}`);
+    if (sent !== N) throw new Error(`relay (${backend}) published ${sent} of ${N}`);
     return N / ((now() - started) / 1000);
   };
   const rawOnce = async () => {
@@ -121,36 +137,46 @@ try {
     return N / ((now() - started) / 1000);
   };
   await rawOnce(); // warm-up: connection, JIT
+  const sides = ["raw", ...backends] as const;
+  const rates: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side, []]));
   for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
-    let relayRate: number;
-    let rawRate: number;
-    if (round_ % 2 === 0) {
-      relayRate = await relayOnce();
-      rawRate = await rawOnce();
-    } else {
-      rawRate = await rawOnce();
-      relayRate = await relayOnce();
-    }
-    relayRates.push(relayRate);
-    rawRates.push(rawRate);
-    ratios.push(relayRate / rawRate);
-    console.error(`events round ${round_ + 1}/${ROUNDS}: relay ${round(relayRate, 0)}/s raw ${round(rawRate, 0)}/s ratio ${round(relayRate / rawRate, 3)}`);
+    // Rotate who goes first, so no side always runs on a warmer (or busier) machine.
+    const order = sides.map((_, index) => sides[(index + round_) % sides.length]!);
+    for (const side of order) rates[side]!.push(side === "raw" ? await rawOnce() : await relayOnce(side));
+    console.error(`events round ${round_ + 1}/${ROUNDS}: ${sides.map((side) => `${side} ${round(rates[side]!.at(-1)!, 0)}/s`).join(" ")}`);
   }
+  const raw = rates.raw!;
+  return {
+    rawPerSecond: round(median(raw), 0),
+    rawPerRound: raw.map((rate) => round(rate, 0)),
+    relay: Object.fromEntries(
+      backends.map((backend) => {
+        const relay = rates[backend]!;
+        const ratios = relay.map((rate, index) => rate / raw[index]!);
+        return [
+          backend,
+          {
+            relayPerSecond: round(median(relay), 0),
+            ratio: round(median(ratios), 3),
+            perRound: relay.map((rate, index) => ({ relay: round(rate, 0), raw: round(raw[index]!, 0), ratio: round(ratios[index]!, 3) })),
+          },
+        ];
+      }),
+    ),
+  };
+}
 
-  // Commit-to-consumer latency under a steady load. The consumer delivers from the start of the
-  // stream, and no user may purge it: a fresh server, or it would chew through the rounds' messages first.
-  await Promise.all(connections.splice(0).map((connection) => connection.close()));
-  await nats.stop();
-  nats = await startNats({ certs });
-  servers.push(nats);
-  producer = await connectAs(nats, "orders");
-  connections.push(producer);
-  js = jetstream(producer);
-  await ensureStream(await jetstreamManager(producer), streamOf(type.subject));
+/**
+ * Commit-to-consumer latency under a steady load, producer and consumer on `backend`. The consumer
+ * delivers from the start of the stream, and no user may purge it: a fresh server each time.
+ */
+async function latency(backend: Backend) {
+  const { js, nats } = await freshNats();
+  const producerDb = await database(backend, "events_latency_producer");
+  const outbox = new Outbox();
   const consumer = await connectAs(nats, "inventory");
   connections.push(consumer);
-  const consumerDb = await memoryDatabase();
-  dbs.push(consumerDb);
+  const consumerDb = await database(backend, "events_latency_consumer");
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
   const consumers = new EventConsumers(
@@ -185,30 +211,36 @@ try {
   while (latencies.length < total && now() < deadline) await sleep(50);
   await relay.stop();
   await consumers.stop();
+  const result = {
+    ratePerSecond: RATE,
+    seconds: SECONDS,
+    delivered: latencies.length,
+    expected: total,
+    p50Ms: round(quantile(latencies, 0.5), 1),
+    p99Ms: round(quantile(latencies, 0.99), 1),
+    maxMs: round(Math.max(...latencies), 1),
+  };
+  console.error(`events latency (${backend}) @${RATE}/s: p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms (${latencies.length}/${total})`);
+  return result;
+}
 
+try {
+  const measured = await throughput();
+  const latencies: Record<string, Awaited<ReturnType<typeof latency>>> = {};
+  for (const backend of backends) latencies[backend] = await latency(backend);
   const report = {
     messages: N,
     rounds: ROUNDS,
     batch: BATCH,
-    relayPerSecond: round(median(relayRates), 0),
-    rawPerSecond: round(median(rawRates), 0),
-    ratio: round(median(ratios), 3),
-    perRound: relayRates.map((relayRate, index) => ({ relay: round(relayRate, 0), raw: round(rawRates[index]!, 0), ratio: round(ratios[index]!, 3) })),
-    latency: {
-      ratePerSecond: RATE,
-      seconds: SECONDS,
-      delivered: latencies.length,
-      expected: total,
-      p50Ms: round(quantile(latencies, 0.5), 1),
-      p99Ms: round(quantile(latencies, 0.99), 1),
-      maxMs: round(Math.max(...latencies), 1),
-    },
+    rawPerSecond: measured.rawPerSecond,
+    rawPerRound: measured.rawPerRound,
+    backends: Object.fromEntries(backends.map((backend) => [backend, { ...measured.relay[backend]!, latency: latencies[backend]! }])),
   };
-  console.error(`events latency @${RATE}/s: p50 ${report.latency.p50Ms} ms p99 ${report.latency.p99Ms} ms (${latencies.length}/${total})`);
   writeFileSync(process.argv[2] ?? "events.json", JSON.stringify(report, null, 2));
 } finally {
   for (const connection of connections) await connection.close();
   for (const db of dbs) await db.close();
   for (const server of servers) await server.stop();
+  await postgres?.stop();
 }
 process.exit(0);

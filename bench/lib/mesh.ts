@@ -2,7 +2,8 @@
  * The whole shop for the benchmarks, started the way `make up` starts it
  * (nats-server with deploy/nats/nats.conf, then the five services together,
  * then the gateway; services from their compiled dist/main.js with embedded
- * PGlite in a data directory and LOG_LEVEL=info; mutual TLS on every gRPC hop
+ * PGlite in a data directory, or each on its own database of a PostgreSQL
+ * server (DATABASE_URL), and LOG_LEVEL=info; mutual TLS on every gRPC hop
  * and to NATS, TLS_MODE=mtls) but on free ports, with certificates and a
  * directory of our own, so it never collides with `make up` or a test. The
  * inventory can be given deep stock first, so a load test measures capacity,
@@ -33,14 +34,14 @@ export interface BenchMesh {
 }
 
 /**
- * Apply the inventory's migrations to its data directory ahead of the service
- * and give every product `units` available, so orders never run out during a
- * run. The service then finds its migrations applied and starts as usual.
- * Returns the product ids.
+ * Apply the inventory's migrations to its database (the data directory, or
+ * `url` on a PostgreSQL server) ahead of the service and give every product
+ * `units` available, so orders never run out during a run. The service then
+ * finds its migrations applied and starts as usual. Returns the product ids.
  */
-export async function deepenStock(dataDir: string, units: number): Promise<string[]> {
+export async function deepenStock(dataDir: string, units: number, url?: string): Promise<string[]> {
   mkdirSync(dataDir, { recursive: true });
-  const db = await openDatabase({ dataDir });
+  const db = await openDatabase({ dataDir, url });
   try {
     await migrate(db, join(ROOT, "lib", "migrations"));
     await migrate(db, join(ROOT, "services", "inventory", "migrations"));
@@ -51,13 +52,17 @@ export async function deepenStock(dataDir: string, units: number): Promise<strin
   }
 }
 
-/** `nodeArgs(name)`: extra node flags for a service or the gateway, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
-export async function startMesh(
-  dataRoot: string,
-  logDir: string,
-  env: NodeJS.ProcessEnv = {},
-  nodeArgs: (name: string) => string[] = () => [],
-): Promise<BenchMesh> {
+export interface MeshOptions {
+  /** Extra environment for every service and the gateway. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra node flags for a service or the gateway, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  nodeArgs?: (name: string) => string[];
+  /** A service's DATABASE_URL (postgres://...); without it, embedded PGlite in its data directory. */
+  databaseUrl?: (name: MeshService) => string;
+}
+
+export async function startMesh(dataRoot: string, logDir: string, options: MeshOptions = {}): Promise<BenchMesh> {
+  const { env = {}, nodeArgs = () => [], databaseUrl } = options;
   mkdirSync(logDir, { recursive: true });
   const processes = new Map<string, Started>();
   const stop = async () => {
@@ -94,6 +99,7 @@ export async function startMesh(
           CATALOG_ADDR: grpc.catalog,
           INVENTORY_ADDR: grpc.inventory,
           PAYMENTS_ADDR: grpc.payments,
+          ...(databaseUrl ? { DATABASE_URL: databaseUrl(name) } : {}),
           ...env,
         },
         join(logDir, `${name}.log`),

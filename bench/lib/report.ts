@@ -43,31 +43,52 @@ interface Step {
   p99Ms: number;
   errors: Record<string, number>;
 }
+type Backend = "pglite" | "postgres";
+const BACKEND_NAMES: Record<Backend, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
+type UnderLoad = Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }>;
+/** One backend's end-to-end figures. */
+interface E2eRun {
+  fixed: Record<string, Record<string, Fixed>>;
+  steps: Record<string, Step[]>;
+  sustained: Record<string, number>;
+  underLoad: UnderLoad;
+}
 interface E2e {
   seconds: number;
   rounds: number;
   workers: number;
-  fixed: Record<string, Record<string, Fixed>>;
-  steps: Record<string, Step[]>;
-  sustained: Record<string, number>;
   sustainedRule: string;
-  underLoad: Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }>;
+  /** Absent from runs before the PostgreSQL variant: the run itself is then PGlite's. */
+  backends?: Partial<Record<Backend, E2eRun>>;
+}
+interface EventsLatency { ratePerSecond: number; seconds: number; delivered: number; expected: number; p50Ms: number; p99Ms: number; maxMs: number }
+interface EventsRun {
+  relayPerSecond: number;
+  ratio: number;
+  perRound: { relay: number; raw: number; ratio: number }[];
+  latency: EventsLatency;
 }
 interface Events {
   messages: number;
   rounds: number;
-  relayPerSecond: number;
   rawPerSecond: number;
-  ratio: number;
-  perRound: { relay: number; raw: number; ratio: number }[];
-  latency: { ratePerSecond: number; seconds: number; delivered: number; expected: number; p50Ms: number; p99Ms: number; maxMs: number };
+  backends?: Partial<Record<Backend, EventsRun>>;
 }
-interface Footprint {
+interface FootprintRun {
   firstStartMs: number;
   restartMs: number;
   restartRuns: number[];
   idleRssMb: Record<string, number>;
+}
+interface Footprint {
+  backends?: Partial<Record<Backend, FootprintRun>>;
   makeUp: { skipped?: string; upMs?: number; idleRssMb?: Record<string, number> };
+}
+/** Each backend's figures; a result written before the PostgreSQL variant is all PGlite's. */
+function byBackend<Run>(measured: { backends?: Partial<Record<Backend, Run>> } | undefined): [Backend, Run][] {
+  if (!measured) return [];
+  const backends = measured.backends ?? { pglite: measured as unknown as Run };
+  return (Object.keys(BACKEND_NAMES) as Backend[]).filter((backend) => backends[backend]).map((backend) => [backend, backends[backend]!]);
 }
 
 const TARGET_NAMES = { http: "gateway (HTTP)", grpc: "orders (gRPC, mTLS as the gateway)" } as Record<string, string>;
@@ -152,26 +173,60 @@ export function renderResults(results: Record<string, unknown>): string {
       }
     }
   }
-  if (e2e) {
-    for (const target of Object.keys(e2e.sustained)) {
-      rows.push([`orders/s sustained, ${TARGET_NAMES[target]}`, "≥ 400", String(e2e.sustained[target]), yes(e2e.sustained[target]! >= 400)]);
-      const at200 = e2e.fixed[target]?.["200"];
-      if (at200 && "notRun" in at200) rows.push([`p99 at 200 orders/s, ${TARGET_NAMES[target]}`, "≤ 100 ms", `not run: the fixed ${at200.notRun}`, yes(false)]);
-      else if (at200) rows.push([`p99 at 200 orders/s, ${TARGET_NAMES[target]}`, "≤ 100 ms", `${latency(at200.p99Ms)} (${(at200.errorRate * 100).toFixed(1)}% errors)`, yes(at200.p99Ms <= 100 && at200.errorRate < 0.01)]);
-    }
+  // From here one figure per backend, side by side: [measured, verdict] per backend, a dash where not run.
+  const e2eRuns = byBackend<E2eRun>(e2e);
+  const eventRuns = byBackend<EventsRun>(events);
+  const footprintRuns = byBackend<FootprintRun>(footprint);
+  const backends = (Object.keys(BACKEND_NAMES) as Backend[]).filter((backend) =>
+    [e2eRuns, eventRuns, footprintRuns].some((runs) => runs.some(([name]) => name === backend)),
+  );
+  if (backends.length === 0) backends.push("pglite");
+  /** A row whose figure exists per backend: `cell` gives [measured, met] or nothing where that backend has no figure. */
+  const perBackend = <Run>(label: string, target: string, runs: [Backend, Run][], cell: (run: Run) => [string, boolean] | undefined) => {
+    const cells = backends.flatMap((backend) => {
+      const run = runs.find(([name]) => name === backend)?.[1];
+      const value = run === undefined ? undefined : cell(run);
+      return value ? [value[0], yes(value[1])] : ["—", ""];
+    });
+    rows.push([label, target, ...cells]);
+  };
+  // The hop rows measure one server (the catalog on PGlite): in the first backend's column.
+  for (const row of rows) row.splice(4, 0, ...backends.slice(1).flatMap(() => ["—", ""]));
+  for (const target of Object.keys(e2eRuns[0]?.[1].sustained ?? {})) {
+    perBackend(`orders/s sustained, ${TARGET_NAMES[target]}`, "≥ 400", e2eRuns, (run) => {
+      const value = run.sustained[target];
+      return value === undefined ? undefined : [String(value), value >= 400];
+    });
+    perBackend(`p99 at 200 orders/s, ${TARGET_NAMES[target]}`, "≤ 100 ms", e2eRuns, (run) => {
+      const at200 = run.fixed[target]?.["200"];
+      if (!at200) return undefined;
+      if ("notRun" in at200) return [`not run: the fixed ${at200.notRun}`, false];
+      return [`${latency(at200.p99Ms)} (${(at200.errorRate * 100).toFixed(1)}% errors)`, at200.p99Ms <= 100 && at200.errorRate < 0.01];
+    });
   }
-  if (events) {
-    rows.push(["outbox relay / raw JetStream publish", "≥ 0.8", events.ratio.toFixed(2), yes(events.ratio >= 0.8)]);
-    rows.push([`commit-to-consumer p99 at ${events.latency.ratePerSecond} events/s`, "≤ 100 ms", `${events.latency.p99Ms} ms`, yes(events.latency.p99Ms <= 100)]);
+  perBackend("outbox relay / raw JetStream publish", "≥ 0.8", eventRuns, (run) => [run.ratio.toFixed(2), run.ratio >= 0.8]);
+  if (eventRuns[0]) {
+    perBackend(`commit-to-consumer p99 at ${eventRuns[0][1].latency.ratePerSecond} events/s`, "≤ 100 ms", eventRuns, (run) => [`${run.latency.p99Ms} ms`, run.latency.p99Ms <= 100]);
   }
   if (footprint) {
-    const up = footprint.makeUp.upMs ?? footprint.restartMs;
-    rows.push([footprint.makeUp.upMs ? "`make up` to all SERVING (existing data)" : "mesh start to all SERVING (existing data, as make up)", "≤ 5 s", `${(up / 1000).toFixed(1)} s`, yes(up <= 5000)]);
-    const services = Object.entries(footprint.idleRssMb).filter(([name]) => name !== "nats");
-    const worst = Math.max(...services.map(([, mb]) => mb));
-    rows.push(["resident memory per service, idle (worst)", "≤ 100 MB", `${worst.toFixed(0)} MB`, yes(worst <= 100)]);
+    // The real `make up` runs PGlite: it replaces the PGlite start figure when it was timed.
+    const upMs = (backend: Backend, run: FootprintRun) => (backend === "pglite" && footprint.makeUp.upMs ? footprint.makeUp.upMs : run.restartMs);
+    perBackend("mesh start to all SERVING (existing data, as make up)", "≤ 5 s", footprintRuns, (run) => {
+      const backend = footprintRuns.find(([, candidate]) => candidate === run)![0];
+      const up = upMs(backend, run);
+      return [`${(up / 1000).toFixed(1)} s`, up <= 5000];
+    });
+    perBackend("resident memory per service, idle (worst)", "≤ 100 MB", footprintRuns, (run) => {
+      const worst = Math.max(...Object.entries(run.idleRssMb).filter(([name]) => name !== "nats" && name !== "postgres").map(([, mb]) => mb));
+      return [`${worst.toFixed(0)} MB`, worst <= 100];
+    });
   }
-  out.push(table(["figure", "target", "measured", ""], rows), "");
+  out.push(
+    "Measured per database backend: every service on embedded PGlite (as `make up` runs it), and every service on its own database of one real PostgreSQL server (as compose and Kubernetes run it). The hop figures are one server's (the catalog on PGlite).",
+    "",
+    table(["figure", "target", ...backends.flatMap((backend) => [BACKEND_NAMES[backend], ""])], rows),
+    "",
+  );
 
   if (hop) {
     out.push(
@@ -197,15 +252,17 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 2. End to end: PlaceOrder",
       "",
-      `The whole mesh (5 services with embedded PGlite in data directories, nats-server, the gateway; LOG_LEVEL=info to files) on this machine, as deployed: mutual TLS and authorization on every gRPC hop, NATS over mutual TLS with a user per service. Inventory stocked deep so no order runs out. The gateway path is HTTP with a customer's bearer token; the direct path calls orders' PlaceOrder over mutual TLS with the gateway's certificate. Open-loop load from ${e2e.workers} processes: sends scheduled by the clock, latency from the scheduled time, a fresh idempotency key per order, tok_visa (the simulated card provider answers after 20 ms). ${e2e.rounds} rounds × ${e2e.seconds} s per fixed rate; a rate not sustained is measured once, and higher fixed rates are not run (the rising series below shows where capacity ends).`,
+      `The whole mesh (5 services, nats-server, the gateway; LOG_LEVEL=info to files) on this machine, as deployed: mutual TLS and authorization on every gRPC hop, NATS over mutual TLS with a user per service. Run once per database backend: every service on embedded PGlite in its data directory (as \`make up\`), then every service on its own database of one PostgreSQL server on this machine (as compose and Kubernetes; Debian's postgresql, fsync=off, started before the mesh; its processes are the "postgres" column, memory as PSS since they share buffers). Inventory stocked deep so no order runs out. The gateway path is HTTP with a customer's bearer token; the direct path calls orders' PlaceOrder over mutual TLS with the gateway's certificate. Open-loop load from ${e2e.workers} processes: sends scheduled by the clock, latency from the scheduled time, a fresh idempotency key per order, tok_visa (the simulated card provider answers after 20 ms). ${e2e.rounds} rounds × ${e2e.seconds} s per fixed rate; a rate not sustained is measured once, and higher fixed rates are not run (the rising series below shows where capacity ends).`,
       "",
       table(
-        ["path", "rate", "p50", "p95", "p99", "errors"],
-        Object.entries(e2e.fixed).flatMap(([target, rates]) =>
-          Object.entries(rates).map(([rate, fixed]) =>
-            "notRun" in fixed
-              ? [TARGET_NAMES[target] ?? target, `${rate}/s`, `not run: the fixed ${fixed.notRun}`, "", "", ""]
-              : [TARGET_NAMES[target] ?? target, `${rate}/s`, latency(fixed.p50Ms), latency(fixed.p95Ms), latency(fixed.p99Ms), `${(fixed.errorRate * 100).toFixed(1)}%`],
+        ["backend", "path", "rate", "p50", "p95", "p99", "errors"],
+        e2eRuns.flatMap(([backend, run]) =>
+          Object.entries(run.fixed).flatMap(([target, rates]) =>
+            Object.entries(rates).map(([rate, fixed]) =>
+              "notRun" in fixed
+                ? [BACKEND_NAMES[backend], TARGET_NAMES[target] ?? target, `${rate}/s`, `not run: the fixed ${fixed.notRun}`, "", "", ""]
+                : [BACKEND_NAMES[backend], TARGET_NAMES[target] ?? target, `${rate}/s`, latency(fixed.p50Ms), latency(fixed.p95Ms), latency(fixed.p99Ms), `${(fixed.errorRate * 100).toFixed(1)}%`],
+            ),
           ),
         ),
       ),
@@ -213,61 +270,86 @@ export function renderResults(results: Record<string, unknown>): string {
       `Rising rates (${e2e.seconds} s each; sustained = ${e2e.sustainedRule}):`,
       "",
       table(
-        ["path", "offered/s", "answered OK/s", "errors", "p99", "sustained"],
-        Object.entries(e2e.steps).flatMap(([target, steps]) =>
-          steps.map((step) => [
-            TARGET_NAMES[target] ?? target,
-            step.offeredPerSecond,
-            step.okPerSecond,
-            `${(step.errorRate * 100).toFixed(1)}%${Object.keys(step.errors).length > 0 ? ` (${Object.entries(step.errors).map(([code, count]) => `${code} ${count}`).join(", ")})` : ""}`,
-            latency(step.p99Ms),
-            step.errorRate < 0.01 && step.p99Ms <= 1000 ? "yes" : "no",
-          ]),
+        ["backend", "path", "offered/s", "answered OK/s", "errors", "p99", "sustained"],
+        e2eRuns.flatMap(([backend, run]) =>
+          Object.entries(run.steps).flatMap(([target, steps]) =>
+            steps.map((step) => [
+              BACKEND_NAMES[backend],
+              TARGET_NAMES[target] ?? target,
+              step.offeredPerSecond,
+              step.okPerSecond,
+              `${(step.errorRate * 100).toFixed(1)}%${Object.keys(step.errors).length > 0 ? ` (${Object.entries(step.errors).map(([code, count]) => `${code} ${count}`).join(", ")})` : ""}`,
+              latency(step.p99Ms),
+              step.errorRate < 0.01 && step.p99Ms <= 1000 ? "yes" : "no",
+            ]),
+          ),
         ),
       ),
       "",
-      "CPU used per process (CPU-seconds per second) and peak RSS, at the highest sustained step (or the first step if none was):",
-      "",
-      table(
-        ["path @ rate", ...Object.keys(Object.values(e2e.underLoad)[0]?.peakRssMb ?? {})],
-        Object.entries(e2e.underLoad).flatMap(([target, load]) => [
-          [`${TARGET_NAMES[target]} @ ${load.rate}/s, CPU`, ...Object.values(load.cpuSecondsPerSecond).map(String)],
-          [`${TARGET_NAMES[target]} @ ${load.rate}/s, peak RSS MB`, ...Object.values(load.peakRssMb).map(String)],
-        ]),
-      ),
+      "CPU used per process (CPU-seconds per second) and peak memory (RSS; the PostgreSQL server's processes together as PSS), at the highest sustained step (or the first step if none was):",
       "",
     );
+    for (const [backend, run] of e2eRuns) {
+      const names = Object.keys(Object.values(run.underLoad)[0]?.peakRssMb ?? {});
+      out.push(
+        table(
+          [`${BACKEND_NAMES[backend]}: path @ rate`, ...names],
+          Object.entries(run.underLoad).flatMap(([target, load]) => [
+            [`${TARGET_NAMES[target]} @ ${load.rate}/s, CPU`, ...names.map((name) => String(load.cpuSecondsPerSecond[name] ?? "—"))],
+            [`${TARGET_NAMES[target]} @ ${load.rate}/s, peak MB`, ...names.map((name) => String(load.peakRssMb[name] ?? "—"))],
+          ]),
+        ),
+        "",
+      );
+    }
   }
   if (events) {
+    const first = eventRuns[0]?.[1];
     out.push(
       "## 3. Event pipeline",
       "",
-      `${events.messages} OrderPlaced events per round, ${events.rounds} interleaved rounds, against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (select 256 unsent rows, publish them pipelined, mark them sent) until the outbox is empty, versus publishing the same messages straight to JetStream from the same process in windows of 256; both on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
+      `${events.messages} OrderPlaced events per round, ${events.rounds} interleaved rounds (the order rotates each round), against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (select 256 unsent rows, publish them pipelined, mark them sent) until the outbox is empty, with the outbox in in-memory PGlite and in a database of a PostgreSQL server on this machine (fsync=off), versus publishing the same messages straight to JetStream from the same process in windows of 256; all on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
       "",
       table(
-        ["", "events/s"],
+        ["", "events/s", "ratio to raw (median of per-round ratios)"],
         [
-          ["outbox relay (PGlite in memory)", events.relayPerSecond.toLocaleString("en")],
-          ["raw pipelined JetStream publish", events.rawPerSecond.toLocaleString("en")],
-          ["ratio (median of per-round ratios)", events.ratio.toFixed(2)],
+          ...eventRuns.map(([backend, run]) => [`outbox relay (${BACKEND_NAMES[backend]})`, run.relayPerSecond.toLocaleString("en"), run.ratio.toFixed(2)]),
+          ["raw pipelined JetStream publish", events.rawPerSecond.toLocaleString("en"), "1"],
         ],
       ),
       "",
-      `Commit-to-consumer latency: one OrderPlaced per transaction at ${events.latency.ratePerSecond}/s for ${events.latency.seconds} s, on a fresh server (no user may purge the stream), the relay running as services run it (woken by each commit through the Outbox; an idle relay also looks once a second), a durable EventConsumers consumer with its inbox in its own database, connected as the inventory user: p50 **${events.latency.p50Ms} ms**, p99 **${events.latency.p99Ms} ms**, max ${events.latency.maxMs} ms (${events.latency.delivered}/${events.latency.expected} delivered).`,
+      `Commit-to-consumer latency: one OrderPlaced per transaction at ${first?.latency.ratePerSecond}/s for ${first?.latency.seconds} s, on a fresh server (no user may purge the stream), the relay running as services run it (woken by each commit through the Outbox; an idle relay also looks once a second), a durable EventConsumers consumer with its inbox in its own database on the same backend, connected as the inventory user:`,
+      "",
+      table(
+        ["backend", "p50", "p99", "max", "delivered"],
+        eventRuns.map(([backend, run]) => [BACKEND_NAMES[backend], `${run.latency.p50Ms} ms`, `**${run.latency.p99Ms} ms**`, `${run.latency.maxMs} ms`, `${run.latency.delivered}/${run.latency.expected}`]),
+      ),
       "",
     );
   }
   if (footprint) {
-    const names = Object.keys(footprint.idleRssMb);
+    const names = [...new Set(footprintRuns.flatMap(([, run]) => Object.keys(run.idleRssMb)))];
     out.push(
       "## 4. Footprint",
       "",
-      `Start to every component ready, as \`make up\` starts them (nats-server, then the five services together, then the gateway; mutual TLS, certificates issued beforehand): first-ever (empty data directories) **${(footprint.firstStartMs / 1000).toFixed(1)} s**; with existing data directories **${(footprint.restartMs / 1000).toFixed(1)} s** (runs: ${footprint.restartRuns.map((run) => (run / 1000).toFixed(1)).join(", ")} s).` +
+      "Start to every component ready, as `make up` starts them (nats-server, then the five services together, then the gateway; mutual TLS, certificates issued beforehand), first-ever (empty data directories, or new databases) and with existing data; on PostgreSQL the server is already running (started before the clock, as in a deployment), and its memory is all its processes' PSS." +
         (footprint.makeUp.upMs
-          ? ` The real \`make up\` (including make's up-to-date build check) took ${(footprint.makeUp.upMs / 1000).toFixed(1)} s.`
+          ? ` The real \`make up\` (PGlite, including make's up-to-date build check) took ${(footprint.makeUp.upMs / 1000).toFixed(1)} s.`
           : ` The real \`make up\` on the default ports: ${footprint.makeUp.skipped}.`),
       "",
-      table(["", ...names], [["idle RSS (MB)", ...names.map((name) => String(footprint.idleRssMb[name]))]]),
+      table(
+        ["backend", "first-ever start", "start with existing data (runs)"],
+        footprintRuns.map(([backend, run]) => [
+          BACKEND_NAMES[backend],
+          `${(run.firstStartMs / 1000).toFixed(1)} s`,
+          `**${(run.restartMs / 1000).toFixed(1)} s** (${run.restartRuns.map((ms_) => (ms_ / 1000).toFixed(1)).join(", ")} s)`,
+        ]),
+      ),
+      "",
+      table(
+        ["idle memory (MB)", ...names],
+        footprintRuns.map(([backend, run]) => [BACKEND_NAMES[backend], ...names.map((name) => (run.idleRssMb[name] === undefined ? "—" : run.idleRssMb[name]!.toFixed(1)))]),
+      ),
       "",
     );
   }
