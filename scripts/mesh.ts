@@ -128,7 +128,7 @@ async function grpcHealth(address: string, service: ServiceName): Promise<string
   let client: ReturnType<typeof createClient<typeof HealthService>> | undefined;
   try {
     const credentials = createTransport({ TLS_MODE, TLS_DIR }, "operator").client(service);
-    client = createClient(HealthService, address, { deadlineMs: 1000, credentials });
+    client = createClient(HealthService, address, { deadlineMs: 1000, credentials, target: service });
     const { status } = await client.check({ service: "" });
     return ServingStatus[status] ?? String(status);
   } catch {

@@ -84,6 +84,9 @@ export function createClient<D extends grpc.ServiceDefinition>(
 ): PromiseClient<D> {
   const channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
     ...CHANNEL_DEFAULTS,
+    // Under TLS, name the downstream in SNI rather than its address: Node warns (DEP0123) when
+    // that is an IP such as 127.0.0.1, and the server's identity is what the credentials check.
+    ...(options.target !== undefined && { "grpc.ssl_target_name_override": options.target }),
     ...options.channelOptions,
   });
   const target = options.target ?? address;
