@@ -1,11 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
-import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
 import { startTestService } from "../src/testing.js";
-import { ReflectionClient } from "./support/reflection-client.js";
+import { ReflectionClient, registryOf } from "./support/reflection-client.js";
 
 // What grpcurl does against a server it knows only by address: list services,
 // fetch the file of each, follow every import, then call a method it has just
@@ -16,40 +16,6 @@ beforeAll(async () => {
   service = await startTestService("catalog", { migrationsDir, services: [catalogService] });
 });
 afterAll(() => service?.stop());
-
-/** Resolve every file a symbol needs, asking by file name for imports not yet received. */
-async function resolveFiles(client: ReflectionClient, symbol: string): Promise<Map<string, FileDescriptorProto>> {
-  const files = new Map<string, FileDescriptorProto>();
-  const add = (response: Awaited<ReturnType<ReflectionClient["ask"]>>) => {
-    expect(response.errorResponse).toBeUndefined();
-    for (const bytes of response.fileDescriptorResponse!.fileDescriptorProto) {
-      const file = fromBinary(FileDescriptorProtoSchema, bytes);
-      files.set(file.name, file);
-    }
-  };
-  add(await client.ask({ fileContainingSymbol: symbol }));
-  for (let missing = missingImports(files); missing.length > 0; missing = missingImports(files)) {
-    for (const name of missing) add(await client.ask({ fileByFilename: name }));
-  }
-  return files;
-}
-
-const missingImports = (files: Map<string, FileDescriptorProto>) =>
-  [...files.values()].flatMap((file) => file.dependency).filter((name) => !files.has(name));
-
-function registryOf(files: Map<string, FileDescriptorProto>): FileRegistry {
-  // A registry wants imports before importers. It throws if any import is
-  // missing: the proof that reflection served a complete set.
-  const ordered: FileDescriptorProto[] = [];
-  const visit = (name: string) => {
-    const file = files.get(name);
-    if (!file || ordered.includes(file)) return;
-    file.dependency.forEach(visit);
-    ordered.push(file);
-  };
-  [...files.keys()].forEach(visit);
-  return createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
-}
 
 function callDynamic(address: string, path: string, input: DescMessage, output: DescMessage, request: Record<string, unknown>) {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
@@ -93,15 +59,15 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
   it("resolves every listed service to a complete set of files", async () => {
     const response = await client.ask({ listServices: "*" });
     for (const { name } of response.listServicesResponse!.service) {
-      const registry = registryOf(await resolveFiles(client, name));
+      const registry = registryOf(await client.filesFor(name));
       expect(registry.getService(name), name).toBeDefined();
     }
   });
 
   it("serves the imports with the catalog, down to the well-known types", async () => {
-    const files = await resolveFiles(client, "bazaar.catalog.v1.CatalogService");
+    const files = await client.filesFor("bazaar.catalog.v1.CatalogService");
     expect([...files.keys()].sort()).toEqual(["bazaar/catalog/v1/catalog.proto", "bazaar/common/v1/money.proto"]);
-    const orders = await resolveFiles(client, "bazaar.orders.v1.OrderPlaced");
+    const orders = await client.filesFor("bazaar.orders.v1.OrderPlaced");
     expect([...orders.keys()]).toEqual(
       expect.arrayContaining(["google/protobuf/timestamp.proto", "google/protobuf/descriptor.proto", "bazaar/options/v1/options.proto"]),
     );
@@ -136,7 +102,7 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
   });
 
   it("lets a reflection-only client page through every product", async () => {
-    const registry = registryOf(await resolveFiles(client, "bazaar.catalog.v1.CatalogService"));
+    const registry = registryOf(await client.filesFor("bazaar.catalog.v1.CatalogService"));
     const method = registry.getService("bazaar.catalog.v1.CatalogService")!.methods.find((m) => m.name === "ListProducts")!;
     const ids: string[] = [];
     let pageToken = "";

@@ -14,7 +14,8 @@ import { paymentService } from "../../services/payments/src/service.js";
 import { migrationsDir as paymentsMigrations } from "../../services/payments/src/store.js";
 import { currentRegistry, eventMessages } from "./support/descriptors.js";
 import { type DynamicClient } from "./support/dynamic-client.js";
-import { decodeStrictly, encodeJson, type ExampleEvent, loadExampleEvents, newerRegistry, type Step, streamMessages } from "./support/events.js";
+import { decodeStrictly, encodeJson, type ExampleEvent, loadExampleEvents, newerRegistry, type Step } from "./support/events.js";
+import { readStream } from "../support/streams.js";
 import { replay } from "./support/examples.js";
 import { loadConsumers } from "./support/expectations.js";
 import { type Bus, clientsFor, eventually, openBus } from "./support/mesh.js";
@@ -150,9 +151,9 @@ describe("an event of the wrong type", () => {
 
     const expected = consumers.filter((c) => c.events?.some((event) => event.subject === "orders.order.cancelled")).map((c) => c.consumer).sort();
     const deadFor = async () =>
-      (await streamMessages(bus.jsm, "DEAD_LETTERS"))
-        .filter((message) => message.header.get(DEAD_LETTER_HEADERS.eventId) === eventId)
-        .map((message) => ({ subject: message.subject, reason: message.header.get(DEAD_LETTER_HEADERS.reason) }))
+      (await readStream(bus.jsm, "DEAD_LETTERS"))
+        .filter((message) => message.header(DEAD_LETTER_HEADERS.eventId) === eventId)
+        .map((message) => ({ subject: message.subject, reason: message.header(DEAD_LETTER_HEADERS.reason) }))
         .sort((a, b) => a.subject.localeCompare(b.subject));
     await expect.poll(deadFor, { timeout: 20_000, interval: 100 }).toHaveLength(expected.length);
     const dead = await deadFor();

@@ -18,7 +18,8 @@ import { paymentService } from "../../services/payments/src/service.js";
 import { migrationsDir as paymentsMigrations } from "../../services/payments/src/store.js";
 import { currentRegistry, eventMessages } from "./support/descriptors.js";
 import { type DynamicClient, methodsOf } from "./support/dynamic-client.js";
-import { decodeStrictly, streamMessages } from "./support/events.js";
+import { readStream } from "../support/streams.js";
+import { decodeStrictly } from "./support/events.js";
 import { loadExamples, replay } from "./support/examples.js";
 import { type Bus, clientsFor, openBus } from "./support/mesh.js";
 import { MISSING_METHOD } from "./support/provider.js";
@@ -83,7 +84,7 @@ describe("what the publishers really publish", () => {
     await run("orders", { name: "rejected", method: "PlaceOrder", request: place("contract-publisher-2", "tok_declined"), status: "FAILED_PRECONDITION" });
 
     const declared = new Map(eventMessages(currentRegistry()).map((event) => [event.subject, event.typeName]));
-    const captured = async () => [...(await streamMessages(bus.jsm, "ORDERS")), ...(await streamMessages(bus.jsm, "PAYMENTS"))];
+    const captured = async () => [...(await readStream(bus.jsm, "ORDERS")), ...(await readStream(bus.jsm, "PAYMENTS"))];
     await expect.poll(async () => new Set((await captured()).map((message) => message.subject)).size, { timeout: 20_000, interval: 100 }).toBe(declared.size);
 
     const placedOrder = answers.get("placed") as { order: { id: string; payment_id: string } };
@@ -94,9 +95,9 @@ describe("what the publishers really publish", () => {
         problems.push(`${message.subject}: no message of the contracts declares this subject`);
         continue;
       }
-      const header = message.header.get(EVENT_TYPE_HEADER);
+      const header = message.header(EVENT_TYPE_HEADER);
       if (header !== typeName) problems.push(`${message.subject}: Bazaar-Event-Type is "${header}", the contract says ${typeName}`);
-      if (!/^evt_[0-9a-f]{32}$/.test(message.header.get(MESSAGE_ID_HEADER))) problems.push(`${message.subject}: no event id in Nats-Msg-Id`);
+      if (!/^evt_[0-9a-f]{32}$/.test(message.header(MESSAGE_ID_HEADER))) problems.push(`${message.subject}: no event id in Nats-Msg-Id`);
       const { message: decoded, unknownFields } = decodeStrictly(currentRegistry(), typeName, message.data);
       if (unknownFields.length > 0) problems.push(`${message.subject}: fields ${unknownFields.join(", ")} are not in ${typeName}`);
       const orderId = decoded.orderId as string;
@@ -108,7 +109,7 @@ describe("what the publishers really publish", () => {
   });
 
   it("a published OrderPlaced carries what its consumers read", async () => {
-    const [message] = (await streamMessages(bus.jsm, "ORDERS")).filter((m) => m.subject === "orders.order.placed");
+    const [message] = (await readStream(bus.jsm, "ORDERS")).filter((m) => m.subject === "orders.order.placed");
     expect(message, "orders published no OrderPlaced").toBeDefined();
     const { message: placed } = decodeStrictly(currentRegistry(), "bazaar.orders.v1.OrderPlaced", message!.data);
     expect(placed).toMatchObject({

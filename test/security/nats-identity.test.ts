@@ -3,7 +3,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthorizationError, connect, type NatsConnection } from "@nats-io/transport-node";
-import { connectNats, type NatsTls } from "@bazaar/runtime/events/nats";
+import { connectNats, type NatsTls, natsTlsOptions } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testCertificates } from "../../lib/test/support/certs.js";
@@ -19,7 +19,6 @@ const TLS_DIR = testCertificates();
 const logger = createLogger("nats-identity-test", process.env.LOG_LEVEL ?? "silent");
 const tlsOf = (identity: string, dir = TLS_DIR): NatsTls => certificateFiles(dir, identity);
 /** Certificate files as nats.js takes them. */
-const natsTls = (files: Partial<NatsTls>) => ({ caFile: files.ca, certFile: files.cert, keyFile: files.key });
 
 /**
  * How a client sees the server refuse its certificate in the handshake: the
@@ -39,7 +38,7 @@ afterAll(async () => {
 
 /** One attempt to connect, no retries: for clients that must be refused. Resolves to the error, or undefined if it got in. */
 async function refusedConnect(name: string, tls: Partial<NatsTls>): Promise<Error | undefined> {
-  return connect({ servers: nats.url, name, tls: natsTls(tls), reconnect: false, timeout: 10_000 }).then(
+  return connect({ servers: nats.url, name, tls: natsTlsOptions(tls), reconnect: false, timeout: 10_000 }).then(
     async (connection) => void (await connection.close()),
     (error: Error) => error,
   );
@@ -77,7 +76,7 @@ describe("who may connect to NATS, and as whom", () => {
 
   it("maps by the DNS SAN, not by the subject or the URI SAN (nats-server tries e-mail, DNS, URI SANs, then the subject)", async () => {
     // CN and spiffe://bazaar.local/orders say orders; the one DNS SAN says payments.
-    const connection = await connect({ servers: nats.url, name: "mismatched", tls: natsTls(mismatchedCertificate(TLS_DIR, "orders", "payments")) });
+    const connection = await connect({ servers: nats.url, name: "mismatched", tls: natsTlsOptions(mismatchedCertificate(TLS_DIR, "orders", "payments")) });
     expect(await userOf("mismatched")).toBe("payments");
     await connection.close();
   });

@@ -5,41 +5,8 @@
  * test using it proves that reflection alone is enough to use the service.
  */
 import * as grpc from "@grpc/grpc-js";
-import { create, createFileRegistry, fromBinary, fromJson, type FileRegistry, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
-import { ReflectionClient } from "../../lib/test/support/reflection-client.js";
-
-/** The files defining `symbol` and everything they import, as reflection serves them. */
-async function filesFor(reflection: ReflectionClient, symbol: string): Promise<Map<string, FileDescriptorProto>> {
-  const files = new Map<string, FileDescriptorProto>();
-  const add = async (request: Parameters<ReflectionClient["ask"]>[0]) => {
-    const response = await reflection.ask(request);
-    if (response.errorResponse) throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
-    for (const bytes of response.fileDescriptorResponse?.fileDescriptorProto ?? []) {
-      const file = fromBinary(FileDescriptorProtoSchema, bytes);
-      files.set(file.name, file);
-    }
-  };
-  await add({ fileContainingSymbol: symbol });
-  for (;;) {
-    const missing = [...files.values()].flatMap((file) => file.dependency).filter((name) => !files.has(name));
-    if (missing.length === 0) return files;
-    for (const name of new Set(missing)) await add({ fileByFilename: name });
-  }
-}
-
-/** A registry needs imports before importers; it throws if one is missing. */
-function registryOf(files: Map<string, FileDescriptorProto>): FileRegistry {
-  const ordered: FileDescriptorProto[] = [];
-  const visit = (name: string) => {
-    const file = files.get(name);
-    if (!file || ordered.includes(file)) return;
-    file.dependency.forEach(visit);
-    ordered.push(file);
-  };
-  [...files.keys()].forEach(visit);
-  return createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
-}
+import { fromBinary, fromJson, type FileRegistry, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
+import { ReflectionClient, registryOf } from "../../lib/test/support/reflection-client.js";
 
 /**
  * `grpcurl -cacert ca.pem -cert <identity>.pem -key <identity>-key.pem -d '<json>' <address> <service>/<method>`
@@ -56,7 +23,7 @@ export async function grpcurl(
   const reflection = new ReflectionClient(address, "v1", credentials);
   let registry: FileRegistry;
   try {
-    registry = registryOf(await filesFor(reflection, serviceName));
+    registry = registryOf(await reflection.filesFor(serviceName));
   } finally {
     reflection.close();
   }

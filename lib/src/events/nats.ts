@@ -21,12 +21,17 @@ export interface NatsTls {
  * come to the inbox prefix _INBOX.<name>, the only one the server lets this user
  * subscribe to, so no service can read another's replies.
  */
+/** nats.js's TLS options for these files (any left out: that part is not sent, e.g. no client certificate). */
+export function natsTlsOptions(tls: Partial<NatsTls>): { caFile?: string; certFile?: string; keyFile?: string } {
+  return { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key };
+}
+
 export async function connectNats(url: string, name: string, logger: Logger, tls?: NatsTls): Promise<NatsConnection> {
   const connection = await connect({
     servers: url,
     name,
     inboxPrefix: `_INBOX.${name}`,
-    ...(tls ? { tls: { caFile: tls.ca, certFile: tls.cert, keyFile: tls.key } } : {}),
+    ...(tls ? { tls: natsTlsOptions(tls) } : {}),
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,

@@ -14,15 +14,11 @@ export const DEFAULT_POLICY_FILE = fileURLToPath(new URL("../../../deploy/authz-
 
 /** Which identity may call which method ("/package.Service/Method"), expanded once from the policy file. */
 export class AuthorizationPolicy {
-  constructor(
-    private readonly anyone: ReadonlySet<string>,
-    private readonly allowed: ReadonlyMap<string, ReadonlySet<string>>,
-  ) {}
+  /** Every identity the CA issues, with `anyone`'s methods and its own: a certificate naming anything else gets nothing. */
+  constructor(private readonly allowed: ReadonlyMap<string, ReadonlySet<string>>) {}
 
-  /** `identity` must be one the CA issues (MESH_IDENTITIES): a certificate naming anything else gets nothing. */
   allows(identity: string, path: string): boolean {
-    if (!(MESH_IDENTITIES as readonly string[]).includes(identity)) return false;
-    return this.anyone.has(path) || (this.allowed.get(identity)?.has(path) ?? false);
+    return this.allowed.get(identity)?.has(path) ?? false;
   }
 }
 
@@ -66,14 +62,14 @@ export function parsePolicy(text: string, source: string): AuthorizationPolicy {
     }
     return paths;
   };
-  const allowed = new Map<string, Set<string>>();
+  const everyone = expand("anyone", anyone);
+  const allowed = new Map<string, Set<string>>(MESH_IDENTITIES.map((identity) => [identity, new Set(everyone)]));
   for (const [identity, entries] of Object.entries(callers)) {
-    if (!(MESH_IDENTITIES as readonly string[]).includes(identity)) {
-      throw fail(`callers.${identity}: unknown identity (known: ${MESH_IDENTITIES.join(", ")})`);
-    }
-    allowed.set(identity, expand(`callers.${identity}`, entries));
+    const own = allowed.get(identity);
+    if (!own) throw fail(`callers.${identity}: unknown identity (known: ${MESH_IDENTITIES.join(", ")})`);
+    for (const path of expand(`callers.${identity}`, entries)) own.add(path);
   }
-  return new AuthorizationPolicy(expand("anyone", anyone), allowed);
+  return new AuthorizationPolicy(allowed);
 }
 
 interface KnownMethod {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { certificateFiles } from "../../../scripts/certs/issue.js";
+import { natsTlsOptions } from "../../src/events/nats.js";
 import { freePort, repoRoot } from "./process.js";
 
 /**
@@ -118,6 +119,5 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
  * requires: "operator" to read streams, a service to publish its events.
  */
 export function connectAs(url: string, certs: string, identity: string, options: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
-  const files = certificateFiles(certs, identity);
-  return connect({ servers: url, inboxPrefix: `_INBOX.${identity}`, tls: { caFile: files.ca, certFile: files.cert, keyFile: files.key }, ...options });
+  return connect({ servers: url, inboxPrefix: `_INBOX.${identity}`, tls: natsTlsOptions(certificateFiles(certs, identity)), ...options });
 }

@@ -1,4 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
+import { create, createFileRegistry, fromBinary, type FileRegistry } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";
 import * as v1alpha from "@bazaar/gen/grpc/reflection/v1alpha/reflection";
 
@@ -42,8 +44,43 @@ export class ReflectionClient {
     });
   }
 
+  /** The files defining `symbol` and everything they import, asking by file name for imports not yet received. */
+  async filesFor(symbol: string): Promise<Map<string, FileDescriptorProto>> {
+    const files = new Map<string, FileDescriptorProto>();
+    const add = async (request: Request) => {
+      const response = await this.ask(request);
+      if (response.errorResponse) throw new Error(`reflection: ${response.errorResponse.errorMessage}`);
+      for (const bytes of response.fileDescriptorResponse?.fileDescriptorProto ?? []) {
+        const file = fromBinary(FileDescriptorProtoSchema, bytes);
+        files.set(file.name, file);
+      }
+    };
+    await add({ fileContainingSymbol: symbol });
+    for (;;) {
+      const missing = [...files.values()].flatMap((file) => file.dependency).filter((name) => !files.has(name));
+      if (missing.length === 0) return files;
+      for (const name of new Set(missing)) await add({ fileByFilename: name });
+    }
+  }
+
   close(): void {
     this.stream.end();
     this.client.close();
   }
+}
+
+/**
+ * A registry of files reflection served. It wants imports before importers and
+ * throws if any import is missing: the proof that reflection served a complete set.
+ */
+export function registryOf(files: Map<string, FileDescriptorProto>): FileRegistry {
+  const ordered: FileDescriptorProto[] = [];
+  const visit = (name: string) => {
+    const file = files.get(name);
+    if (!file || ordered.includes(file)) return;
+    file.dependency.forEach(visit);
+    ordered.push(file);
+  };
+  [...files.keys()].forEach(visit);
+  return createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
 }

@@ -10,7 +10,6 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { FieldDescriptorProtoSchema, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { type Interaction } from "./examples.js";
 import { readJson } from "./repo.js";
 
@@ -91,16 +90,4 @@ export function newerRegistry(
     return proto;
   });
   return createFileRegistry(create(FileDescriptorSetSchema, { file: files }));
-}
-
-/** Every message of a stream (small test streams only), oldest first. */
-export async function streamMessages(jsm: JetStreamManager, stream: string): Promise<StoredMsg[]> {
-  const info = await jsm.streams.info(stream).catch(() => undefined);
-  if (!info || info.state.messages === 0) return [];
-  const messages: StoredMsg[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const message = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    if (message) messages.push(message);
-  }
-  return messages;
 }
