@@ -14,7 +14,7 @@ import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } fro
 import { freshClusterTarball } from "@bazaar/runtime/db/pglite-template";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
-import { createTransport } from "@bazaar/runtime/security/transport";
+import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 import { ensureCertificates } from "./certs/issue.js";
 import { devAuthSecret } from "./dev-env.js";
@@ -123,11 +123,15 @@ function gatewayComponent(): Component {
   };
 }
 
+/** The operator's certificates, read once (a poll every 200 ms need not reread them); throws while certs/ has none. */
+let operator: Transport | undefined;
+const operatorTransport = () => (operator ??= createTransport({ TLS_MODE, TLS_DIR }, "operator"));
+
 /** The server-wide status from grpc.health.v1, asked with the operator's certificate; a refused connection while starting is normal. */
 async function grpcHealth(address: string, service: ServiceName): Promise<string> {
   let client: ReturnType<typeof createClient<typeof HealthService>> | undefined;
   try {
-    const credentials = createTransport({ TLS_MODE, TLS_DIR }, "operator").client(service);
+    const credentials = operatorTransport().client(service);
     client = createClient(HealthService, address, { deadlineMs: 1000, credentials, target: service });
     const { status } = await client.check({ service: "" });
     return ServingStatus[status] ?? String(status);
