@@ -22,6 +22,7 @@ import {
 } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runUntilSignalled } from "./process.js";
+import { authContextPerConnection } from "./security/auth-context.js";
 import { authorizationInterceptor } from "./security/authorization.js";
 import { loadPolicy } from "./security/policy.js";
 import { createTransport, type Transport } from "./security/transport.js";
@@ -101,9 +102,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const reflection = new Reflection(descriptorSetBytes(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
   const transport = options.transport ?? createTransport(config, options.name, logger);
-  // Under mTLS every call, health and reflection included, passes the authorization policy.
-  const authorization = transport.mode === "mtls" ? [authorizationInterceptor(loadPolicy(config.AUTHZ_POLICY_FILE), logger)] : [];
-  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [metricsInterceptor(), ...authorization] });
+  // Under mTLS every call, health and reflection included, passes the authorization policy; the
+  // caller's certificate is read once per connection (first in the list: see auth-context.ts).
+  // Metrics come before authorization so that refused calls are counted too.
+  const interceptors =
+    transport.mode === "mtls"
+      ? [authContextPerConnection(), metricsInterceptor(), authorizationInterceptor(loadPolicy(config.AUTHZ_POLICY_FILE), logger)]
+      : [metricsInterceptor()];
+  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   health.addTo(server);
   reflection.addTo(server);
   const installs = options.services.map((service) => {

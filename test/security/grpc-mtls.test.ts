@@ -2,6 +2,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { TLSSocket } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
@@ -11,7 +12,7 @@ import { newId } from "@bazaar/runtime/ids";
 import { registry } from "@bazaar/runtime/observability/metrics";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { testCertificates } from "../../lib/test/support/certs.js";
 import { ReflectionClient } from "../../lib/test/support/reflection-client.js";
 import { ensureCertificates } from "../../scripts/certs/issue.js";
@@ -116,6 +117,27 @@ describe("what each identity may call (deploy/authz-policy.yaml)", () => {
     const listed = await reflection.ask({ listServices: "" });
     reflection.close();
     expect(listed.listServicesResponse?.service.map((s) => s.name)).toContain("bazaar.payments.v1.PaymentService");
+  });
+
+  it("reads each caller's certificate once per connection, and keeps connections apart", async () => {
+    const reads = vi.spyOn(TLSSocket.prototype, "getPeerCertificate");
+    // The server's end of a connection is the socket on the service's port (clients read theirs too).
+    const port = Number(service.address.split(":").at(-1));
+    const serverReads = () => reads.mock.contexts.filter((socket) => (socket as TLSSocket).localPort === port).length;
+    try {
+      const operator = paymentsAs("operator");
+      const gateway = paymentsAs("gateway");
+      for (let i = 0; i < 5; i++) {
+        // Interleaved on two connections: each call is judged as its own connection's caller.
+        expect((await failureOf(operator.getPayment({ paymentId: newId("pay") }))).code).toBe(grpc.status.NOT_FOUND);
+        expect((await failureOf(gateway.getPayment({ paymentId: newId("pay") }))).code).toBe(grpc.status.PERMISSION_DENIED);
+      }
+      expect(serverReads()).toBe(2);
+      operator.close();
+      gateway.close();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("grants orders no more than it needs: reading a payment is not in its list", async () => {

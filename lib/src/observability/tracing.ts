@@ -64,9 +64,12 @@ export const stringMapSetter: TextMapSetter<Record<string, string>> = {
   },
 };
 
-/** The trace context found in `carrier` (e.g. incoming metadata), as a parent for new spans. */
-export function extractContext(carrier: Record<string, unknown>): Context {
-  return propagation.extract(context.active(), carrier, stringMapGetter);
+/** The trace context found in `carrier` (e.g. incoming headers), as a parent for new spans. */
+export function extractContext<Carrier = Record<string, unknown>>(
+  carrier: Carrier,
+  getter: TextMapGetter<Carrier> = stringMapGetter as TextMapGetter<Carrier>,
+): Context {
+  return propagation.extract(context.active(), carrier, getter);
 }
 
 /** The current trace context as headers (traceparent, tracestate). */
