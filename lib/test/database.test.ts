@@ -72,6 +72,8 @@ describe("PGlite (embedded)", () => {
     await first.close();
     const second = await openDatabase({ dataDir });
     expect(await second.query("select n from kept")).toEqual([{ n: 42 }]);
+    // Small shared buffers keep an idle service's memory down (see database.ts).
+    expect(await second.query("show shared_buffers")).toEqual([{ shared_buffers: "16MB" }]);
     await second.close();
   });
 });
