@@ -89,6 +89,17 @@ describe("PostgreSQL server (DATABASE_URL)", () => {
 
   databaseContract(() => openDatabase({ url: server.url("contract"), dataDir: "" }));
 
+  it("prepares each query once per connection", async () => {
+    const db = await openDatabase({ url: server.url("contract"), dataDir: "" });
+    const sql = "select $1::int + 1 as n";
+    const prepared = await db.transaction(async (tx) => {
+      for (let i = 0; i < 3; i++) expect(await tx.query(sql, [i])).toEqual([{ n: i + 1 }]);
+      return tx.query("select count(*)::int as n from pg_prepared_statements where statement = $1", [sql]);
+    });
+    expect(prepared).toEqual([{ n: 1 }]);
+    await db.close();
+  });
+
   it("migrates once when replicas start together", async () => {
     const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ url: server.url("catalog"), dataDir: "" })));
     const applied = await Promise.all(replicas.map((db) => migrate(db, catalogMigrations)));
