@@ -308,7 +308,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 3. Event pipeline",
       "",
-      `${events.messages} OrderPlaced events per round, ${events.rounds} interleaved rounds (the order rotates each round), against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (select 256 unsent rows, publish them pipelined, mark them sent) until the outbox is empty, with the outbox in in-memory PGlite and in a database of a PostgreSQL server on this machine (fsync=off), versus publishing the same messages straight to JetStream from the same process in windows of 256; all on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
+      `${events.messages} OrderPlaced events per round, ${events.rounds} interleaved rounds (the order rotates each round), against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (one statement marks the previous batch sent and selects the next 256 unsent rows; they are published pipelined) until the outbox is empty, with the outbox in in-memory PGlite and in a database of a PostgreSQL server on this machine (fsync=off), versus publishing the same messages straight to JetStream from the same process in windows of 256; all on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
       "",
       table(
         ["", "events/s", "ratio to raw (median of per-round ratios)"],

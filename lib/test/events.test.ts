@@ -115,6 +115,22 @@ describe("outbox relay", () => {
     // The earlier connection of this test file reconnects by itself.
     await expect.poll(async () => (await publishedOn("ORDERS", "orders.order.placed")).length, { timeout: 10_000 }).toBe(3);
   });
+
+  it("marks a batch sent with the next fetch, without publishing it again, and the last one on stop", async () => {
+    const outbox = new Outbox();
+    const relay = new OutboxRelay(db, jetstream(connection), logger);
+    const unsent = async () => (await db.query<{ id: string }>("select id from outbox where sent_at is null order by seq")).map((row) => row.id);
+    const first = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_batch_1")));
+    expect(await relay.relayBatch()).toBe(1);
+    const second = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_batch_2")));
+    // The statement that marks the first batch fetches the second: the first is not among it.
+    expect(await relay.relayBatch()).toBe(1);
+    expect(await unsent()).not.toContain(first);
+    await relay.stop();
+    expect(await unsent()).toEqual([]);
+    const ids = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => message.header.get("Nats-Msg-Id"));
+    expect(ids.filter((id) => id === first || id === second)).toEqual([first, second]);
+  });
 });
 
 describe("consumers", () => {

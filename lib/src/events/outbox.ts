@@ -74,6 +74,12 @@ export class OutboxRelay {
   /** Set when an event was committed since the current batch began: the relay must look again before pausing. */
   private signalled = false;
   private unsubscribe: (() => void) | undefined;
+  /**
+   * Ids JetStream acknowledged that the table does not say are sent yet. The
+   * next relayBatch marks them in the statement that fetches its rows, saving
+   * a round trip per batch; stop() and a failed batch mark them at once.
+   */
+  private acked: string[] = [];
   private readonly options: RelayOptions;
 
   constructor(
@@ -118,6 +124,8 @@ export class OutboxRelay {
     this.unsubscribe?.();
     this.wake?.();
     await this.loop;
+    // The last batch (of the loop, or of a direct relayBatch call): nothing JetStream acknowledged is left unmarked.
+    await this.markAcked().catch((error: unknown) => this.logger.warn({ err: error }, "outbox relay could not mark its last batch sent"));
   }
 
   private async run(): Promise<void> {
@@ -139,26 +147,49 @@ export class OutboxRelay {
   }
 
   /**
-   * Publish one batch, pipelined, and mark what JetStream acknowledged. If some
-   * publishes fail, the acknowledged ones stay marked and the rest are retried:
-   * consumers are idempotent and do not rely on order across events.
+   * Mark the previous batch sent and fetch the next, in one statement; publish
+   * it, pipelined. What JetStream acknowledged is marked by the next call (or
+   * by stop()); if some publishes fail, the acknowledged ones are marked at
+   * once and the rest are retried: consumers are idempotent and do not rely on
+   * order across events.
    */
   async relayBatch(): Promise<number> {
-    const rows = await this.db.query<OutboxRow>(
-      "select id, subject, payload, headers from outbox where sent_at is null order by seq limit $1",
-      [this.options.batchSize],
-    );
+    const rows = await this.markAckedAndFetch();
     if (rows.length === 0) return 0;
     const results = await Promise.allSettled(
       rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id, headers: toNatsHeaders(row.headers) })),
     );
     const ackedRows = rows.filter((_, index) => results[index]!.status === "fulfilled");
     for (const row of ackedRows) eventMetrics.published.inc({ subject: row.subject });
-    const acked = ackedRows.map((row) => row.id);
-    if (acked.length > 0) await this.db.query("update outbox set sent_at = now() where id = any($1)", [acked]);
+    this.acked = ackedRows.map((row) => row.id);
     const failure = results.find((result) => result.status === "rejected");
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-    return acked.length;
+    if (failure) {
+      await this.markAcked(); // now, not after the backoff
+      throw (failure as PromiseRejectedResult).reason;
+    }
+    return this.acked.length;
+  }
+
+  /**
+   * The update runs in a data-modifying CTE, whose changes the rest of the
+   * statement cannot see: the select excludes the ids it marks by itself.
+   */
+  private async markAckedAndFetch(): Promise<OutboxRow[]> {
+    const rows = await this.db.query<OutboxRow>(
+      `with marked as (update outbox set sent_at = now() where id = any($1::text[]))
+       select id, subject, payload, headers from outbox
+        where sent_at is null and not (id = any($1::text[]))
+        order by seq limit $2`,
+      [this.acked, this.options.batchSize],
+    );
+    this.acked = []; // only once marked: after a failed statement, the next call marks them again
+    return rows;
+  }
+
+  private async markAcked(): Promise<void> {
+    if (this.acked.length === 0) return;
+    await this.db.query("update outbox set sent_at = now() where id = any($1::text[])", [this.acked]);
+    this.acked = [];
   }
 
   private pause(ms: number): Promise<void> {

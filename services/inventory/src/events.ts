@@ -1,6 +1,6 @@
 import { on } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/runtime/events/catalog";
-import { commitReservation, releaseReservation } from "./inventory.js";
+import { commitLockedReservation, releaseReservation } from "./inventory.js";
 import { lockReservation } from "./store.js";
 
 /**
@@ -14,8 +14,9 @@ export const inventoryEventHandlers = () => [
     // Events of different subjects arrive in no set order: a quick cancel's OrderCancelled can be
     // applied before the OrderPlaced it follows. Its stock is back already; there is nothing to sell,
     // and failing here would only dead-letter a valid event.
-    if ((await lockReservation(tx, event.orderId))?.state === "RELEASED") return;
-    await commitReservation(tx, event.orderId);
+    const reservation = await lockReservation(tx, event.orderId);
+    if (reservation?.state === "RELEASED") return;
+    await commitLockedReservation(tx, event.orderId, reservation);
   }),
   on(events.orderCancelled, async (event, { tx }) => {
     await releaseReservation(tx, event.orderId);

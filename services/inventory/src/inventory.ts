@@ -35,12 +35,14 @@ export async function reserveStock(tx: Queryable, request: ReserveRequest): Prom
     if (!existing) throw new Error(`reservation for order ${request.orderId} vanished while it was being read`);
     return reserveAgain(existing);
   }
-  for (const line of inLockOrder(request.lines)) {
-    if (await holdUnits(tx, line.productId, line.quantity)) continue;
-    // Nothing moved: say why. Throwing rolls back the lines already held and the reservation itself.
-    const stock = await readStock(tx, line.productId);
-    if (!stock) throw notFound(`product ${line.productId} not found`);
-    throw failedPrecondition(outOfStockMessage(line.productId, stock.available, line.quantity));
+  const held = new Set(await holdUnits(tx, request.lines));
+  const short = inLockOrder(request.lines).find((line) => !held.has(line.productId));
+  if (short) {
+    // Not every line was held: say why for the first one, in lock order. Throwing rolls back the lines
+    // that were held and the reservation itself.
+    const stock = await readStock(tx, short.productId);
+    if (!stock) throw notFound(`product ${short.productId} not found`);
+    throw failedPrecondition(outOfStockMessage(short.productId, stock.available, short.quantity));
   }
   await addReservationLines(tx, request.orderId, request.lines);
   return { orderId: request.orderId, lines: request.lines, state: "HELD" };
@@ -67,18 +69,22 @@ export async function releaseReservation(tx: Queryable, orderId: string): Promis
   }
   const effect = releaseEffect(reservation.state);
   if (effect === "none") return reservation;
-  if (effect === "return-held-units") await returnHeldUnits(tx, inLockOrder(reservation.lines));
-  if (effect === "restock-sold-units") await restockSoldUnits(tx, inLockOrder(reservation.lines));
+  if (effect === "return-held-units") await returnHeldUnits(tx, reservation.lines);
+  if (effect === "restock-sold-units") await restockSoldUnits(tx, reservation.lines);
   await setReservationState(tx, orderId, "RELEASED");
   return { ...reservation, state: "RELEASED" };
 }
 
 /** Turn the order's held stock into a sale; committing twice changes nothing the second time. */
 export async function commitReservation(tx: Queryable, orderId: string): Promise<Reservation> {
-  const reservation = await lockReservation(tx, orderId);
+  return commitLockedReservation(tx, orderId, await lockReservation(tx, orderId));
+}
+
+/** commitReservation for a caller that has locked the reservation already (lockReservation in the same transaction). */
+export async function commitLockedReservation(tx: Queryable, orderId: string, reservation: Reservation | undefined): Promise<Reservation> {
   if (!reservation) throw notFound(`reservation for order ${orderId} not found`);
   if (commitEffect(reservation) === "none") return reservation;
-  await takeHeldUnits(tx, inLockOrder(reservation.lines));
+  await takeHeldUnits(tx, reservation.lines);
   await setReservationState(tx, orderId, "COMMITTED");
   return { ...reservation, state: "COMMITTED" };
 }

@@ -25,43 +25,58 @@ export async function readStock(db: Queryable, productId: string): Promise<Stock
 }
 
 /**
- * Move `quantity` units from available to reserved, only if that many are
- * available. The check and the change are one statement, so two orders racing
- * for the last unit cannot both get it: the second waits on the row lock and
- * then finds too few. False when nothing moved (unknown product or too few units).
+ * One statement that changes the stock rows of all `lines` (one round trip,
+ * whatever their number), `set` saying how from the row `s` and its line `l`.
+ * The CTE `locked` locks the rows in product id order (byte order, as
+ * inLockOrder sorts) and the update only changes rows it has locked, so
+ * transactions that share products queue for the rows in the same order and
+ * cannot deadlock. It is materialized (never folded into the update) so the
+ * locks follow its order whatever join order the planner picks for the update.
+ * Lines name distinct products (parseReserveStock rejects a repeated one; a
+ * reservation's lines are distinct by reservation_lines' primary key), so each
+ * row is changed once. Returns the ids of the changed rows.
  */
-export async function holdUnits(tx: Queryable, productId: string, quantity: number): Promise<boolean> {
-  const rows = await tx.query(
-    `update stock set available = available - $2, reserved = reserved + $2
-      where product_id = $1 and available >= $2
-      returning product_id`,
-    [productId, quantity],
+async function changeStock(tx: Queryable, lines: readonly ReservationLine[], set: string, onlyIf = "true"): Promise<string[]> {
+  const rows = await tx.query<{ product_id: string }>(
+    `with locked as materialized (
+       select s.product_id, l.quantity
+         from stock s join unnest($1::text[], $2::int4[]) as l(product_id, quantity) on l.product_id = s.product_id
+        order by s.product_id collate "C"
+          for update of s
+     )
+     update stock s set ${set}
+       from locked l
+      where s.product_id = l.product_id and ${onlyIf}
+      returning s.product_id`,
+    [lines.map((line) => line.productId), lines.map((line) => line.quantity)],
   );
-  return rows.length === 1;
+  return rows.map((row) => row.product_id);
+}
+
+/**
+ * Move each line's quantity from available to reserved, for the lines whose
+ * product has that many available; returns the ids of the products held. The
+ * check and the change are one statement under the row lock, so two orders
+ * racing for the last unit cannot both get it: the second waits on the row
+ * lock and then finds too few. An unknown product is simply not held.
+ */
+export function holdUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<string[]> {
+  return changeStock(tx, lines, "available = s.available - l.quantity, reserved = s.reserved + l.quantity", "s.available >= l.quantity");
 }
 
 /** A HELD reservation is released: its units become available again. */
 export async function returnHeldUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<void> {
-  for (const line of lines) {
-    await tx.query("update stock set available = available + $2, reserved = reserved - $2 where product_id = $1", [
-      line.productId,
-      line.quantity,
-    ]);
-  }
+  await changeStock(tx, lines, "available = s.available + l.quantity, reserved = s.reserved - l.quantity");
 }
 
 /** A COMMITTED reservation is released (the sale was undone): its units go back on the shelf. */
 export async function restockSoldUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<void> {
-  for (const line of lines) {
-    await tx.query("update stock set available = available + $2 where product_id = $1", [line.productId, line.quantity]);
-  }
+  await changeStock(tx, lines, "available = s.available + l.quantity");
 }
 
 /** A HELD reservation is committed: its units leave the shop. */
 export async function takeHeldUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<void> {
-  for (const line of lines) {
-    await tx.query("update stock set reserved = reserved - $2 where product_id = $1", [line.productId, line.quantity]);
-  }
+  await changeStock(tx, lines, "reserved = s.reserved - l.quantity");
 }
 
 /**
@@ -77,31 +92,37 @@ export async function createReservation(tx: Queryable, orderId: string, state: R
   return rows.length === 1;
 }
 
+/** The order's lines, in one statement; line_no keeps the caller's order. */
 export async function addReservationLines(tx: Queryable, orderId: string, lines: readonly ReservationLine[]): Promise<void> {
-  for (const [lineNo, line] of lines.entries()) {
-    await tx.query("insert into reservation_lines (order_id, product_id, line_no, quantity) values ($1, $2, $3, $4)", [
-      orderId,
-      line.productId,
-      lineNo,
-      line.quantity,
-    ]);
-  }
+  await tx.query(
+    `insert into reservation_lines (order_id, product_id, line_no, quantity)
+     select $1, product_id, (n - 1)::int, quantity
+       from unnest($2::text[], $3::int4[]) with ordinality as line(product_id, quantity, n)`,
+    [orderId, lines.map((line) => line.productId), lines.map((line) => line.quantity)],
+  );
 }
 
-/** The order's reservation with its lines, locked until the transaction ends so its state cannot change underneath. */
+/**
+ * The order's reservation with its lines, in one statement, the reservation
+ * row locked until the transaction ends so its state cannot change underneath.
+ * A reservation's lines are committed with it and never change afterwards, so
+ * the lines this statement reads are those of the row it locks.
+ */
 export async function lockReservation(tx: Queryable, orderId: string): Promise<Reservation | undefined> {
-  const [header] = await tx.query<{ status: ReservationState }>(
-    "select status from reservations where order_id = $1 for update",
+  const rows = await tx.query<{ status: ReservationState; product_id: string | null; quantity: number | null }>(
+    `select r.status, l.product_id, l.quantity
+       from reservations r left join reservation_lines l on l.order_id = r.order_id
+      where r.order_id = $1
+      order by l.line_no
+        for update of r`,
     [orderId],
   );
+  const [header] = rows;
   if (!header) return undefined;
-  const lines = await tx.query<{ product_id: string; quantity: number }>(
-    "select product_id, quantity from reservation_lines where order_id = $1 order by line_no",
-    [orderId],
-  );
   return {
     orderId,
-    lines: lines.map((row) => ({ productId: row.product_id, quantity: row.quantity })),
+    // A reservation without lines (a tombstone) comes back as one row with null line columns.
+    lines: rows.flatMap((row) => (row.product_id === null ? [] : [{ productId: row.product_id, quantity: row.quantity! }])),
     state: header.status,
   };
 }

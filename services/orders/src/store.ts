@@ -33,6 +33,20 @@ interface LineRow {
 const ORDER_COLUMNS =
   "id, customer_id, request_digest, status, status_reason, failure_code, currency_code, total_minor, payment_id, created_at, updated_at";
 
+const toOrder = (row: OrderRow, lines: OrderLine[]): Order => ({
+  id: row.id,
+  customerId: row.customer_id,
+  requestDigest: row.request_digest,
+  status: row.status,
+  statusReason: row.status_reason,
+  failureCode: row.failure_code ?? undefined,
+  total: row.currency_code === null || row.total_minor === null ? undefined : { currencyCode: row.currency_code, minorUnits: row.total_minor },
+  paymentId: row.payment_id,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lines,
+});
+
 /** Orders with their lines, in the rows' order. */
 async function withLines(db: Queryable, rows: OrderRow[]): Promise<Order[]> {
   if (rows.length === 0) return [];
@@ -40,26 +54,19 @@ async function withLines(db: Queryable, rows: OrderRow[]): Promise<Order[]> {
     "select order_id, product_id, product_name, quantity, unit_price_minor, currency_code from order_lines where order_id = any($1) order by order_id, line_no",
     [rows.map((row) => row.id)],
   );
-  return rows.map((row) => ({
-    id: row.id,
-    customerId: row.customer_id,
-    requestDigest: row.request_digest,
-    status: row.status,
-    statusReason: row.status_reason,
-    failureCode: row.failure_code ?? undefined,
-    total: row.currency_code === null || row.total_minor === null ? undefined : { currencyCode: row.currency_code, minorUnits: row.total_minor },
-    paymentId: row.payment_id,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lines: lines
-      .filter((line) => line.order_id === row.id)
-      .map((line) => ({
-        productId: line.product_id,
-        productName: line.product_name,
-        quantity: line.quantity,
-        unitPrice: { currencyCode: line.currency_code, minorUnits: line.unit_price_minor },
-      })),
-  }));
+  return rows.map((row) =>
+    toOrder(
+      row,
+      lines
+        .filter((line) => line.order_id === row.id)
+        .map((line) => ({
+          productId: line.product_id,
+          productName: line.product_name,
+          quantity: line.quantity,
+          unitPrice: { currencyCode: line.currency_code, minorUnits: line.unit_price_minor },
+        })),
+    ),
+  );
 }
 
 /**
@@ -75,7 +82,8 @@ export async function insertPendingOrder(
      values ($1, $2, $3, $4, 'PENDING') on conflict (idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
     [order.id, order.customerId, order.idempotencyKey, order.requestDigest],
   );
-  return (await withLines(db, rows))[0];
+  // A new order has no lines yet (confirmOrder adds them): nothing to select.
+  return rows[0] && toOrder(rows[0], []);
 }
 
 export async function getOrderByKey(db: Queryable, idempotencyKey: string): Promise<Order | undefined> {
@@ -109,31 +117,51 @@ export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<
   return { orders: await withLines(db, page), next };
 }
 
+/**
+ * Record the lines and the outcome of a placed order in one statement (one
+ * round trip): the lines are inserted by a data-modifying CTE, which runs to
+ * completion although nothing reads it. The answer is built from the updated
+ * row and the lines we were given, without reading them back.
+ */
 export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order> {
-  for (const [index, line] of lines.entries()) {
-    await tx.query(
-      `insert into order_lines (order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
-       values ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, index, line.productId, line.productName, line.quantity, line.unitPrice.minorUnits, line.unitPrice.currencyCode],
-    );
-  }
-  await tx.query(
-    `update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now() where id = $1`,
-    [id, total.currencyCode, total.minorUnits, paymentId],
+  const [row] = await tx.query<OrderRow>(
+    `with inserted_lines as (
+       insert into order_lines (order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
+       select $1, (n - 1)::int, product_id, product_name, quantity, unit_price_minor, currency_code
+         from unnest($5::text[], $6::text[], $7::int4[], $8::int8[], $9::text[])
+              with ordinality as line(product_id, product_name, quantity, unit_price_minor, currency_code, n)
+     )
+     update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now()
+      where id = $1
+      returning ${ORDER_COLUMNS}`,
+    [
+      id,
+      total.currencyCode,
+      total.minorUnits,
+      paymentId,
+      lines.map((line) => line.productId),
+      lines.map((line) => line.productName),
+      lines.map((line) => line.quantity),
+      lines.map((line) => line.unitPrice.minorUnits),
+      lines.map((line) => line.unitPrice.currencyCode),
+    ],
   );
-  return (await getOrder(tx, id))!;
+  if (!row) throw new Error(`order ${id} vanished before it was confirmed`);
+  return toOrder(row, lines);
 }
 
 export async function rejectOrder(tx: Queryable, id: string, reason: string, failureCode: number): Promise<Order> {
-  await tx.query(`update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now() where id = $1`, [
-    id,
-    reason,
-    failureCode,
-  ]);
-  return (await getOrder(tx, id))!;
+  const rows = await tx.query<OrderRow>(
+    `update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now() where id = $1 returning ${ORDER_COLUMNS}`,
+    [id, reason, failureCode],
+  );
+  return (await withLines(tx, rows))[0]!;
 }
 
 export async function cancelOrder(tx: Queryable, id: string, reason: string): Promise<Order> {
-  await tx.query(`update orders set status = 'CANCELLED', status_reason = $2, updated_at = now() where id = $1`, [id, reason]);
-  return (await getOrder(tx, id))!;
+  const rows = await tx.query<OrderRow>(
+    `update orders set status = 'CANCELLED', status_reason = $2, updated_at = now() where id = $1 returning ${ORDER_COLUMNS}`,
+    [id, reason],
+  );
+  return (await withLines(tx, rows))[0]!;
 }

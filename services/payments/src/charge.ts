@@ -17,7 +17,7 @@ import {
 
 /**
  * Charging a card exactly once per idempotency key:
- * 1. claim the key with a PENDING row (one short transaction);
+ * 1. claim the key with a PENDING row (one statement; a short transaction if the key is taken);
  * 2. ask the provider with no transaction open, since it can take seconds;
  * 3. settle the row as CAPTURED or DECLINED in one transaction.
  * A second call with the key meanwhile is ABORTED (retry); afterwards it gets
@@ -43,7 +43,7 @@ export interface ChargeDeps {
 
 /** Charge once per key; `signal` is the call's (aborted when the client cancels or its deadline passes). */
 export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signal: AbortSignal): Promise<Payment> {
-  const claim = await deps.db.transaction((tx) => claimKey(tx, command));
+  const claim = await claimKey(deps.db, command);
   if (claim.settled) return chargeResult(claim.payment);
   const pending = claim.payment;
 
@@ -51,7 +51,7 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
   try {
     outcome = await askProvider(deps.provider, command, signal);
   } catch (error) {
-    await deps.db.transaction((tx) => deletePendingPayment(tx, pending.id));
+    await deletePendingPayment(deps.db, pending.id); // one statement: no transaction needed
     throw providerFailure(error, signal, deps.logger, pending.id);
   }
 
@@ -84,11 +84,20 @@ interface Claim {
   payment: Payment;
 }
 
-async function claimKey(tx: Queryable, command: ChargeCommand): Promise<Claim> {
-  const inserted = await insertPendingPayment(tx, newId("pay"), command);
+/**
+ * Claim the key. The insert alone needs no transaction (one statement commits
+ * by itself: no BEGIN and COMMIT round trips); only a key already taken opens
+ * one, to lock the earlier row while deciding what to do with it.
+ */
+async function claimKey(db: Database, command: ChargeCommand): Promise<Claim> {
+  const inserted = await insertPendingPayment(db, newId("pay"), command);
   if (inserted) return { settled: false, payment: inserted };
+  return db.transaction((tx) => claimTakenKey(tx, command));
+}
+
+async function claimTakenKey(tx: Queryable, command: ChargeCommand): Promise<Claim> {
   const earlier = await getPaymentByKeyForUpdate(tx, command.idempotencyKey);
-  // Gone between the two statements: the other call moved no money and deleted its row. A retry claims the key.
+  // Gone since the insert found it: the other call moved no money and deleted its row. A retry claims the key.
   if (!earlier) throw chargeInProgress();
   checkSameCharge(earlier, command);
   if (earlier.status !== "PENDING") return { settled: true, payment: earlier };

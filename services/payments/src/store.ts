@@ -75,9 +75,9 @@ export async function findPaymentOfOrder(db: Queryable, orderId: string): Promis
  * is taken: on PostgreSQL a concurrent insert of the same key waits for the
  * other transaction and then does nothing, so exactly one caller claims it.
  */
-export async function insertPendingPayment(tx: Queryable, id: string, command: ChargeCommand): Promise<Payment | undefined> {
+export async function insertPendingPayment(db: Queryable, id: string, command: ChargeCommand): Promise<Payment | undefined> {
   return first(
-    await tx.query<PaymentRow>(
+    await db.query<PaymentRow>(
       `insert into payments (id, idempotency_key, order_id, customer_id, amount_minor, currency_code, status)
        values ($1, $2, $3, $4, $5, $6, 'PENDING')
        on conflict (idempotency_key) do nothing
@@ -126,8 +126,8 @@ export async function settlePayment(
 }
 
 /** Forget a PENDING payment whose provider call moved no money, so a retry with its key can charge. */
-export async function deletePendingPayment(tx: Queryable, id: string): Promise<void> {
-  await tx.query("delete from payments where id = $1 and status = 'PENDING'", [id]);
+export async function deletePendingPayment(db: Queryable, id: string): Promise<void> {
+  await db.query("delete from payments where id = $1 and status = 'PENDING'", [id]);
 }
 
 export async function markRefunded(tx: Queryable, id: string, reason: string): Promise<Payment> {
