@@ -58,7 +58,7 @@ clean: ## remove build output, generated code and local state
 	rm -rf gen/src gen/descriptors.binpb gen/dist lib/dist services/*/dist reports .run .data
 	find . -name '*.tsbuildinfo' -not -path './node_modules/*' -delete
 
-bench: build ## benchmarks (hop overhead, orders end to end, event pipeline, footprint) into bench/results.md and .json; needs h2load
+bench: build ## benchmarks (a message between processes, hop overhead, orders end to end, event pipeline, footprint) into bench/results.md and .json; needs h2load
 	@command -v h2load >/dev/null || { echo "h2load is not on PATH. Install it: sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS)"; exit 1; }
 	@command -v nats-server >/dev/null || { echo "nats-server is not on PATH. Install it: sudo apt-get install -y nats-server"; exit 1; }
 	@command -v taskset >/dev/null || { echo "taskset is not on PATH (util-linux): the hop benchmark pins processes to cores"; exit 1; }

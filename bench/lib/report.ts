@@ -44,6 +44,12 @@ interface Step {
   errors: Record<string, number>;
 }
 type Backend = "pglite" | "postgres";
+interface Ipc {
+  messageBytes: number;
+  roundTrips: number;
+  rounds: number;
+  cases: Record<string, { label: string; wallUs: number; cpuUs: number }>;
+}
 const BACKEND_NAMES: Record<Backend, string> = { pglite: "PGlite", postgres: "PostgreSQL" };
 type UnderLoad = Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }>;
 /** One backend's end-to-end figures. */
@@ -127,6 +133,7 @@ const hopTable = (rows: HopRow[], baseline: string, withGenerator: boolean) =>
 
 export function renderResults(results: Record<string, unknown>): string {
   const machine = results.machine as Machine;
+  const ipc = results.ipc as Ipc | undefined;
   const hop = results.hop as Hop | undefined;
   const e2e = results.e2e as E2e | undefined;
   const events = results.events as Events | undefined;
@@ -227,6 +234,20 @@ export function renderResults(results: Record<string, unknown>): string {
     table(["figure", "target", ...backends.flatMap((backend) => [BACKEND_NAMES[backend], ""])], rows),
     "",
   );
+
+  if (ipc) {
+    out.push(
+      "## 0. The machine: one message between processes",
+      "",
+      `Every figure below is made of messages between processes (a gRPC call, an SQL statement, a NATS publish and its ack). Their unit price on this machine: a ${ipc.messageBytes}-byte message over loopback TCP and back, one at a time, ${ipc.roundTrips.toLocaleString("en-US")} round trips × ${ipc.rounds} rounds (median); CPU is both ends' (bench/ipc.ts).`,
+      "",
+      table(
+        ["ends", "wall per round trip", "CPU per round trip"],
+        Object.values(ipc.cases).map((entry) => [entry.label, `${entry.wallUs} µs`, `**${entry.cpuUs} µs**`]),
+      ),
+      "",
+    );
+  }
 
   if (hop) {
     out.push(
