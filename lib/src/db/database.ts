@@ -1,7 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { PGlite, types as pgliteTypes } from "@electric-sql/pglite";
-import pg from "pg";
-import { freshClusterTarball, hasCluster } from "./pglite-template.js";
 
 /**
  * One PostgreSQL dialect for every service, behind two backends:
@@ -37,99 +34,15 @@ export interface DatabaseOptions {
   dataDir: string;
 }
 
+/**
+ * Each backend's module is loaded only when used: a service on PostgreSQL never
+ * loads PGlite's WebAssembly build (megabytes of resident memory), and one on
+ * PGlite never loads `pg`.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url?.startsWith("postgres")) return openPostgres(options.url);
+  if (options.url?.startsWith("postgres")) return (await import("./postgres.js")).openPostgres(options.url);
+  const { openPglite } = await import("./pglite.js");
   if (options.url === "memory://") return openPglite("memory://");
   mkdirSync(options.dataDir, { recursive: true });
   return openPglite(options.dataDir);
-}
-
-/**
- * PostgreSQL's default 128MB of shared buffers is touched at start, so it is
- * resident in every service that embeds PGlite, idle or not. A service's
- * development data fit in a fraction of this (bench/: ~100 MB less per process).
- */
-const PGLITE_SHARED_BUFFERS = "16MB";
-
-async function openPglite(dataDir: string): Promise<Database> {
-  const isNew = dataDir === "memory://" || !hasCluster(dataDir);
-  const db = await PGlite.create(dataDir, {
-    parsers: { [pgliteTypes.INT8]: Number },
-    startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
-    ...(isNew ? { loadDataDir: await freshClusterTarball() } : {}),
-  });
-  const wrap = (q: Pick<PGlite, "query" | "exec">, committed?: Array<() => void>): Queryable => ({
-    query: async <Row>(sql: string, params?: unknown[]) => (await q.query<Row>(sql, params)).rows,
-    exec: async (sql) => void (await q.exec(sql)),
-    afterCommit: afterCommitOf(committed),
-  });
-  return {
-    backend: "pglite",
-    ...wrap(db),
-    transaction: (work) => runCommitted((committed) => db.transaction((tx) => work(wrap(tx, committed)))),
-    close: () => db.close(),
-  };
-}
-
-async function openPostgres(url: string): Promise<Database> {
-  const parseInt8 = (oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
-  const pool = new pg.Pool({ connectionString: url, types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser } });
-  await pool.query("select 1"); // fail at start, with the server's message, not at the first request
-  const wrap = (q: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
-    query: async <Row>(sql: string, params?: unknown[]) => (await q.query({ name: statementName(sql), text: sql, values: params })).rows as Row[],
-    exec: async (sql) => void (await q.query(sql)),
-    afterCommit: afterCommitOf(committed),
-  });
-  return {
-    backend: "postgres",
-    ...wrap(pool),
-    transaction: (work) =>
-      runCommitted(async (committed) => {
-        const client = await pool.connect();
-        try {
-          await client.query("begin");
-          const result = await work(wrap(client, committed));
-          await client.query("commit");
-          return result;
-        } catch (error) {
-          await client.query("rollback").catch(() => {});
-          throw error;
-        } finally {
-          client.release();
-        }
-      }),
-    close: () => pool.end(),
-  };
-}
-
-/**
- * Queries run as named prepared statements, one name per SQL text: each pooled
- * connection has the server parse and plan a statement once, then only binds
- * and executes it. Unnamed, pg would send the text to be parsed and planned on
- * every call. Migrations (several statements, no parameters) go through exec.
- * Every query's text is a constant in the code, so the names stay few.
- */
-const statementNames = new Map<string, string>();
-
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (name === undefined) {
-    name = `bazaar_${statementNames.size + 1}`;
-    statementNames.set(sql, name);
-  }
-  return name;
-}
-
-/** Outside a transaction (no list) a callback runs at once; inside, it waits in the transaction's list. */
-function afterCommitOf(committed: Array<() => void> | undefined): (callback: () => void) => void {
-  return committed ? (callback) => committed.push(callback) : (callback) => callback();
-}
-
-/** Run a transaction collecting afterCommit callbacks; run them once it committed (not if it threw). */
-async function runCommitted<T>(transaction: (committed: Array<() => void>) => Promise<T>): Promise<T> {
-  const committed: Array<() => void> = [];
-  const result = await transaction(committed);
-  for (const callback of committed) callback();
-  return result;
 }
