@@ -131,6 +131,34 @@ describe("outbox relay", () => {
     const ids = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => message.header.get("Nats-Msg-Id"));
     expect(ids.filter((id) => id === first || id === second)).toEqual([first, second]);
   });
+
+  it("fetches the next batch while the current one is being published", async () => {
+    const outbox = new Outbox();
+    for (const orderId of ["ord_overlap_1", "ord_overlap_2"]) await db.transaction((tx) => outbox.add(tx, orderPlaced, placed(orderId)));
+    // The relay's statements are counted, and its publishes wait for the test's go-ahead.
+    const fetches: string[] = [];
+    const counted: Database = { ...db, query: (sql, params) => (fetches.push(sql), db.query(sql, params)) };
+    let publishing = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const js = jetstream(connection);
+    const gated = { publish: (...args: Parameters<typeof js.publish>) => (publishing++, held.then(() => js.publish(...args))) } as unknown as typeof js;
+    const relay = new OutboxRelay(counted, gated, logger, { batchSize: 1 });
+
+    const first = relay.relayBatch();
+    await expect.poll(() => publishing).toBe(1);
+    // Before the first batch's publish is acknowledged, the second batch has been asked for.
+    await expect.poll(() => fetches.length).toBe(2);
+    release();
+    expect(await first).toBe(1);
+    expect(await relay.relayBatch()).toBe(1); // the prefetched batch: no statement of its own before publishing
+    expect(fetches.length).toBe(3);
+    await relay.relayBatch();
+    await relay.stop();
+    expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
+    const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
+    expect(orderIds.filter((id) => id.startsWith("ord_overlap_"))).toEqual(["ord_overlap_1", "ord_overlap_2"]);
+  });
 });
 
 describe("consumers", () => {
