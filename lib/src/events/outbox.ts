@@ -170,7 +170,7 @@ export class OutboxRelay {
     this.prefetched.catch(() => {}); // the next call awaits it (and sees its failure); not unhandled meanwhile
     const settled = await results;
     const ackedRows = rows.filter((_, index) => settled[index]!.status === "fulfilled");
-    for (const row of ackedRows) eventMetrics.published.inc({ subject: row.subject });
+    countPublished(ackedRows);
     this.unmarked.push(...ackedRows.map((row) => row.id));
     const failure = settled.find((result) => result.status === "rejected");
     if (failure) {
@@ -236,6 +236,13 @@ export class OutboxRelay {
       this.wake = done;
     });
   }
+}
+
+/** One counter increment per subject and batch, not per row (prom-client hashes the labels on every call). */
+function countPublished(rows: OutboxRow[]): void {
+  const perSubject = new Map<string, number>();
+  for (const row of rows) perSubject.set(row.subject, (perSubject.get(row.subject) ?? 0) + 1);
+  for (const [subject, count] of perSubject) eventMetrics.published.inc({ subject }, count);
 }
 
 function toNatsHeaders(values: Record<string, string>) {
