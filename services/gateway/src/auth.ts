@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject } from "node:crypto";
+import { webcrypto } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import { CUSTOMER_ID } from "@bazaar/runtime/ids";
 // Type only (erased): config.ts imports this module's defaults.
@@ -22,15 +22,16 @@ const ALGORITHM = "HS256";
 const CLOCK_TOLERANCE_SECONDS = 30;
 
 /**
- * The HMAC key (the secret's UTF-8 bytes), made once per secret: handed raw
- * bytes, jose would import a key on every request (token checks are ~13% of
- * the gateway's busy time under load, bench/analysis.md).
+ * The HMAC key (the secret's UTF-8 bytes), made once per secret as a WebCrypto
+ * key, the form jose works with: handed raw bytes or a KeyObject, it would
+ * import a key on every request (bench/analysis.md).
  */
-const keys = new Map<string, KeyObject>();
-function keyOf(config: AuthConfig): KeyObject {
+const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
+function keyOf(config: AuthConfig): Promise<webcrypto.CryptoKey> {
   let key = keys.get(config.AUTH_JWT_SECRET);
   if (!key) {
-    key = createSecretKey(Buffer.from(config.AUTH_JWT_SECRET, "utf8"));
+    const bytes = Buffer.from(config.AUTH_JWT_SECRET, "utf8");
+    key = webcrypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     keys.set(config.AUTH_JWT_SECRET, key);
   }
   return key;
@@ -54,7 +55,7 @@ export async function signCustomerToken(config: AuthConfig, customerId: string, 
     .setAudience(config.AUTH_JWT_AUDIENCE)
     .setIssuedAt(issuedAt)
     .setExpirationTime(issuedAt + (options.ttlSeconds ?? DEFAULT_TTL_SECONDS))
-    .sign(keyOf(config));
+    .sign(await keyOf(config));
 }
 
 /** Why a token was refused, in words fit for the client (never the token itself). */
@@ -62,24 +63,30 @@ export class InvalidToken extends Error {
   override name = "InvalidToken";
 }
 
-/** The customer id `token` proves; throws InvalidToken if it proves nothing. */
-export async function verifyCustomerToken(config: AuthConfig, token: string): Promise<string> {
-  let subject: unknown;
+/** What a valid token proves, and until when (epoch ms) it is accepted: its expiry plus the clock tolerance. */
+export interface VerifiedToken {
+  customerId: string;
+  validUntilMs: number;
+}
+
+/** The customer id `token` proves at `now`; throws InvalidToken if it proves nothing. */
+export async function verifyCustomerToken(config: AuthConfig, token: string, now = new Date()): Promise<VerifiedToken> {
+  let claims: { sub?: unknown; exp?: unknown };
   try {
-    const { payload } = await jwtVerify(token, keyOf(config), {
+    ({ payload: claims } = await jwtVerify(token, await keyOf(config), {
       // Only HS256: a token must not choose how it is checked ("none", or a public key used as an HMAC secret).
       algorithms: [ALGORITHM],
       issuer: config.AUTH_JWT_ISSUER,
       audience: config.AUTH_JWT_AUDIENCE,
       requiredClaims: ["sub", "iat", "exp"],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    });
-    subject = payload.sub;
+      currentDate: now,
+    }));
   } catch (error) {
     throw new InvalidToken(reasonOf(error));
   }
-  if (typeof subject !== "string" || !CUSTOMER_ID.test(subject)) throw new InvalidToken('the token\'s "sub" claim is not a customer id');
-  return subject;
+  if (typeof claims.sub !== "string" || !CUSTOMER_ID.test(claims.sub)) throw new InvalidToken('the token\'s "sub" claim is not a customer id');
+  return { customerId: claims.sub, validUntilMs: (Number(claims.exp) + CLOCK_TOLERANCE_SECONDS) * 1000 };
 }
 
 function reasonOf(error: unknown): string {

@@ -9,6 +9,7 @@ import { parseConfig } from "@bazaar/runtime/config";
 import { repoRoot } from "../../../lib/test/support/process.js";
 import { devEnvFile } from "../../../scripts/dev-env.js";
 import { signCustomerToken, verifyCustomerToken } from "../src/auth.js";
+import { bearerAuthentication } from "../src/bearer.js";
 import { authConfig } from "../src/config.js";
 import { bearer, type ErrorJson, failWith, type FakeServer, postJson, startFakeServer, startTestGateway, testAuth } from "./support.js";
 
@@ -162,6 +163,20 @@ describe("a customer route without a valid bearer token", () => {
   });
 });
 
+describe("tokens already verified", () => {
+  it("are accepted from memory only until they expire, clock tolerance included, then refused as expired", async () => {
+    const issuedAtMs = Date.now();
+    const token = await signCustomerToken(testAuth, "alice", { issuedAtMs, ttlSeconds: 60 });
+    let now = issuedAtMs;
+    const authenticate = bearerAuthentication(testAuth, () => now);
+    expect(await authenticate(`Bearer ${token}`)).toBe("alice");
+    now = issuedAtMs + 88_000; // past "exp", within the 30 s tolerance
+    expect(await authenticate(`Bearer ${token}`)).toBe("alice");
+    now = issuedAtMs + 91_000;
+    await expect(authenticate(`Bearer ${token}`)).rejects.toMatchObject({ httpStatus: 401, message: "the token has expired" });
+  });
+});
+
 describe("orders belong to the token's customer", () => {
   it("POST /api/orders takes the customer from the token when the body names none", async () => {
     const response = await placeAs("alice");
@@ -259,7 +274,7 @@ describe("npm run -s token (scripts/token.ts)", () => {
     const { code, stdout } = await tokenScript(["alice"], undefined);
     expect(code).toBe(0);
     const devAuth = parseConfig(authConfig, devEnvFile());
-    expect(await verifyCustomerToken(devAuth, stdout.trim())).toBe("alice");
+    expect((await verifyCustomerToken(devAuth, stdout.trim())).customerId).toBe("alice");
     // Not the key of this test's gateway, which refuses it.
     expect((await fetch(url("/api/customers/alice/notifications"), { headers: { authorization: `Bearer ${stdout.trim()}` } })).status).toBe(401);
   });
