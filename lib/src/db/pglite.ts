@@ -8,7 +8,7 @@ import { freshClusterTarball, hasCluster } from "./pglite-template.js";
 /**
  * PostgreSQL's default 128MB of shared buffers is touched at start, so it is
  * resident in every service that embeds PGlite, idle or not. A service's
- * development data fit in a fraction of this (bench/: ~100 MB less per process).
+ * development data fit in a fraction of this (bench/: ~130 MB less per idle service).
  */
 const PGLITE_SHARED_BUFFERS = "16MB";
 

@@ -46,7 +46,7 @@ class ConnectionAuthContextCall extends grpc.ServerInterceptingCall {
 }
 
 /** The HTTP/2 session (one per connection) of grpc-js's base call, if this is one. */
-export function sessionOf(call: grpc.ServerInterceptingCallInterface): object | undefined {
+function sessionOf(call: grpc.ServerInterceptingCallInterface): object | undefined {
   const session = (call as { stream?: { session?: unknown } }).stream?.session;
   return typeof session === "object" && session !== null ? session : undefined;
 }
