@@ -1,12 +1,9 @@
 /**
- * The far end of bench/ipc.ts: a TCP echo server on 127.0.0.1:<port>, Nagle off,
- * sending every chunk straight back. Runs until killed.
+ * The far end of bench/ipc.ts in a process of its own: an echo server on
+ * 127.0.0.1:<port> (bench/lib/echo.ts). Runs until killed.
  *
- * Usage: node bench/ipc-echo.ts <port>   (plain JavaScript in TypeScript syntax: run with --import tsx)
+ * Usage: node --import tsx bench/ipc-echo.ts <port>
  */
-import { createServer } from "node:net";
+import { listenEcho } from "./lib/echo.js";
 
-createServer((socket) => {
-  socket.setNoDelay(true);
-  socket.on("data", (chunk) => socket.write(chunk));
-}).listen(Number(process.argv[2]), "127.0.0.1");
+await listenEcho(Number(process.argv[2]));

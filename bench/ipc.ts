@@ -13,9 +13,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { listenEcho } from "./lib/echo.js";
 import { cpuSeconds, freePort, ROOT, startProcess, stopProcess, TSX_ARGS } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
@@ -61,12 +62,7 @@ async function pingPong(port: number, otherCpu: () => number): Promise<RoundTrip
 // This process's main thread (the one doing the I/O) stays on one core throughout.
 execFileSync("taskset", ["-pc", String(CLIENT_CORE), String(process.pid)], { stdio: "ignore" });
 
-const inProcessServer = createServer((socket) => {
-  socket.setNoDelay(true);
-  socket.on("data", (chunk) => socket.write(chunk));
-}).listen(0, "127.0.0.1");
-await new Promise((resolve) => inProcessServer.once("listening", resolve));
-const inProcessPort = (inProcessServer.address() as { port: number }).port;
+const { server: inProcessServer, port: inProcessPort } = await listenEcho(0);
 
 const echoes = await Promise.all(
   [CLIENT_CORE, 1 - CLIENT_CORE].map(async (core) => {
