@@ -100,6 +100,18 @@ describe("PostgreSQL server (DATABASE_URL)", () => {
     await db.close();
   });
 
+  it("outlives the server dropping its idle connections", async () => {
+    const db = await openDatabase({ url: server.url("contract"), dataDir: "" });
+    await Promise.all([1, 2, 3].map(() => db.query("select pg_sleep(0.05)"))); // several pooled connections, now idle
+    const admin = await openDatabase({ url: server.url("contract"), dataDir: "" });
+    await admin.transaction((tx) =>
+      tx.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"),
+    );
+    await expect.poll(() => db.query<{ n: number }>("select 1 as n").catch(() => []), { timeout: 10_000 }).toEqual([{ n: 1 }]);
+    await db.close();
+    await admin.close().catch(() => {});
+  });
+
   it("migrates once when replicas start together", async () => {
     const replicas = await Promise.all([1, 2, 3].map(() => openDatabase({ url: server.url("catalog"), dataDir: "" })));
     const applied = await Promise.all(replicas.map((db) => migrate(db, catalogMigrations)));

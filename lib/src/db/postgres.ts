@@ -26,6 +26,10 @@ export async function openPostgres(url: string): Promise<Database> {
   const parseInt8 = (oid: number, format?: "text" | "binary") =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
   const pool = new pg.Pool({ connectionString: url, types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser } });
+  // An idle pooled connection the server drops (a restart, a failover, an administrator) is an 'error' on
+  // the pool, which would crash the process unhandled. The pool discards that client and connects anew when
+  // needed; a query that fails meanwhile fails on its own, with its error.
+  pool.on("error", () => {});
   await pool.query("select 1"); // fail at start, with the server's message, not at the first request
   const wrap = (q: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
     query: async <Row>(sql: string, params?: unknown[]) => (await q.query({ name: statementName(sql), text: sql, values: params })).rows as Row[],
