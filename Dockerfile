@@ -5,11 +5,11 @@
 # BuildKit runs `npm ci`, `npm run gen` and `npm run build` once and reuses it.
 
 # ---- build: the same npm scripts CI runs, so the image can't hold code the tests didn't build
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 # Manifests first: the `npm ci` layer stays cached until a dependency changes.
 # One line per workspace (test/deploy/dockerfile.test.ts fails if a service is missing here).
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY gen/package.json gen/
 COPY lib/package.json lib/
 COPY services/catalog/package.json services/catalog/
@@ -24,9 +24,9 @@ COPY . .
 RUN npm run gen && npm run build
 
 # ---- prod-deps: production dependencies only (no TypeScript, buf, vitest or tsx at run time)
-FROM node:20-bookworm-slim AS prod-deps
+FROM node:24-bookworm-slim AS prod-deps
 WORKDIR /src
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY gen/package.json gen/
 COPY lib/package.json lib/
 COPY services/catalog/package.json services/catalog/
@@ -55,7 +55,7 @@ RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
  && cp deploy/authz-policy.yaml /out/deploy/
 
 # ---- the image
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ARG SERVICE
 # TLS_DIR: where compose and Kubernetes mount the CA and this service's certificate and key.
 ENV NODE_ENV=production \

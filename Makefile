@@ -7,12 +7,17 @@ PROTOS := $(shell find proto third_party/proto -name '*.proto')
 # Run TypeScript tools straight from source (workspace packages resolve to src/).
 TSX := node --conditions=bazaar-source --import tsx
 
-.PHONY: help install gen build lint test contract certs up down status logs clean bench
+.PHONY: help node-version install gen build lint test test-unit contract certs up down status logs clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-node_modules/.package-lock.json: package.json package-lock.json
+# Every target that installs, builds or runs goes through here first (order-only: it never
+# forces a reinstall), so an unsupported Node stops the command in its first second.
+node-version: ## check that this Node.js is one package.json's engines allow (24 LTS; 22 the floor)
+	@node scripts/require-node.mjs
+
+node_modules/.package-lock.json: package.json package-lock.json | node-version
 	npm ci
 
 install: node_modules/.package-lock.json ## install dependencies (npm ci) when package-lock.json changed
@@ -30,8 +35,13 @@ lint: gen/descriptors.binpb ## buf lint (STANDARD) and a strict type check of so
 	npm run -s lint
 
 test: build lint ## build, lint, then run every test suite (no Docker needed)
-	@mkdir -p reports
+	@mkdir -p reports && rm -f reports/vitest.json
 	npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
+
+REPORT ?= reports/vitest-unit.json
+test-unit: gen/descriptors.binpb ## the unit and component suites alone (lib/ and every service; what CI also runs on the floor Node)
+	@mkdir -p reports && rm -f $(REPORT)
+	npx vitest run lib/test services --reporter=default --reporter=json --outputFile.json=$(REPORT)
 
 contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event subjects vs main, providers, consumers, events
 	@status=0; \

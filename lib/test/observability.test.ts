@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { SpanKind } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
@@ -14,7 +14,7 @@ import { startTestService } from "../src/testing.js";
 // Metrics, traces and log correlation of a real service over real gRPC.
 
 const spans = new InMemorySpanExporter();
-startTracing("observability-test", [new SimpleSpanProcessor(spans)]);
+startTracing("observability-test", [new SimpleSpanProcessor({ exporter: spans })]);
 const logLines: Array<Record<string, unknown>> = [];
 const logger = createLogger(
   "catalog",

@@ -40,8 +40,9 @@ const final = stages.at(-1)!;
 const workspaces = ["gen", "lib", ...readdirSync(join(ROOT, "services")).filter((name) => existsSync(join(ROOT, "services", name, "package.json"))).map((name) => `services/${name}`)];
 
 describe("Dockerfile", () => {
-  it("starts every stage from Node 20 slim", () => {
-    for (const { from } of stages) expect(from === "build" || /^node:20(\.[\d.]+)?-[a-z]+-slim$/.test(from), from).toBe(true);
+  it("starts every stage from the slim image of the Node .nvmrc names (the LTS CI tests on)", () => {
+    const major = readRepoFile(".nvmrc").trim();
+    for (const { from } of stages) expect(from === "build" || new RegExp(`^node:${major}(\\.[\\d.]+)?-[a-z]+-slim$`).test(from), from).toBe(true);
   });
 
   it("builds with the scripts CI runs: npm ci, npm run gen, npm run build", () => {

@@ -23,9 +23,10 @@ const tlsOf = (identity: string, dir = TLS_DIR): NatsTls => certificateFiles(dir
 /**
  * How a client sees the server refuse its certificate in the handshake: the
  * TLS alert, or (TLS 1.3, where the client may finish its side first and start
- * talking) a reset when the server drops the connection.
+ * talking) a reset when the server drops the connection. OpenSSL 3.5 (Node 24)
+ * names the alert "SSL/TLS" where 3.0 (Node 22) says "SSLV3".
  */
-const HANDSHAKE_REFUSED = /^(ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE|ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ECONNRESET)$/;
+const HANDSHAKE_REFUSED = /^(ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_BAD_CERTIFICATE|ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ECONNRESET)$/;
 
 let nats: TestNats;
 

@@ -1,4 +1,5 @@
 import { context, propagation, type Context, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -6,10 +7,10 @@ import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
-  NodeTracerProvider,
   ParentBasedSampler,
   type SpanProcessor,
-} from "@opentelemetry/sdk-trace-node";
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 
 /**
  * OpenTelemetry tracing, set up once per process. Trace context always flows
@@ -18,20 +19,24 @@ import {
  * OTEL_EXPORTER_OTLP_ENDPOINT is set (OTLP over HTTP, batched). Tests can pass
  * their own span processor (e.g. an in-memory exporter).
  */
-let provider: NodeTracerProvider | undefined;
+let provider: TracerProvider | undefined;
 
 export function startTracing(service: string, processors: SpanProcessor[] = []): void {
   if (provider) return;
   const exporting = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [])];
-  provider = new NodeTracerProvider({
+  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] : [])];
+  provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": service }),
     spanProcessors,
     // Nobody to hand spans to: make them non-recording. They still get trace and span ids, which
     // propagate and reach the logs, but cost no attributes, events or timing on every RPC (bench/).
     sampler: spanProcessors.length > 0 ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : new AlwaysOffSampler(),
   });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
+  // What NodeTracerProvider.register() did before SDK 3: a context manager so the active span
+  // follows async calls, the W3C propagator for headers, then the provider itself.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(provider);
 }
 
 /** Send the spans still buffered (call before exiting). */
