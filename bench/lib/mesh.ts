@@ -59,10 +59,12 @@ export interface MeshOptions {
   nodeArgs?: (name: string) => string[];
   /** A service's DATABASE_URL (postgres://...); without it, embedded PGlite in its data directory. */
   databaseUrl?: (name: MeshService) => string;
+  /** The Node binary the services and the gateway run on (default: this one), to compare Node versions in one run. */
+  node?: string;
 }
 
 export async function startMesh(dataRoot: string, logDir: string, options: MeshOptions = {}): Promise<BenchMesh> {
-  const { env = {}, nodeArgs = () => [], databaseUrl } = options;
+  const { env = {}, nodeArgs = () => [], databaseUrl, node = process.execPath } = options;
   mkdirSync(logDir, { recursive: true });
   const processes = new Map<string, Started>();
   const stop = async () => {
@@ -87,7 +89,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     for (const name of SERVICES) {
       const started = startProcess(
         name,
-        process.execPath,
+        node,
         [...nodeArgs(name), join(ROOT, "services", name, "dist", "main.js")],
         {
           GRPC_ADDR: grpc[name],
@@ -111,7 +113,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     const httpPort = await freePort();
     const gateway = startProcess(
       "gateway",
-      process.execPath,
+      node,
       [...nodeArgs("gateway"), join(ROOT, "services", "gateway", "dist", "main.js")],
       {
         HTTP_ADDR: `127.0.0.1:${httpPort}`,

@@ -28,3 +28,9 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
     process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
   });
 }
+
+/**
+ * Node flags every service starts with (`make up`, the images, the tests' and the
+ * benchmarks' meshes). Empty until bench/node-memory.ts shows one earns its place.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = [];

@@ -1,6 +1,6 @@
 import { context, propagation, type Context, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -24,7 +24,7 @@ let provider: TracerProvider | undefined;
 export function startTracing(service: string, processors: SpanProcessor[] = []): void {
   if (provider) return;
   const exporting = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] : [])];
+  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor(batchOptionsFromEnv(new OTLPTraceExporter()))] : [])];
   provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": service }),
     spanProcessors,
@@ -37,6 +37,25 @@ export function startTracing(service: string, processors: SpanProcessor[] = []):
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
+}
+
+/**
+ * The batch processor as the OTEL_BSP_* variables of the OpenTelemetry spec set it.
+ * SDK 3 no longer reads them itself (its defaults: a batch every 5 s), so the
+ * standard knobs would silently stop working without this.
+ */
+function batchOptionsFromEnv(exporter: OTLPTraceExporter): ConstructorParameters<typeof BatchSpanProcessor>[0] {
+  const scheduledDelayMillis = getNumberFromEnv("OTEL_BSP_SCHEDULE_DELAY");
+  const exportTimeoutMillis = getNumberFromEnv("OTEL_BSP_EXPORT_TIMEOUT");
+  const maxQueueSize = getNumberFromEnv("OTEL_BSP_MAX_QUEUE_SIZE");
+  const maxExportBatchSize = getNumberFromEnv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  return {
+    exporter,
+    ...(scheduledDelayMillis === undefined ? {} : { scheduledDelayMillis }),
+    ...(exportTimeoutMillis === undefined ? {} : { exportTimeoutMillis }),
+    ...(maxQueueSize === undefined ? {} : { maxQueueSize }),
+    ...(maxExportBatchSize === undefined ? {} : { maxExportBatchSize }),
+  };
 }
 
 /** Send the spans still buffered (call before exiting). */

@@ -1,0 +1,126 @@
+/**
+ * Measurement 6, memory per Node: each process's resident memory idle, at its
+ * peak under a steady order load, and idle again after it, for every Node
+ * binary named and every set of node flags, with the CPU per order beside it
+ * (a smaller young generation trades memory for more frequent scavenges, so
+ * both figures belong together). The whole mesh, mutual TLS as deployed, on one
+ * PostgreSQL server with fresh databases for each start; the variants run
+ * interleaved, round after round, so a change in the machine's load touches
+ * them all alike.
+ *
+ * Usage: node --conditions=bazaar-source --import tsx bench/node-memory.ts <out.json>
+ * Env: BENCH_NODES (other Node binaries to compare with this one, comma-separated,
+ *      e.g. /usr/bin/node), BENCH_MEMORY_VARIANTS (flag sets separated by "|",
+ *      default: V8's defaults | the services' own flags), BENCH_MEMORY_RATE (100
+ *      orders/s), BENCH_MEMORY_SECONDS (10), BENCH_MEMORY_ROUNDS (2)
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
+import { constantRate } from "./lib/loadgen.js";
+import { deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
+import { startBenchPostgres } from "./lib/postgres.js";
+import { cpuSeconds, rssMb } from "./lib/process.js";
+import { median, round } from "./lib/stats.js";
+
+const RATE = Number(process.env.BENCH_MEMORY_RATE) || 100;
+const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS) || 10;
+const ROUNDS = Number(process.env.BENCH_MEMORY_ROUNDS) || 2;
+const IDLE_SETTLE_MS = 3000;
+const nodes = [process.execPath, ...(process.env.BENCH_NODES?.split(",").filter(Boolean) ?? [])];
+const variants = process.env.BENCH_MEMORY_VARIANTS?.split("|").map((flags) => flags.split(" ").filter(Boolean)) ?? [[], [...SERVICE_NODE_FLAGS]];
+const version = (node: string) => execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
+
+interface Reading {
+  idleMb: Record<string, number>;
+  peakMb: Record<string, number>;
+  afterMb: Record<string, number>;
+  cpuMsPerOrder: number;
+  okPerSecond: number;
+  p99Ms: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), "bazaar-bench-node-memory-"));
+const postgres = await startBenchPostgres();
+
+async function measure(node: string, flags: string[], run: number): Promise<Reading> {
+  await postgres.freshDatabases(SERVICES);
+  const products = await deepenStock(join(work, "stock"), 10_000_000, postgres.url("inventory"));
+  const mesh = await startMesh(join(work, `data-${run}`), join(work, `logs-${run}`), {
+    node,
+    nodeArgs: () => flags,
+    databaseUrl: (name) => postgres.url(name),
+  });
+  const services = [...mesh.processes.values()].filter((started) => started.name !== "nats");
+  const memory = () => Object.fromEntries(services.map((started) => [started.name, round(rssMb(started.pid), 1)]));
+  const cpu = () => services.reduce((sum, started) => sum + cpuSeconds(started.pid), 0);
+  try {
+    await sleep(IDLE_SETTLE_MS);
+    const idleMb = memory();
+    const peakMb: Record<string, number> = { ...idleMb };
+    const timer = setInterval(() => {
+      for (const [name, mb] of Object.entries(memory())) peakMb[name] = Math.max(peakMb[name]!, mb);
+    }, 250);
+    const cpuBefore = cpu();
+    const load = await constantRate({
+      target: "http",
+      address: mesh.gatewayUrl,
+      rate: RATE,
+      seconds: SECONDS,
+      workers: 2,
+      keyPrefix: `memory-${Date.now().toString(36)}-${run}`,
+      products,
+      deadlineMs: 6000,
+      tlsDir: mesh.tlsDir,
+    });
+    clearInterval(timer);
+    const cpuMsPerOrder = ((cpu() - cpuBefore) * 1000) / Math.max(1, load.ok);
+    await sleep(IDLE_SETTLE_MS);
+    return { idleMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: load.okPerSecond, p99Ms: load.p99Ms };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+const medianOf = (readings: Reading[], pick: (reading: Reading) => Record<string, number>) =>
+  Object.fromEntries(Object.keys(pick(readings[0]!)).map((name) => [name, round(median(readings.map((reading) => pick(reading)[name]!)), 1)]));
+
+try {
+  const readings = new Map<string, Reading[]>();
+  let run = 0;
+  for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
+    for (const node of nodes) {
+      for (const flags of variants) {
+        const key = JSON.stringify([node, flags]);
+        const reading = await measure(node, flags, (run += 1));
+        readings.set(key, [...(readings.get(key) ?? []), reading]);
+        console.error(`node-memory ${version(node)} [${flags.join(" ") || "V8 defaults"}] round ${round_ + 1}: idle ${JSON.stringify(reading.idleMb)}, peak ${JSON.stringify(reading.peakMb)}, ${reading.cpuMsPerOrder} ms CPU/order`);
+      }
+    }
+  }
+  const report = {
+    rate: RATE,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    variants: [...readings].map(([key, runs]) => {
+      const [node, flags] = JSON.parse(key) as [string, string[]];
+      return {
+        node: version(node),
+        flags,
+        idleMb: medianOf(runs, (reading) => reading.idleMb),
+        peakMb: medianOf(runs, (reading) => reading.peakMb),
+        afterMb: medianOf(runs, (reading) => reading.afterMb),
+        cpuMsPerOrder: round(median(runs.map((reading) => reading.cpuMsPerOrder)), 2),
+        okPerSecond: round(median(runs.map((reading) => reading.okPerSecond)), 1),
+        p99Ms: round(median(runs.map((reading) => reading.p99Ms)), 1),
+      };
+    }),
+  };
+  writeFileSync(process.argv[2] ?? join(work, "node-memory.json"), JSON.stringify(report, null, 2));
+} finally {
+  await postgres.stop();
+  rmSync(work, { recursive: true, force: true });
+}
