@@ -75,4 +75,6 @@ STOPSIGNAL SIGTERM
 # GET /readyz on the plain HTTP admin port (ADMIN_ADDR; gRPC is mutual-TLS only): 200
 # while gRPC health is SERVING. The gateway's /readyz on HTTP_ADDR.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/scripts/healthcheck.mjs"]
-CMD ["node", "dist/main.js"]
+# The node flags are lib/src/process.ts's SERVICE_NODE_FLAGS (a small young generation:
+# idle services at ~100 MB instead of ~117 MB on Node 24), as `make up` starts them.
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -1,12 +1,12 @@
 /**
- * `make bench`: the five measurements, each its own script in its own process
+ * `make bench`: the six measurements, each its own script in its own process
  * (so one's leftovers never slow the next), then bench/results.json and
  * bench/results.md. Every figure is a median over repeated runs; the load
  * average is recorded before each measurement because the machine is shared.
  * The mesh runs mutual TLS as deployed: the certificates are issued once, into
  * the run's work directory (BENCH_TLS_DIR), for every measurement.
  *
- * Usage: node --conditions=bazaar-source --import tsx bench/main.ts [ipc] [hop] [e2e] [events] [footprint]
+ * Usage: node --conditions=bazaar-source --import tsx bench/main.ts [ipc] [hop] [e2e] [events] [footprint] [node-memory]
  * Naming some measurements reruns only those (the others keep their last
  * figures); `main.ts report` only renders results.md from results.json again.
  */
@@ -19,7 +19,7 @@ import { ROOT, TSX_ARGS } from "./lib/process.js";
 import { renderResults } from "./lib/report.js";
 import { benchCertificates } from "./lib/tls.js";
 
-const ALL = ["ipc", "hop", "e2e", "events", "footprint"] as const;
+const ALL = ["ipc", "hop", "e2e", "events", "footprint", "node-memory"] as const;
 const chosen = process.argv.slice(2).length > 0 ? ALL.filter((name) => process.argv.includes(name)) : [...ALL];
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
 const previous = existsSync(join(ROOT, "bench", "results.json"))

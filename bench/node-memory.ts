@@ -1,6 +1,6 @@
 /**
  * Measurement 6, memory per Node: each process's resident memory idle, at its
- * peak under a steady order load, and idle again after it, for every Node
+ * peak under a steady order load (after a warm-up), and idle again after it, for every Node
  * binary named and every set of node flags, with the CPU per order beside it
  * (a smaller young generation trades memory for more frequent scavenges, so
  * both figures belong together). The whole mesh, mutual TLS as deployed, on one
@@ -22,7 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { constantRate } from "./lib/loadgen.js";
 import { deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
-import { startBenchPostgres } from "./lib/postgres.js";
+import { pssMb, startBenchPostgres } from "./lib/postgres.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
@@ -30,12 +30,15 @@ const RATE = Number(process.env.BENCH_MEMORY_RATE) || 100;
 const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS) || 10;
 const ROUNDS = Number(process.env.BENCH_MEMORY_ROUNDS) || 2;
 const IDLE_SETTLE_MS = 3000;
+const WARM_UP_SECONDS = 5;
 const nodes = [process.execPath, ...(process.env.BENCH_NODES?.split(",").filter(Boolean) ?? [])];
 const variants = process.env.BENCH_MEMORY_VARIANTS?.split("|").map((flags) => flags.split(" ").filter(Boolean)) ?? [[], [...SERVICE_NODE_FLAGS]];
 const version = (node: string) => execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
 
 interface Reading {
   idleMb: Record<string, number>;
+  /** Idle, each process's proportional share: the Node binary's pages (~50 MB of each RSS) are shared by all of them. */
+  idlePssMb: Record<string, number>;
   peakMb: Record<string, number>;
   afterMb: Record<string, number>;
   cpuMsPerOrder: number;
@@ -51,7 +54,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
   const products = await deepenStock(join(work, "stock"), 10_000_000, postgres.url("inventory"));
   const mesh = await startMesh(join(work, `data-${run}`), join(work, `logs-${run}`), {
     node,
-    nodeArgs: () => flags,
+    nodeFlags: flags,
     databaseUrl: (name) => postgres.url(name),
   });
   const services = [...mesh.processes.values()].filter((started) => started.name !== "nats");
@@ -60,26 +63,31 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
   try {
     await sleep(IDLE_SETTLE_MS);
     const idleMb = memory();
+    const idlePssMb = Object.fromEntries(services.map((started) => [started.name, round(pssMb([started.pid]), 1)]));
     const peakMb: Record<string, number> = { ...idleMb };
     const timer = setInterval(() => {
       for (const [name, mb] of Object.entries(memory())) peakMb[name] = Math.max(peakMb[name]!, mb);
     }, 250);
+    const load = (seconds: number, name: string) =>
+      constantRate({
+        target: "http",
+        address: mesh.gatewayUrl,
+        rate: RATE,
+        seconds,
+        workers: 2,
+        keyPrefix: `memory-${Date.now().toString(36)}-${run}-${name}`,
+        products,
+        deadlineMs: 6000,
+        tlsDir: mesh.tlsDir,
+      });
+    // A warm-up (JIT, connections, TLS sessions, database caches) counts for the peak but not for the CPU per order.
+    await load(WARM_UP_SECONDS, "warm-up");
     const cpuBefore = cpu();
-    const load = await constantRate({
-      target: "http",
-      address: mesh.gatewayUrl,
-      rate: RATE,
-      seconds: SECONDS,
-      workers: 2,
-      keyPrefix: `memory-${Date.now().toString(36)}-${run}`,
-      products,
-      deadlineMs: 6000,
-      tlsDir: mesh.tlsDir,
-    });
+    const measured = await load(SECONDS, "measured");
     clearInterval(timer);
-    const cpuMsPerOrder = ((cpu() - cpuBefore) * 1000) / Math.max(1, load.ok);
+    const cpuMsPerOrder = ((cpu() - cpuBefore) * 1000) / Math.max(1, measured.ok);
     await sleep(IDLE_SETTLE_MS);
-    return { idleMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: load.okPerSecond, p99Ms: load.p99Ms };
+    return { idleMb, idlePssMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: measured.okPerSecond, p99Ms: measured.p99Ms };
   } finally {
     await mesh.stop();
   }
@@ -111,6 +119,7 @@ try {
         node: version(node),
         flags,
         idleMb: medianOf(runs, (reading) => reading.idleMb),
+        idlePssMb: medianOf(runs, (reading) => reading.idlePssMb),
         peakMb: medianOf(runs, (reading) => reading.peakMb),
         afterMb: medianOf(runs, (reading) => reading.afterMb),
         cpuMsPerOrder: round(median(runs.map((reading) => reading.cpuMsPerOrder)), 2),

@@ -14,6 +14,7 @@ import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } fro
 import { freshClusterTarball } from "@bazaar/runtime/db/pglite-template";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
 import { ensureCertificates } from "./certs/issue.js";
@@ -83,7 +84,7 @@ function serviceComponent(name: ServiceName): Component {
     name,
     address,
     command: process.execPath,
-    args: [join(ROOT, "services", name, "dist", "main.js")],
+    args: [...SERVICE_NODE_FLAGS, join(ROOT, "services", name, "dist", "main.js")],
     env: {
       ...process.env,
       GRPC_ADDR: address,
@@ -108,7 +109,7 @@ function gatewayComponent(): Component {
     name: "gateway",
     address: `http://${address}`,
     command: process.execPath,
-    args: [join(ROOT, "services", "gateway", "dist", "main.js")],
+    args: [...SERVICE_NODE_FLAGS, join(ROOT, "services", "gateway", "dist", "main.js")],
     env: {
       ...process.env,
       HTTP_ADDR: address,

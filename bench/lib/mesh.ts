@@ -13,6 +13,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
+import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { devAuthSecret } from "../../scripts/dev-env.js";
 import { startNats } from "./nats.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
@@ -61,10 +62,12 @@ export interface MeshOptions {
   databaseUrl?: (name: MeshService) => string;
   /** The Node binary the services and the gateway run on (default: this one), to compare Node versions in one run. */
   node?: string;
+  /** The node flags every service and the gateway start with (default: the ones `make up` gives them). */
+  nodeFlags?: readonly string[];
 }
 
 export async function startMesh(dataRoot: string, logDir: string, options: MeshOptions = {}): Promise<BenchMesh> {
-  const { env = {}, nodeArgs = () => [], databaseUrl, node = process.execPath } = options;
+  const { env = {}, nodeArgs = () => [], databaseUrl, node = process.execPath, nodeFlags = SERVICE_NODE_FLAGS } = options;
   mkdirSync(logDir, { recursive: true });
   const processes = new Map<string, Started>();
   const stop = async () => {
@@ -90,7 +93,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
       const started = startProcess(
         name,
         node,
-        [...nodeArgs(name), join(ROOT, "services", name, "dist", "main.js")],
+        [...nodeFlags, ...nodeArgs(name), join(ROOT, "services", name, "dist", "main.js")],
         {
           GRPC_ADDR: grpc[name],
           ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
@@ -114,7 +117,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     const gateway = startProcess(
       "gateway",
       node,
-      [...nodeArgs("gateway"), join(ROOT, "services", "gateway", "dist", "main.js")],
+      [...nodeFlags, ...nodeArgs("gateway"), join(ROOT, "services", "gateway", "dist", "main.js")],
       {
         HTTP_ADDR: `127.0.0.1:${httpPort}`,
         CATALOG_ADDR: grpc.catalog,

@@ -90,6 +90,23 @@ interface Footprint {
   backends?: Partial<Record<Backend, FootprintRun>>;
   makeUp: { skipped?: string; upMs?: number; idleRssMb?: Record<string, number> };
 }
+interface NodeMemoryVariant {
+  node: string;
+  flags: string[];
+  idleMb: Record<string, number>;
+  idlePssMb?: Record<string, number>;
+  peakMb: Record<string, number>;
+  afterMb: Record<string, number>;
+  cpuMsPerOrder: number;
+  okPerSecond: number;
+  p99Ms: number;
+}
+interface NodeMemory {
+  rate: number;
+  seconds: number;
+  rounds: number;
+  variants: NodeMemoryVariant[];
+}
 /** Each backend's figures; a result written before the PostgreSQL variant is all PGlite's. */
 function byBackend<Run>(measured: { backends?: Partial<Record<Backend, Run>> } | undefined): [Backend, Run][] {
   if (!measured) return [];
@@ -376,7 +393,35 @@ export function renderResults(results: Record<string, unknown>): string {
       "",
     );
   }
+  const nodeMemory = results["node-memory"] as NodeMemory | undefined;
+  if (nodeMemory) out.push(...renderNodeMemory(nodeMemory));
   const analysis = join(ROOT, "bench", "analysis.md");
   if (existsSync(analysis)) out.push(readFileSync(analysis, "utf8").trim(), "");
   return `${out.join("\n")}\n`;
+}
+
+/** Section 5: memory per process on each Node and set of flags, with the CPU per order it costs. */
+function renderNodeMemory(memory: NodeMemory): string[] {
+  const label = (variant: NodeMemoryVariant) => `Node ${variant.node.replace(/^v/, "")}, ${variant.flags.length > 0 ? `\`${variant.flags.join(" ")}\`` : "V8 defaults"}`;
+  const names = Object.keys(memory.variants[0]?.idleMb ?? {});
+  const worst = (mb: Record<string, number> | undefined) => (mb ? `${Math.max(...Object.values(mb)).toFixed(0)} MB` : "—");
+  const perProcess = (pick: (variant: NodeMemoryVariant) => Record<string, number> | undefined) =>
+    memory.variants.map((variant) => [label(variant), ...names.map((name) => pick(variant)?.[name]?.toFixed(0) ?? "—")]);
+  return [
+    "## 5. Memory per Node",
+    "",
+    `Each service and the gateway on every Node and set of flags compared, the whole mesh on one PostgreSQL server (mutual TLS), ${memory.rounds} interleaved rounds: resident memory idle (3 s after every component is ready), its peak under ${memory.rate} orders/s through the gateway for ${memory.seconds} s, and the CPU all six Node processes used per order in that load. RSS counts the pages of the Node binary each process has touched (~50 MB), which all of them share; PSS gives each process its share of those.`,
+    "",
+    table(
+      ["Node, flags", "idle RSS (worst)", "idle PSS (worst)", `peak RSS at ${memory.rate}/s (worst)`, "CPU per order (six Node processes)", "p99"],
+      memory.variants.map((variant) => [label(variant), worst(variant.idleMb), worst(variant.idlePssMb), worst(variant.peakMb), `${variant.cpuMsPerOrder.toFixed(1)} ms`, latency(variant.p99Ms)]),
+    ),
+    "",
+    table(["idle RSS (MB)", ...names], perProcess((variant) => variant.idleMb)),
+    "",
+    table(["idle PSS (MB)", ...names], perProcess((variant) => variant.idlePssMb)),
+    "",
+    table([`peak RSS at ${memory.rate}/s (MB)`, ...names], perProcess((variant) => variant.peakMb)),
+    "",
+  ];
 }

@@ -1,6 +1,7 @@
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { type AddressInfo } from "node:net";
 import { splitAddress } from "./config.js";
+import { createNodeHttpServer } from "./http-server.js";
 import { type Health, ServingStatus } from "./grpc/health.js";
 import { registry } from "./observability/metrics.js";
 
@@ -16,7 +17,7 @@ export interface AdminServer {
  * /metrics serves Prometheus metrics.
  */
 export async function startAdminServer(address: string, health: Health): Promise<AdminServer> {
-  const server: Server = createServer((request, response) => {
+  const server: Server = createNodeHttpServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     const reply = (code: number, body: unknown) => {
       response.writeHead(code, { "content-type": "application/json" });

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { DEFAULT_POLICY_FILE } from "@bazaar/runtime/security/policy";
 import { readRepoFile, ROOT } from "./support/deploy.js";
 
@@ -76,11 +77,11 @@ describe("Dockerfile", () => {
     expect(copies).toEqual(["--from=prod-deps /src/node_modules /app/node_modules", "--from=assemble /out /app"]);
   });
 
-  it("runs node as PID 1, as a non-root user, stopped by SIGTERM, health-checked by scripts/healthcheck.mjs", () => {
+  it("runs node as PID 1 with the services' node flags, as a non-root user, stopped by SIGTERM, health-checked by scripts/healthcheck.mjs", () => {
     const last = (keyword: string) => final.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
     expect(last("USER")).toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(last("STOPSIGNAL")).toBe("SIGTERM");
-    expect(JSON.parse(last("CMD")!)).toEqual(["node", "dist/main.js"]);
+    expect(JSON.parse(last("CMD")!)).toEqual(["node", ...SERVICE_NODE_FLAGS, "dist/main.js"]);
     expect(last("ENTRYPOINT")).toBeUndefined();
     expect(last("HEALTHCHECK")).toMatch(/CMD \["node", "\/app\/scripts\/healthcheck\.mjs"\]$/);
     expect(last("WORKDIR")).toBe("/app/services/${SERVICE}");

@@ -1,5 +1,7 @@
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { join } from "node:path";
+import { SERVICE_NODE_FLAGS } from "../../src/process.js";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
@@ -13,9 +15,9 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
   return new ServiceProcess(child);
 }
 
-/** Run a compiled entry point (e.g. services/orders/dist/main.js) as its own process, as `make up` does. */
+/** Run a compiled entry point (e.g. services/orders/dist/main.js) as its own process, with the flags `make up` gives it. */
 export function spawnNode(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, entry], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
   });
@@ -75,4 +77,19 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * Whether importing `modules` (paths from the repository root, run from source) makes
+ * Node load its bundled undici (fetch, WebSocket): 14 MB resident on Node 24 that a
+ * service has no use for (lib/src/http-server.ts says how it creeps in).
+ */
+export function importLoadsUndici(modules: string[]): boolean {
+  const imports = modules.map((module) => `await import(${JSON.stringify(join(repoRoot, module))});`).join(" ");
+  const probe = `${imports} console.log(process.moduleLoadList.some((name) => name.includes("undici")));`;
+  const output = execFileSync(process.execPath, ["--conditions=bazaar-source", "--import", "tsx", "--input-type=module", "-e", probe], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  return JSON.parse(output.trim().split("\n").at(-1)!) as boolean;
 }

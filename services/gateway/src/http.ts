@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { status } from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { createNodeHttpServer } from "@bazaar/runtime/http-server";
 import { type Logger } from "@bazaar/runtime/logger";
 import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
 import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
@@ -60,7 +61,7 @@ const PROBES = new Set(["/healthz", "/readyz", "/metrics"]);
  * so keep-alive clients move on to another replica.
  */
 export function createHttpServer(routes: readonly Route[], logger: Logger, isDraining: () => boolean, authenticate: Authenticate): Server {
-  return createServer((request, response) => {
+  return createNodeHttpServer((request, response) => {
     const started = performance.now();
     const method = request.method ?? "GET";
     const { path, query } = splitTarget(request.url ?? "/");

@@ -1,5 +1,7 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ServiceProcess, spawnTs } from "../../../lib/test/support/process.js";
+import { importLoadsUndici, repoRoot, type ServiceProcess, spawnTs } from "../../../lib/test/support/process.js";
 import { signCustomerToken } from "../src/auth.js";
 import { bearer, testAuth } from "./support.js";
 
@@ -82,5 +84,12 @@ describe("gateway process", () => {
     expect(everything).not.toContain("tok_secret_4242");
     expect(everything).not.toContain(authorization.slice("Bearer ".length));
     expect(everything).not.toContain(refused);
+  });
+});
+
+describe("gateway memory", () => {
+  it("never loads undici (fetch, WebSocket): its HTTP server comes from the runtime's createNodeHttpServer", () => {
+    const modules = readdirSync(join(repoRoot, "services/gateway/src")).filter((file) => file.endsWith(".ts") && file !== "main.ts");
+    expect(importLoadsUndici(modules.map((file) => join("services/gateway/src", file)))).toBe(false);
   });
 });
