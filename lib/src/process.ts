@@ -35,12 +35,12 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
  * benchmarks' meshes.
  *
  * A young generation of 2 MB semi-spaces. On a machine with plenty of memory V8
- * lets each semi-space grow to 16 MB (Node 20) or 32 MB (Node 22 and 24), and an
+ * lets each semi-space grow to 16 MB (Node 20 and 22) or 32 MB (Node 24), and an
  * idle service keeps them: bench/node-memory.ts measured every idle service at
  * 115–118 MB resident on Node 24 with V8's defaults and 98–100 MB with this flag,
- * the peak under 100 orders/s at 250–270 MB against 160–180 MB, for the same CPU
- * per order within the run's noise (bench/results.md, "Memory per Node"). A
- * request's garbage dies young, so scavenging 2 MB more often costs nothing
- * measurable here.
+ * the peak under 100 orders/s at 250–270 MB against 160–180 MB, for between 0
+ * and 11% more CPU per order over three runs on a noisy machine (bench/analysis.md,
+ * "Memory on Node 24"): a request's garbage dies young, so scavenging 2 MB more
+ * often costs little.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
