@@ -23,7 +23,9 @@ COPY . .
 # buf comes from npm (@bufbuild/buf) and the ts-proto plugin from node_modules: no protoc.
 RUN npm run gen && npm run build
 
-# ---- prod-deps: production dependencies only (no TypeScript, buf, vitest or tsx at run time)
+# ---- prod-deps: production dependencies only (no TypeScript, buf, vitest or tsx at run time), and no
+# optional ones: those are the PostgreSQL binaries `make up` runs, while a container reaches a server
+# through DATABASE_URL.
 FROM node:24-bookworm-slim AS prod-deps
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
@@ -35,7 +37,7 @@ COPY services/inventory/package.json services/inventory/
 COPY services/notifications/package.json services/notifications/
 COPY services/orders/package.json services/orders/
 COPY services/payments/package.json services/payments/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---- assemble: only what runs, laid out as in the repository so every relative path
 # (migrations next to dist/, @bazaar/* workspace links in node_modules, the default
@@ -60,12 +62,9 @@ ARG SERVICE
 # TLS_DIR: where compose and Kubernetes mount the CA and this service's certificate and key.
 ENV NODE_ENV=production \
     SERVICE=${SERVICE} \
-    DATA_DIR=/data \
     TLS_DIR=/certs
 COPY --from=prod-deps /src/node_modules /app/node_modules
 COPY --from=assemble /out /app
-# The embedded database (only when DATABASE_URL is unset) needs a writable directory.
-RUN mkdir -p /data && chown 1000:1000 /data
 WORKDIR /app/services/${SERVICE}
 # The base image's "node" user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000

@@ -52,7 +52,7 @@ contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event su
 certs: node_modules/.package-lock.json ## development CA and mTLS certificates for every service and the operator in certs/ (keeps existing ones)
 	$(TSX) scripts/certs.ts
 
-up: build ## start NATS and every service (mutual TLS; issues certs/ when missing) in the background; returns when all are SERVING
+up: build ## start PostgreSQL (.data/postgres), NATS and every service (mutual TLS; issues certs/ when missing) in the background; returns when all are SERVING
 	$(TSX) scripts/mesh.ts up
 
 down: ## stop everything make up started
@@ -64,7 +64,8 @@ status: ## show whether each process of the local mesh runs, and its health
 logs: ## follow the logs of the local mesh
 	$(TSX) scripts/mesh.ts logs
 
-clean: ## remove build output, generated code and local state
+clean: ## stop the local mesh, then remove build output, generated code and local state (.data: the databases)
+	@if [ -d node_modules ]; then $(TSX) scripts/mesh.ts down; fi
 	rm -rf gen/src gen/descriptors.binpb gen/dist lib/dist services/*/dist reports .run .data
 	find . -name '*.tsbuildinfo' -not -path './node_modules/*' -delete
 
@@ -72,7 +73,6 @@ bench: build ## benchmarks (a message between processes, hop overhead, orders en
 	@command -v h2load >/dev/null || { echo "h2load is not on PATH. Install it: sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS)"; exit 1; }
 	@command -v nats-server >/dev/null || { echo "nats-server is not on PATH. Install it: sudo apt-get install -y nats-server"; exit 1; }
 	@command -v taskset >/dev/null || { echo "taskset is not on PATH (util-linux): the hop benchmark pins processes to cores"; exit 1; }
-	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL's server binaries are missing (the PostgreSQL variants start a throwaway server). Install them: sudo apt-get install -y postgresql"; exit 1; }
 	$(TSX) bench/main.ts
 
 .PHONY: chaos

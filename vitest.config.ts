@@ -7,6 +7,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["bazaar-source"] } },
   test: {
     include: ["lib/test/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    // One throwaway PostgreSQL cluster for the run; every test takes fresh databases from it.
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests start real servers and processes; two cores are shared by all of them.

@@ -5,23 +5,20 @@
  * starts it, with deep stock so "out of stock" never counts as capacity.
  * Fixed rates give latency percentiles; a rising series of rates gives the
  * highest one sustained. Also samples each process's resident memory and CPU
- * under that load. Run twice: every service on embedded PGlite (as `make up`),
- * then every service on its own database of one real PostgreSQL server (as
- * compose and Kubernetes run it; the server is started before the mesh and its
- * CPU and memory are counted as the "postgres" process).
+ * under that load, the mesh's PostgreSQL cluster (each service on its own
+ * database, as `make up` runs it) counted as one "postgres" process.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/e2e.ts <out.json>
  * Env: BENCH_E2E_SECONDS (5), BENCH_E2E_ROUNDS (2), BENCH_E2E_WORKERS (2),
  *      BENCH_E2E_RATES ("50,100,200"), BENCH_PROFILE_DIR (CPU profiles of the mesh processes),
- *      BENCH_E2E_STEPS ("25,50,75,100,150,200,300,400"), BENCH_BACKENDS ("pglite,postgres")
+ *      BENCH_E2E_STEPS ("25,50,75,100,150,200,300,400")
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constantRate, type LoadResult } from "./lib/loadgen.js";
-import { type BenchMesh, deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
-import { type Backend, type BenchPostgres, chosenBackends, pssMb, startBenchPostgres } from "./lib/postgres.js";
+import { type BenchMesh, deepenStock, startMesh } from "./lib/mesh.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
@@ -43,24 +40,24 @@ let keep = false;
 
 /**
  * The processes whose CPU and memory count: the mesh's, plus the PostgreSQL
- * server's (all its processes as one, memory as PSS since they share buffers).
+ * cluster's (all its processes as one, memory as PSS since they share buffers).
  */
 interface Meter {
   names: string[];
   cpu(): Record<string, number>;
   memoryMb(): Record<string, number>;
 }
-function meter(mesh: BenchMesh, postgres: BenchPostgres | undefined): Meter {
+function meter(mesh: BenchMesh): Meter {
   const processes = [...mesh.processes.values()];
   return {
-    names: [...processes.map((started) => started.name), ...(postgres ? ["postgres"] : [])],
+    names: [...processes.map((started) => started.name), "postgres"],
     cpu: () => ({
       ...Object.fromEntries(processes.map((started) => [started.name, cpuSeconds(started.pid)])),
-      ...(postgres ? { postgres: postgres.cpuSeconds() } : {}),
+      postgres: mesh.cluster.cpuSeconds(),
     }),
     memoryMb: () => ({
       ...Object.fromEntries(processes.map((started) => [started.name, rssMb(started.pid)])),
-      ...(postgres ? { postgres: pssMb(postgres.pids()) } : {}),
+      postgres: mesh.cluster.pssMb(),
     }),
   };
 }
@@ -108,28 +105,25 @@ const summary = (runs: LoadResult[]) => ({
   runs,
 });
 
-/** The fixed rates and the rising series on one backend, on a mesh of its own. */
-async function measure(backend: Backend) {
-  const dataRoot = join(work, backend, "data");
-  let postgres: BenchPostgres | undefined;
+/** The fixed rates and the rising series, on a mesh of its own. */
+async function measure() {
   let mesh: BenchMesh | undefined;
   try {
-    if (backend === "postgres") {
-      postgres = await startBenchPostgres();
-      await postgres.freshDatabases(SERVICES);
-    }
-    const products = await deepenStock(join(dataRoot, "inventory"), 10_000_000, postgres?.url("inventory"));
     // BENCH_PROFILE_DIR: every mesh process writes a V8 CPU profile there when it exits.
     const profileDir = process.env.BENCH_PROFILE_DIR;
-    const nodeArgs = (name: string) => (profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, backend, name)}`] : []);
-    const pg = postgres;
-    mesh = await startMesh(dataRoot, join(work, backend, "logs"), { nodeArgs, ...(pg ? { databaseUrl: (name) => pg.url(name) } : {}) });
-    const meter_ = meter(mesh, postgres);
+    const nodeArgs = (name: string) => (profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : []);
+    // Deep stock, given before the inventory starts, so no order runs out.
+    let products: string[] = [];
+    mesh = await startMesh(join(work, "data"), join(work, "logs"), {
+      nodeArgs,
+      beforeServices: async (databaseUrl) => void (products = await deepenStock(databaseUrl("inventory"), 10_000_000)),
+    });
+    const meter_ = meter(mesh);
     const started = mesh;
     const address = (target: (typeof TARGETS)[number]) => (target === "http" ? started.gatewayUrl : started.grpc.orders);
     let counter = 0;
     const load = (target: (typeof TARGETS)[number], rate: number) =>
-      constantRate({ target, address: address(target), rate, seconds: SECONDS, workers: WORKERS, keyPrefix: `${runId}-${backend}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: started.tlsDir });
+      constantRate({ target, address: address(target), rate, seconds: SECONDS, workers: WORKERS, keyPrefix: `${runId}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: started.tlsDir });
 
     // Warm up both paths (JIT, connections, database caches) before anything counts; if that overloaded
     // a slow machine, the backlog must be gone before the first measured run.
@@ -150,7 +144,7 @@ async function measure(backend: Backend) {
           if (overloaded !== undefined && rate >= overloaded) continue;
           const result = await load(target, rate);
           ((fixed[target] ??= {})[rate] ??= []).push(result);
-          console.error(`e2e ${backend} ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p50 ${result.p50Ms} p95 ${result.p95Ms} p99 ${result.p99Ms} ms ${JSON.stringify(result.errors)}`);
+          console.error(`e2e ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p50 ${result.p50Ms} p95 ${result.p95Ms} p99 ${result.p99Ms} ms ${JSON.stringify(result.errors)}`);
           await settle(meter_);
         }
       }
@@ -163,7 +157,7 @@ async function measure(backend: Backend) {
         const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
         (steps[target] ??= []).push(result);
         const held = sustained(result);
-        console.error(`e2e ${backend} step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
+        console.error(`e2e step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
         if (!underLoad[target] || held) {
           underLoad[target] = {
             rate,
@@ -197,28 +191,21 @@ async function measure(backend: Backend) {
     };
   } finally {
     await mesh?.stop();
-    await postgres?.stop();
   }
 }
 
 try {
-  const backends: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  for (const backend of chosenBackends()) {
-    const began = Date.now();
-    backends[backend] = await measure(backend);
-    console.error(`e2e ${backend} done in ${Math.round((Date.now() - began) / 1000)} s`);
-  }
   const report = {
     seconds: SECONDS,
     rounds: ROUNDS,
     workers: WORKERS,
     sustainedRule: `error rate < ${MAX_ERROR_RATE * 100}% and p99 <= ${MAX_SUSTAINED_P99_MS} ms over ${SECONDS} s at a constant arrival rate`,
-    backends,
+    ...(await measure()),
   };
   writeFileSync(process.argv[2] ?? join(work, "e2e.json"), JSON.stringify(report, null, 2));
 } catch (error) {
   keep = true;
-  console.error(`e2e failed; logs kept in ${work}/<backend>/logs`);
+  console.error(`e2e failed; logs kept in ${work}/logs`);
   throw error;
 } finally {
   if (!keep) rmSync(work, { recursive: true, force: true });

@@ -14,16 +14,15 @@
  *   inventory's (its user may consume orders.order.placed), on a fresh server:
  *   no user may purge the throughput rounds' messages from the stream.
  * Relay, consumer and producer share this one process (in the mesh they are
- * separate processes); each has its own database where the mesh has one. Both
- * figures are taken on both backends: in-memory PGlite, and a database each on
- * one real PostgreSQL server (lib/postgres.ts); the throughput rounds interleave
- * the two relays with the raw publishing they are compared with.
+ * separate processes); each has its own database and login where the mesh has
+ * one, on a PostgreSQL cluster started as `make up` starts its own
+ * (lib/postgres.ts: the server's default settings, fsync included).
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/events.ts <out.json>
- * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5),
- *      BENCH_BACKENDS ("pglite,postgres")
+ * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
  */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -31,6 +30,7 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-
 import { type OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
+import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { events } from "@bazaar/runtime/events/catalog";
 import { EventConsumers, on } from "@bazaar/runtime/events/consumer";
 import { streamOf } from "@bazaar/runtime/events/event-type";
@@ -38,8 +38,9 @@ import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";
 import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { createLogger } from "@bazaar/runtime/logger";
+import { devDatabasePassword } from "../scripts/dev-env.js";
 import { type BenchNats, startNats } from "./lib/nats.js";
-import { type Backend, type BenchPostgres, chosenBackends, startBenchPostgres } from "./lib/postgres.js";
+import { type BenchCluster, startBenchCluster } from "./lib/postgres.js";
 import { ROOT } from "./lib/process.js";
 import { median, quantile, round } from "./lib/stats.js";
 import { benchCertificates, certificateFiles } from "./lib/tls.js";
@@ -75,21 +76,17 @@ const certs = benchCertificates();
 /** A connection as `service`'s NATS user, made as the services make theirs (inbox prefix, TLS files). */
 const connectAs = (nats: BenchNats, service: string) => connectNats(nats.url, service, logger, certificateFiles(certs, service));
 
-const backends = chosenBackends();
+const work = mkdtempSync(join(tmpdir(), "bazaar-bench-events-"));
 const servers: BenchNats[] = [];
 const connections: NatsConnection[] = [];
 const dbs: Database[] = [];
-let postgres: BenchPostgres | undefined;
+let cluster: BenchCluster | undefined;
 
-/** A migrated database on `backend`: in-memory PGlite, or a fresh database `name` on the PostgreSQL server. */
-async function database(backend: Backend, name: string): Promise<Database> {
-  let url = "memory://";
-  if (backend === "postgres") {
-    postgres ??= await startBenchPostgres();
-    await postgres.freshDatabases([name]);
-    url = postgres.url(name);
-  }
-  const db = await openDatabase({ url, dataDir: "" });
+/** A new migrated database `name`, reached through its own login as a service reaches its own. */
+async function database(name: string): Promise<Database> {
+  cluster ??= await startBenchCluster(join(work, "postgres"), join(work, "postgres.log"));
+  await ensureOwnDatabase(cluster.superuserUrl(), name, devDatabasePassword(name));
+  const db = await openDatabase(cluster.url(name, name, devDatabasePassword(name)));
   dbs.push(db);
   await migrate(db, join(ROOT, "lib", "migrations"));
   return db;
@@ -105,13 +102,12 @@ async function freshNats() {
   return { nats, js: jetstream(producer) };
 }
 
-/** Relay and raw throughput, interleaved: the backends' relays and raw publishing, in a rotating order per round. */
+/** Relay and raw throughput, interleaved: who goes first alternates per round. */
 async function throughput() {
   const { js } = await freshNats();
   const outbox = new Outbox();
-  const producerDbs = Object.fromEntries(await Promise.all(backends.map(async (backend) => [backend, await database(backend, "events_producer")] as const)));
-  const relayOnce = async (backend: Backend) => {
-    const db = producerDbs[backend]!;
+  const db = await database("events_producer");
+  const relayOnce = async () => {
     await db.transaction(async (tx) => {
       for (let index = 0; index < N; index += 1) await outbox.add(tx, type, placed(index));
     });
@@ -119,7 +115,7 @@ async function throughput() {
     const started = now();
     let sent = 0;
     for (let batch = await relay.relayBatch(); batch > 0; batch = await relay.relayBatch()) sent += batch;
-    if (sent !== N) throw new Error(`relay (${backend}) published ${sent} of ${N}`);
+    if (sent !== N) throw new Error(`relay published ${sent} of ${N}`);
     return N / ((now() - started) / 1000);
   };
   const rawOnce = async () => {
@@ -137,46 +133,36 @@ async function throughput() {
     return N / ((now() - started) / 1000);
   };
   await rawOnce(); // warm-up: connection, JIT
-  const sides = ["raw", ...backends] as const;
-  const rates: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side, []]));
+  const raw: number[] = [];
+  const relay: number[] = [];
   for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
-    // Rotate who goes first, so no side always runs on a warmer (or busier) machine.
-    const order = sides.map((_, index) => sides[(index + round_) % sides.length]!);
-    for (const side of order) rates[side]!.push(side === "raw" ? await rawOnce() : await relayOnce(side));
-    console.error(`events round ${round_ + 1}/${ROUNDS}: ${sides.map((side) => `${side} ${round(rates[side]!.at(-1)!, 0)}/s`).join(" ")}`);
+    // Alternate who goes first, so neither side always runs on a warmer (or busier) machine.
+    if (round_ % 2 === 0) raw.push(await rawOnce());
+    relay.push(await relayOnce());
+    if (round_ % 2 === 1) raw.push(await rawOnce());
+    console.error(`events round ${round_ + 1}/${ROUNDS}: raw ${round(raw.at(-1)!, 0)}/s relay ${round(relay.at(-1)!, 0)}/s`);
   }
-  const raw = rates.raw!;
+  const ratios = relay.map((rate, index) => rate / raw[index]!);
   return {
     rawPerSecond: round(median(raw), 0),
     rawPerRound: raw.map((rate) => round(rate, 0)),
-    relay: Object.fromEntries(
-      backends.map((backend) => {
-        const relay = rates[backend]!;
-        const ratios = relay.map((rate, index) => rate / raw[index]!);
-        return [
-          backend,
-          {
-            relayPerSecond: round(median(relay), 0),
-            ratio: round(median(ratios), 3),
-            perRound: relay.map((rate, index) => ({ relay: round(rate, 0), raw: round(raw[index]!, 0), ratio: round(ratios[index]!, 3) })),
-          },
-        ];
-      }),
-    ),
+    relayPerSecond: round(median(relay), 0),
+    ratio: round(median(ratios), 3),
+    perRound: relay.map((rate, index) => ({ relay: round(rate, 0), raw: round(raw[index]!, 0), ratio: round(ratios[index]!, 3) })),
   };
 }
 
 /**
- * Commit-to-consumer latency under a steady load, producer and consumer on `backend`. The consumer
- * delivers from the start of the stream, and no user may purge it: a fresh server each time.
+ * Commit-to-consumer latency under a steady load, producer and consumer each on its own database.
+ * The consumer delivers from the start of the stream, and no user may purge it: a fresh nats-server.
  */
-async function latency(backend: Backend) {
+async function latency() {
   const { js, nats } = await freshNats();
-  const producerDb = await database(backend, "events_latency_producer");
+  const producerDb = await database("events_latency_producer");
   const outbox = new Outbox();
   const consumer = await connectAs(nats, "inventory");
   connections.push(consumer);
-  const consumerDb = await database(backend, "events_latency_consumer");
+  const consumerDb = await database("events_latency_consumer");
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
   const consumers = new EventConsumers(
@@ -220,27 +206,18 @@ async function latency(backend: Backend) {
     p99Ms: round(quantile(latencies, 0.99), 1),
     maxMs: round(Math.max(...latencies), 1),
   };
-  console.error(`events latency (${backend}) @${RATE}/s: p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms (${latencies.length}/${total})`);
+  console.error(`events latency @${RATE}/s: p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms (${latencies.length}/${total})`);
   return result;
 }
 
 try {
-  const measured = await throughput();
-  const latencies: Record<string, Awaited<ReturnType<typeof latency>>> = {};
-  for (const backend of backends) latencies[backend] = await latency(backend);
-  const report = {
-    messages: N,
-    rounds: ROUNDS,
-    batch: BATCH,
-    rawPerSecond: measured.rawPerSecond,
-    rawPerRound: measured.rawPerRound,
-    backends: Object.fromEntries(backends.map((backend) => [backend, { ...measured.relay[backend]!, latency: latencies[backend]! }])),
-  };
+  const report = { messages: N, rounds: ROUNDS, batch: BATCH, ...(await throughput()), latency: await latency() };
   writeFileSync(process.argv[2] ?? "events.json", JSON.stringify(report, null, 2));
 } finally {
   for (const connection of connections) await connection.close();
   for (const db of dbs) await db.close();
   for (const server of servers) await server.stop();
-  await postgres?.stop();
+  cluster?.stop();
+  rmSync(work, { recursive: true, force: true });
 }
 process.exit(0);

@@ -8,7 +8,11 @@
  * TLS_MODE=mtls (TLS_DIR) adds what the deployed mesh adds: mutual TLS with the
  * catalog's certificate and the authorization interceptor on every call.
  *
- * Usage: node --import tsx bench/hop-runtime-server.ts <port> <response.json>   (LOG_LEVEL, TLS_MODE, TLS_DIR from the environment)
+ * The runtime opens its database before it serves, as every service does:
+ * DATABASE_URL names one (bench/hop.ts gives each server its own on a
+ * throwaway cluster); the answer never reads it.
+ *
+ * Usage: node --import tsx bench/hop-runtime-server.ts <port> <response.json>   (DATABASE_URL, LOG_LEVEL, TLS_MODE, TLS_DIR from the environment)
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -26,7 +30,7 @@ await runService({
   config: parseConfig(baseServiceConfig("catalog"), {
     GRPC_ADDR: `127.0.0.1:${port}`,
     ADMIN_ADDR: "127.0.0.1:0",
-    DATABASE_URL: "memory://",
+    DATABASE_URL: process.env.DATABASE_URL,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     TLS_MODE: process.env.TLS_MODE,
     TLS_DIR: process.env.TLS_DIR,

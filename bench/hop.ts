@@ -1,11 +1,11 @@
 /**
  * Measurement 1, hop overhead: CatalogService.GetProduct served by a bare
  * grpc-js server, by the runtime's full server stack with the answer in memory
- * (logs to a file, and logs off), and by the real catalog (PGlite query
- * included). Servers run on core 0, the load generator on core 1; rounds are
- * interleaved (the server order rotates) so drift on a shared machine hits
- * every server alike, and each round's figures are divided by the bare
- * server's from the same round. Two series, never compared with each other:
+ * (logs to a file, and logs off), and by the real catalog (its store on
+ * PostgreSQL behind its product cache). Servers run on core 0, the load
+ * generator on core 1; rounds are interleaved (the server order rotates) so
+ * drift on a shared machine hits every server alike, and each round's figures
+ * are divided by the bare server's from the same round. Two series, never compared with each other:
  * - plaintext, loaded by h2load with a prepared gRPC body: the runtime and the
  *   catalog run with TLS_MODE=insecure, because h2load cannot present the
  *   client certificate the mesh's servers require;
@@ -14,6 +14,9 @@
  *   presenting the gateway's certificate, against a bare grpc-js server with the
  *   same TLS credentials; plus the plaintext bare server under the same
  *   generator, which shows what TLS itself costs.
+ * The catalog and the runtime stack open a database before they serve: each
+ * gets its own on one throwaway cluster (lib/test/support/postgres.ts), which
+ * is not pinned and which GetProduct reaches only when the cache misses.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/hop.ts <out.json>
  * Env: BENCH_HOP_ROUNDS (3), BENCH_HOP_SECONDS (3), BENCH_PROFILE_DIR (write --cpu-prof of the servers there)
@@ -23,9 +26,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CatalogServiceService, GetProductRequest, type GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
+import { stopCluster } from "@bazaar/runtime/db/postgres-cluster";
+import { startTestPostgres, type TestPostgres } from "../lib/test/support/postgres.js";
 import { h2load, type H2loadResult, type NodeH2load, startNodeH2load, writeBody } from "./lib/h2load.js";
 import { insecureClient, mtlsClient, unary } from "./lib/grpc-call.js";
-import { cpuSeconds, freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./lib/process.js";
+import { cpuSeconds, freePort, httpOk, onInterrupt, ROOT, type Started, startProcess, stopProcess, waitFor } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 import { benchCertificates, certificateFiles } from "./lib/tls.js";
 
@@ -64,6 +69,19 @@ const profileArgs = (name: string) =>
   process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${join(process.env.BENCH_PROFILE_DIR, name)}`] : [];
 const servers: Server[] = [];
 let generator: NodeH2load | undefined;
+let postgres: TestPostgres | undefined;
+
+/** A new database for the server `key` on the throwaway cluster: its DATABASE_URL. */
+async function databaseFor(key: string): Promise<string> {
+  if (!postgres) {
+    const started = (postgres = await startTestPostgres());
+    // pg_ctl detaches the server from us: a Ctrl-C would otherwise leave it running.
+    onInterrupt(() => stopCluster(started.dataDir));
+  }
+  const name = key.replaceAll("-", "_");
+  await postgres.createDatabase(name);
+  return postgres.url(name);
+}
 
 /** Start a server pinned to the server core and wait until GetProduct answers (over mTLS as the caller when `tls`). */
 async function startServer(key: string, args: string[], env: NodeJS.ProcessEnv, port: number, tls = false): Promise<Server> {
@@ -82,11 +100,11 @@ async function startServer(key: string, args: string[], env: NodeJS.ProcessEnv, 
   return servers.at(-1)!;
 }
 
-/** The real catalog (compiled, PGlite in memory, LOG_LEVEL=info), ready once its admin port says so. */
+/** The real catalog (compiled, its own database, LOG_LEVEL=info), ready once its admin port says so. */
 async function startCatalog(key: string, tlsMode: "insecure" | "mtls"): Promise<Server> {
   const port = await freePort();
   const adminPort = await freePort();
-  const env = { GRPC_ADDR: `127.0.0.1:${port}`, ADMIN_ADDR: `127.0.0.1:${adminPort}`, DATABASE_URL: "memory://", LOG_LEVEL: "info", TLS_MODE: tlsMode, TLS_DIR: certs };
+  const env = { GRPC_ADDR: `127.0.0.1:${port}`, ADMIN_ADDR: `127.0.0.1:${adminPort}`, DATABASE_URL: await databaseFor(key), LOG_LEVEL: "info", TLS_MODE: tlsMode, TLS_DIR: certs };
   const server = await startServer(key, [join(ROOT, "services", "catalog", "dist", "main.js")], env, port, tlsMode === "mtls");
   await waitFor(server.started, () => httpOk(`http://127.0.0.1:${adminPort}/readyz`));
   return server;
@@ -155,7 +173,8 @@ try {
   const runtimeServer = join(ROOT, "bench", "hop-runtime-server.ts");
   const start = async (key: string, script: string, extra: string[], env: NodeJS.ProcessEnv, tls: boolean) => {
     const port = await freePort();
-    return startServer(key, [...tsx, script, String(port), responseFile, ...extra], env, port, tls);
+    const database = script === runtimeServer ? { DATABASE_URL: await databaseFor(key) } : {};
+    return startServer(key, [...tsx, script, String(port), responseFile, ...extra], { ...env, ...database }, port, tls);
   };
   const insecure = { TLS_MODE: "insecure" };
   const mtls = { TLS_MODE: "mtls", TLS_DIR: certs };
@@ -177,7 +196,7 @@ try {
       { key: "bare", label: "bare grpc-js (no middleware, plaintext)", server: bare },
       { key: "runtime", label: "runtime stack (TLS_MODE=insecure), answer from memory, logs to a file", server: runtime },
       { key: "runtime-silent", label: "runtime stack (TLS_MODE=insecure), answer from memory, LOG_LEVEL=silent", server: runtimeSilent },
-      { key: "catalog", label: "real catalog (TLS_MODE=insecure; PGlite query, logs to a file)", server: catalog },
+      { key: "catalog", label: "real catalog (TLS_MODE=insecure; PostgreSQL behind its cache, logs to a file)", server: catalog },
     ],
     load: async (entry, inFlight) => {
       // h2load starts at once and loads through its warm-up too: the server's CPU over the whole run.
@@ -192,7 +211,7 @@ try {
     entries: [
       { key: "bare-mtls", label: "bare grpc-js, mutual TLS (no middleware)", server: bareMtls },
       { key: "runtime-mtls", label: "runtime stack, mutual TLS + authorization, answer from memory, logs to a file", server: runtimeMtls },
-      { key: "catalog-mtls", label: "real catalog as deployed (mutual TLS + authorization, PGlite query, logs to a file)", server: catalogMtls },
+      { key: "catalog-mtls", label: "real catalog as deployed (mutual TLS + authorization, PostgreSQL behind its cache, logs to a file)", server: catalogMtls },
       { key: "bare-plaintext", label: "bare grpc-js, plaintext (the same generator without TLS)", server: bare },
     ],
     load: async (entry, inFlight) => {
@@ -214,5 +233,6 @@ try {
 } finally {
   await generator?.stop();
   await Promise.all(servers.map((server) => stopProcess(server.started, 5000)));
+  await postgres?.stop();
   rmSync(work, { recursive: true, force: true });
 }

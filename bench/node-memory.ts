@@ -3,10 +3,10 @@
  * peak under a steady order load (after a warm-up), and idle again after it, for every Node
  * binary named and every set of node flags, with the CPU per order beside it
  * (a smaller young generation trades memory for more frequent scavenges, so
- * both figures belong together). The whole mesh, mutual TLS as deployed, on one
- * PostgreSQL server with fresh databases for each start; the variants run
- * interleaved, round after round, so a change in the machine's load touches
- * them all alike.
+ * both figures belong together). The whole mesh as `make up` runs it, mutual
+ * TLS as deployed, each start on a fresh data directory (its own PostgreSQL
+ * cluster, new databases); the variants run interleaved, round after round, so
+ * a change in the machine's load touches them all alike.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/node-memory.ts <out.json>
  * Env: BENCH_NODES (other Node binaries to compare with this one, comma-separated,
@@ -21,8 +21,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { constantRate } from "./lib/loadgen.js";
-import { deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
-import { pssMb, startBenchPostgres } from "./lib/postgres.js";
+import { deepenStock, startMesh } from "./lib/mesh.js";
+import { pssMb } from "./lib/postgres.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
@@ -47,15 +47,14 @@ interface Reading {
 }
 
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-node-memory-"));
-const postgres = await startBenchPostgres();
 
 async function measure(node: string, flags: string[], run: number): Promise<Reading> {
-  await postgres.freshDatabases(SERVICES);
-  const products = await deepenStock(join(work, "stock"), 10_000_000, postgres.url("inventory"));
-  const mesh = await startMesh(join(work, `data-${run}`), join(work, `logs-${run}`), {
+  let products: string[] = [];
+  const dataRoot = join(work, `data-${run}`);
+  const mesh = await startMesh(dataRoot, join(work, `logs-${run}`), {
     node,
     nodeFlags: flags,
-    databaseUrl: (name) => postgres.url(name),
+    beforeServices: async (databaseUrl) => void (products = await deepenStock(databaseUrl("inventory"), 10_000_000)),
   });
   const services = [...mesh.processes.values()].filter((started) => started.name !== "nats");
   const memory = () => Object.fromEntries(services.map((started) => [started.name, round(rssMb(started.pid), 1)]));
@@ -90,6 +89,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
     return { idleMb, idlePssMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: measured.okPerSecond, p99Ms: measured.p99Ms };
   } finally {
     await mesh.stop();
+    rmSync(dataRoot, { recursive: true, force: true }); // a cluster per start: keep the disk from filling over the rounds
   }
 }
 
@@ -130,6 +130,5 @@ try {
   };
   writeFileSync(process.argv[2] ?? join(work, "node-memory.json"), JSON.stringify(report, null, 2));
 } finally {
-  await postgres.stop();
   rmSync(work, { recursive: true, force: true });
 }

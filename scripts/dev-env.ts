@@ -29,3 +29,11 @@ export function devAuthSecret(): string {
 export function devAuthConfig(): AuthConfig {
   return parseConfig(authConfig, { ...process.env, AUTH_JWT_SECRET: devAuthSecret() });
 }
+
+/**
+ * A service's database password in every development setup: `make up`'s embedded
+ * cluster, docker compose and the Kubernetes dev overlay (deploy/postgres/init.sql).
+ */
+export function devDatabasePassword(service: string): string {
+  return `${service}-dev`;
+}

@@ -1,7 +1,8 @@
 /**
  * The local mesh runner behind `make up`, `make down`, `make status` and `make logs`:
- * nats-server, every service and the HTTP gateway as background processes, with
- * pid files and logs in .run/ and each service's embedded database in .data/<name>.
+ * one PostgreSQL cluster (a database and a login per service), nats-server, every
+ * service and the HTTP gateway as background processes, with pid files and logs
+ * in .run/ and the data (the cluster's, NATS's) in .data/.
  *
  * Usage: node --conditions=bazaar-source --import tsx scripts/mesh.ts up|down|status|logs
  */
@@ -11,14 +12,16 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
-import { freshClusterTarball } from "@bazaar/runtime/db/pglite-template";
+import { openDatabase } from "@bazaar/runtime/db/database";
+import { runningPostmaster, startCluster, stopCluster } from "@bazaar/runtime/db/postgres-cluster";
+import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/runtime/ports";
 import { ensureCertificates } from "./certs/issue.js";
-import { devAuthSecret } from "./dev-env.js";
+import { devAuthSecret, devDatabasePassword } from "./dev-env.js";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -26,6 +29,9 @@ const RUN_DIR = join(ROOT, ".run");
 const LOG_DIR = join(RUN_DIR, "logs");
 const DATA_DIR = join(ROOT, ".data");
 const NATS_URL = `nats://127.0.0.1:${NATS_PORT}`;
+// The cluster's data and its port (POSTGRES_PORT moves it off a PostgreSQL that already has 5432).
+const POSTGRES_DATA_DIR = join(DATA_DIR, "postgres");
+const POSTGRES_PORT_IN_USE = Number(process.env.POSTGRES_PORT) || POSTGRES_PORT;
 // Mutual TLS, as in compose and Kubernetes: `up` issues what is missing (`make certs` does the same).
 const TLS_DIR = join(ROOT, "certs");
 // TLS_MODE=insecure in the environment reaches every process; the runner's own health checks follow it.
@@ -89,7 +95,7 @@ function serviceComponent(name: ServiceName): Component {
       ...process.env,
       GRPC_ADDR: address,
       ADMIN_ADDR: `127.0.0.1:${PORTS[name].admin}`,
-      DATA_DIR: join(DATA_DIR, name),
+      DATABASE_URL: serviceDatabaseUrl(name),
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       NATS_URL,
       TLS_DIR,
@@ -143,6 +149,44 @@ async function grpcHealth(address: string, service: ServiceName): Promise<string
   }
 }
 
+/** The service's own database and login on the cluster (provisioned by `up`). */
+function serviceDatabaseUrl(name: ServiceName): string {
+  return `postgres://${name}:${devDatabasePassword(name)}@127.0.0.1:${POSTGRES_PORT_IN_USE}/${name}`;
+}
+
+/**
+ * The PostgreSQL cluster in .data/postgres: made on first use, started unless it
+ * runs, then one database and login per service (kept when they exist). Its pid
+ * file and log sit in .run/ beside the others'.
+ */
+async function startPostgres(services: ServiceName[], started: string[]): Promise<void> {
+  const cluster = await startCluster({
+    dataDir: POSTGRES_DATA_DIR,
+    port: POSTGRES_PORT_IN_USE,
+    portVariable: "POSTGRES_PORT",
+    logFile: logFile("postgres"),
+    auth: "password",
+  });
+  writeFileSync(pidFile("postgres"), `${cluster.pid}\n`);
+  if (cluster.started) started.push("postgres");
+  else console.log(`postgres is already running (pid ${cluster.pid})`);
+  for (const name of services) await ensureOwnDatabase(cluster.superuserUrl(), name, devDatabasePassword(name));
+  console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${cluster.port}`.padEnd(24)} SERVING (pid ${cluster.pid}, data in ${POSTGRES_DATA_DIR})`);
+}
+
+/** "SERVING" when a service's login can run a query on its own database. */
+async function postgresHealth(): Promise<string> {
+  const [first] = existingServices();
+  if (!first) return "";
+  try {
+    const db = await openDatabase(serviceDatabaseUrl(first));
+    await db.close();
+    return "SERVING";
+  } catch (error) {
+    return `unreachable (${(error as Error).message})`;
+  }
+}
+
 /** A service exists when services/<name>/package.json does; its ports come from PORTS. */
 function existingServices(): ServiceName[] {
   return (Object.keys(PORTS) as ServiceName[]).filter((name) => existsSync(join(ROOT, "services", name, "package.json")));
@@ -163,17 +207,21 @@ function readPid(name: string): number | undefined {
 }
 
 /**
- * Signal 0 checks that the process exists without touching it. An exited process
- * counts until its parent (init, once `up` has returned) reaps it, so `down`
- * returning means the pid is really gone.
+ * Signal 0 checks that the process exists without touching it (EPERM: it exists
+ * but belongs to someone else). An exited process answers it too until its parent
+ * (init, once `up` has returned) reaps it: after a kill -9 that zombie must not
+ * pass for a running NATS, so on Linux its state is read as well.
  */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)?.[0] !== "Z";
+  } catch {
+    return process.platform !== "linux"; // no /proc to ask: trust the signal
   }
 }
 
@@ -215,8 +263,9 @@ function lastLogLines(name: string, count: number): string {
   return readFileSync(logFile(name), "utf8").trimEnd().split("\n").slice(-count).join("\n");
 }
 
-/** SIGTERM, give it STOP_TIMEOUT_MS to drain, then SIGKILL; always removes the pid file. */
+/** SIGTERM, give it STOP_TIMEOUT_MS to drain, then SIGKILL; always removes the pid file. PostgreSQL stops through pg_ctl. */
 async function stop(name: string): Promise<void> {
+  if (name === "postgres") return stopPostgres();
   const pid = readPid(name);
   if (pid !== undefined && isAlive(pid)) {
     process.kill(pid, "SIGTERM");
@@ -232,6 +281,17 @@ async function stop(name: string): Promise<void> {
     console.log(`${name} was not running`);
   }
   rmSync(pidFile(name), { force: true });
+}
+
+/** `pg_ctl stop -m fast`: sessions end, what was committed stays. */
+function stopPostgres(): void {
+  const pid = runningPostmaster(POSTGRES_DATA_DIR);
+  if (pid === undefined) console.log("postgres was not running");
+  else {
+    stopCluster(POSTGRES_DATA_DIR);
+    console.log(`stopped postgres (pid ${pid})`);
+  }
+  rmSync(pidFile("postgres"), { force: true });
 }
 
 /** The component's pid: started now, unless its pid file points at a live process. */
@@ -262,13 +322,17 @@ async function up(): Promise<number> {
   mkdirSync(LOG_DIR, { recursive: true });
   const issued = ensureCertificates(TLS_DIR, MESH_IDENTITIES, { namespace: "bazaar" });
   if (issued.length > 0) console.log(`certs: issued ${issued.join(", ")} in ${TLS_DIR}`);
-  // Made once per machine: each new service database then unpacks it instead of running initdb.
-  await freshClusterTarball();
-
-  // NATS first and on its own: services will connect to it while they start.
+  // PostgreSQL and NATS first: services open their database and connect to NATS while they start.
   // The gateway last, so its first requests find the services SERVING.
   const deadline = Date.now() + START_TIMEOUT_MS;
   const started: string[] = [];
+  try {
+    await startPostgres(services, started);
+  } catch (error) {
+    console.error(`postgres: ${(error as Error).message}`);
+    for (const name of started.reverse()) await stop(name);
+    return 1;
+  }
   for (const group of [[natsComponent()], services.map(serviceComponent), gateway]) {
     const pids = new Map(group.map((component) => [component, ensureStarted(component, started)] as const));
     for (const [component, pid] of pids) {
@@ -293,12 +357,17 @@ async function down(): Promise<number> {
   // The gateway first, so its in-flight requests still reach the services; then the
   // services (together, each drains on its own); then NATS, which they use while draining.
   if (names.includes("gateway")) await stop("gateway");
-  await Promise.all(names.filter((name) => name !== "nats" && name !== "gateway").map(stop));
+  await Promise.all(names.filter((name) => !["nats", "gateway", "postgres"].includes(name)).map(stop));
   if (names.includes("nats")) await stop("nats");
+  // PostgreSQL last: the services close their connections while they drain.
+  if (names.includes("postgres") || runningPostmaster(POSTGRES_DATA_DIR) !== undefined) await stop("postgres");
   return 0;
 }
 
 async function status(): Promise<number> {
+  const postmaster = runningPostmaster(POSTGRES_DATA_DIR);
+  const postgresState = postmaster === undefined ? "stopped" : `running (pid ${postmaster})`;
+  console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
   for (const component of [natsComponent(), ...existingServices().map(serviceComponent), ...existingGateway()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isAlive(pid) ? `running (pid ${pid})` : "stopped";

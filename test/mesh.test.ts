@@ -3,7 +3,7 @@
  * `down`, run as real processes: the real nats-server and every built service.
  */
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { failureOf } from "@bazaar/runtime/testing";
+import { isRunning } from "../lib/test/support/process.js";
 import { devBearer } from "./support/auth.js";
 import { dashboardQueries } from "./observability/dashboard.js";
 import { startPrometheus } from "./observability/prometheus.js";
@@ -20,7 +21,7 @@ import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUN_DIR = join(ROOT, ".run");
-// A first start initialises PGlite (~7 s on two cores); leave room for a loaded machine.
+// A first start runs initdb for the cluster (~1.5 s); leave room for a loaded machine.
 const TEST_TIMEOUT_MS = 120_000;
 
 interface RunResult {
@@ -43,19 +44,32 @@ function pidOf(name: string): number {
   return Number(readFileSync(join(RUN_DIR, `${name}.pid`), "utf8").trim());
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
+const isAlive = isRunning;
+
+/** Every process `make up` starts: PostgreSQL (its postmaster), NATS, each gRPC service of the port map, the gateway. */
+const SERVICES = Object.keys(PORTS) as ServiceName[];
+const COMPONENTS = ["postgres", "nats", ...SERVICES, "gateway"];
+const GATEWAY = `http://127.0.0.1:${GATEWAY_HTTP_PORT}`;
+
+/** Processes whose command line names the cluster in .data/postgres: the postmaster and every backend. */
+function clusterProcesses(): number[] {
+  const dataDir = join(ROOT, ".data", "postgres");
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(dataDir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
-/** Every process `make up` starts: NATS, each gRPC service of the port map, the gateway. */
-const SERVICES = Object.keys(PORTS) as ServiceName[];
-const COMPONENTS = ["nats", ...SERVICES, "gateway"];
+/** The order as the gateway shows it to its customer. */
+async function orderStatus(orderId: string): Promise<number> {
+  return (await fetch(`${GATEWAY}/api/orders/${orderId}`, { headers: await devBearer("mesh-test") })).status;
+}
 
 /** `make up` issues certs/; a client holds `identity`'s certificate from there. */
 const as = (identity: string, service: ServiceName) => ({
@@ -75,6 +89,7 @@ async function grpcStatus(service: ServiceName) {
 
 describe("make up / make down (scripts/mesh.ts)", () => {
   let pids: Record<string, number> | undefined;
+  let placedOrder: string | undefined;
   const currentPids = () => Object.fromEntries(COMPONENTS.map((name) => [name, pidOf(name)]));
 
   beforeAll(async () => {
@@ -89,7 +104,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     await mesh("down");
   }, TEST_TIMEOUT_MS);
 
-  it("up starts NATS, every service and the gateway, and returns once all are healthy", async () => {
+  it("up starts PostgreSQL, NATS, every service and the gateway, and returns once all are healthy", async () => {
     const result = await mesh("up");
     expect(result.code, result.output).toBe(0);
 
@@ -130,7 +145,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
   it("Prometheus, with the project's scrape config, finds every target up and data for the dashboard", async () => {
     expect(pids, "the first up must have succeeded").toBeDefined();
     // Traffic for the panels: an order (gateway → orders → catalog, inventory, payments; events) and a NOT_FOUND.
-    const gateway = `http://127.0.0.1:${GATEWAY_HTTP_PORT}`;
+    const gateway = GATEWAY;
     const order = await fetch(`${gateway}/api/orders`, {
       method: "POST",
       // `make up`'s gateway checks tokens with deploy/dev.env's key, as `npm run -s token` signs them.
@@ -138,6 +153,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
       body: JSON.stringify({ customer_id: "mesh-test", items: [{ product_id: "v60-dripper", quantity: 1 }], payment_token: "tok_visa" }),
     });
     expect(order.status, await order.clone().text()).toBe(201);
+    placedOrder = ((await order.json()) as { order: { id: string } }).order.id;
     expect((await fetch(`${gateway}/api/products/no-such-product`)).status).toBe(404);
 
     const prometheus = await startPrometheus();
@@ -155,13 +171,34 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     }
   }, TEST_TIMEOUT_MS);
 
-  it("down stops every process and removes the pid files", async () => {
-    expect(pids, "the first up must have succeeded").toBeDefined();
+  it("down stops every process, the cluster included, and removes the pid files; up again finds the data", async () => {
+    expect(placedOrder, "the order of the Prometheus test").toBeDefined();
     const result = await mesh("down");
     expect(result.code, result.output).toBe(0);
     for (const [name, pid] of Object.entries(pids!)) {
       expect(existsSync(join(RUN_DIR, `${name}.pid`)), name).toBe(false);
       expect(isAlive(pid), name).toBe(false);
     }
+    expect(clusterProcesses()).toEqual([]);
+
+    const again = await mesh("up");
+    expect(again.code, again.output).toBe(0);
+    expect(await orderStatus(placedOrder!)).toBe(200);
+  }, TEST_TIMEOUT_MS);
+
+  it("after kill -9 of every process of the mesh, up recovers and the data is intact", async () => {
+    expect(placedOrder, "the order of the Prometheus test").toBeDefined();
+    const victims = [...Object.values(currentPids()), ...clusterProcesses()];
+    for (const pid of victims) process.kill(pid, "SIGKILL");
+    await expect.poll(() => victims.filter(isAlive), { timeout: 10_000 }).toEqual([]);
+
+    const result = await mesh("up");
+    expect(result.code, result.output).toBe(0);
+    for (const service of SERVICES) expect(await grpcStatus(service), service).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect(await orderStatus(placedOrder!)).toBe(200);
+
+    const down = await mesh("down");
+    expect(down.code, down.output).toBe(0);
+    expect(clusterProcesses()).toEqual([]);
   }, TEST_TIMEOUT_MS);
 });

@@ -1,21 +1,23 @@
 /**
- * The whole shop for the benchmarks, started the way `make up` starts it
- * (nats-server with deploy/nats/nats.conf, then the five services together,
- * then the gateway; services from their compiled dist/main.js with embedded
- * PGlite in a data directory, or each on its own database of a PostgreSQL
- * server (DATABASE_URL), and LOG_LEVEL=info; mutual TLS on every gRPC hop
- * and to NATS, TLS_MODE=mtls) but on free ports, with certificates and a
- * directory of our own, so it never collides with `make up` or a test. The
- * inventory can be given deep stock first, so a load test measures capacity,
- * never "out of stock".
+ * The whole shop for the benchmarks, started the way `make up` starts it: one
+ * PostgreSQL cluster (lib/postgres.ts) with a database and a login per service
+ * (ensureOwnDatabase, the development passwords), nats-server with
+ * deploy/nats/nats.conf, the five services together from their compiled
+ * dist/main.js (each with the DATABASE_URL of its own login, LOG_LEVEL=info),
+ * then the gateway; mutual TLS on every gRPC hop and to NATS (TLS_MODE=mtls).
+ * But on free ports, with certificates and a directory of our own, so it never
+ * collides with `make up` or a test. The inventory can be given deep stock
+ * before it starts, so a load test measures capacity, never "out of stock".
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
+import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { devAuthSecret } from "../../scripts/dev-env.js";
+import { devAuthSecret, devDatabasePassword } from "../../scripts/dev-env.js";
 import { startNats } from "./nats.js";
+import { type BenchCluster, startBenchCluster } from "./postgres.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
 import { benchCertificates } from "./tls.js";
 
@@ -27,22 +29,23 @@ export interface BenchMesh {
   gatewayUrl: string;
   /** The certificates every process uses (ca.pem, <identity>.pem, <identity>-key.pem): a client of the mesh needs one. */
   tlsDir: string;
-  /** Every process by name (nats, the five services, gateway), for RSS and CPU readings. */
+  /** Every Node process and nats-server by name (nats, the five services, gateway), for RSS and CPU readings. */
   processes: Map<string, Started>;
-  /** Milliseconds from the first spawn to every component ready. */
+  /** The PostgreSQL cluster: its postmaster, its processes' memory and CPU, its superuser URL. */
+  cluster: BenchCluster;
+  /** Milliseconds from the cluster's start (initdb on first use) to every component ready, `beforeServices` left out. */
   startMs: number;
   stop(): Promise<void>;
 }
 
 /**
- * Apply the inventory's migrations to its database (the data directory, or
- * `url` on a PostgreSQL server) ahead of the service and give every product
- * `units` available, so orders never run out during a run. The service then
- * finds its migrations applied and starts as usual. Returns the product ids.
+ * Apply the inventory's migrations to its database at `url` ahead of the
+ * service and give every product `units` available, so orders never run out
+ * during a run. The service then finds its migrations applied and starts as
+ * usual. Returns the product ids.
  */
-export async function deepenStock(dataDir: string, units: number, url?: string): Promise<string[]> {
-  mkdirSync(dataDir, { recursive: true });
-  const db = await openDatabase({ dataDir, url });
+export async function deepenStock(url: string, units: number): Promise<string[]> {
+  const db = await openDatabase(url);
   try {
     await migrate(db, join(ROOT, "lib", "migrations"));
     await migrate(db, join(ROOT, "services", "inventory", "migrations"));
@@ -58,30 +61,47 @@ export interface MeshOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra node flags for a service or the gateway, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
   nodeArgs?: (name: string) => string[];
-  /** A service's DATABASE_URL (postgres://...); without it, embedded PGlite in its data directory. */
-  databaseUrl?: (name: MeshService) => string;
   /** The Node binary the services and the gateway run on (default: this one), to compare Node versions in one run. */
   node?: string;
   /** The node flags every service and the gateway start with (default: the ones `make up` gives them). */
   nodeFlags?: readonly string[];
+  /**
+   * Work on the databases once they exist and before any service starts (e.g. deepenStock),
+   * given each service's DATABASE_URL. Not part of `startMs`: `make up` does no such thing.
+   */
+  beforeServices?: (databaseUrl: (name: MeshService) => string) => Promise<void>;
 }
 
 export async function startMesh(dataRoot: string, logDir: string, options: MeshOptions = {}): Promise<BenchMesh> {
-  const { env = {}, nodeArgs = () => [], databaseUrl, node = process.execPath, nodeFlags = SERVICE_NODE_FLAGS } = options;
+  const { env = {}, nodeArgs = () => [], node = process.execPath, nodeFlags = SERVICE_NODE_FLAGS, beforeServices } = options;
   mkdirSync(logDir, { recursive: true });
   const processes = new Map<string, Started>();
+  let cluster: BenchCluster | undefined;
+  // As `make down`: the gateway, the services, NATS, and the cluster last (the services close their connections while they drain).
   const stop = async () => {
     const gateway = processes.get("gateway");
     if (gateway) await stopProcess(gateway);
     await Promise.all(SERVICES.map((name) => processes.get(name)).map((started) => started && stopProcess(started)));
     const nats = processes.get("nats");
     if (nats) await stopProcess(nats);
+    cluster?.stop();
   };
   // Issued before the clock starts (once per process), as `make up` issues certs/ before it starts anything.
   const tlsDir = benchCertificates();
   const tls = { TLS_MODE: "mtls", TLS_DIR: tlsDir };
   const began = performance.now();
+  let notCounted = 0;
   try {
+    cluster = await startBenchCluster(join(dataRoot, "postgres"), join(logDir, "postgres.log"));
+    for (const name of SERVICES) await ensureOwnDatabase(cluster.superuserUrl(), name, devDatabasePassword(name));
+    const running = cluster;
+    const databaseUrl = (name: MeshService) => running.url(name, name, devDatabasePassword(name));
+    if (beforeServices) {
+      const hookBegan = performance.now();
+      await beforeServices(databaseUrl);
+      notCounted = performance.now() - hookBegan;
+    }
+
     const nats = await startNats({ certs: tlsDir, store: join(dataRoot, "nats"), log: join(logDir, "nats.log") });
     processes.set("nats", nats.started);
 
@@ -97,14 +117,13 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
         {
           GRPC_ADDR: grpc[name],
           ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
-          DATA_DIR: join(dataRoot, name),
+          DATABASE_URL: databaseUrl(name),
           NATS_URL: nats.url,
           LOG_LEVEL: "info",
           ...tls,
           CATALOG_ADDR: grpc.catalog,
           INVENTORY_ADDR: grpc.inventory,
           PAYMENTS_ADDR: grpc.payments,
-          ...(databaseUrl ? { DATABASE_URL: databaseUrl(name) } : {}),
           ...env,
         },
         join(logDir, `${name}.log`),
@@ -134,7 +153,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     processes.set("gateway", gateway);
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
     await waitFor(gateway, () => httpOk(`${gatewayUrl}/healthz`));
-    return { grpc, gatewayUrl, tlsDir, processes, startMs: performance.now() - began, stop };
+    return { grpc, gatewayUrl, tlsDir, processes, cluster: running, startMs: performance.now() - began - notCounted, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,96 +1,76 @@
 /**
- * A real PostgreSQL server for the benchmarks' PostgreSQL variants: the test
- * support's throwaway cluster (lib/test/support/postgres.ts: Debian's
- * postgresql binaries, initdb in a temp dir, trust auth on 127.0.0.1, a free
- * port, fsync=off), with one database per service as deploy/postgres/init.sql
- * makes them for compose. Its processes are found by port, so the footprint
- * and the load figures can include the server's own memory and CPU.
+ * The benchmarks' PostgreSQL: a cluster started as `make up` starts its own
+ * (lib/src/db/postgres-cluster.ts: the binaries npm ships, password logins,
+ * the server's default settings, fsync included) but in a directory of ours
+ * and on a free port; and readings of its processes (the postmaster and every
+ * process it forked), so a measurement can count the cluster's memory and CPU
+ * beside the services'.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { startTestPostgres, type TestPostgres } from "../../lib/test/support/postgres.js";
+import { type RunningCluster, startCluster, stopCluster } from "@bazaar/runtime/db/postgres-cluster";
+import { freePort, onInterrupt } from "./process.js";
 
-export type Backend = "pglite" | "postgres";
-export const BACKENDS: readonly Backend[] = ["pglite", "postgres"];
-
-/** BENCH_BACKENDS="postgres" (or "pglite") runs one backend alone, e.g. for a profile. */
-export function chosenBackends(): Backend[] {
-  const wanted = process.env.BENCH_BACKENDS?.split(",").map((name) => name.trim());
-  return wanted ? BACKENDS.filter((backend) => wanted.includes(backend)) : [...BACKENDS];
-}
-
-export interface BenchPostgres {
-  server: TestPostgres;
-  /** DATABASE_URL for `database` on this server. */
-  url(database: string): string;
-  /** Drop (if there) and create each database: a first-ever start. */
-  freshDatabases(names: readonly string[]): Promise<void>;
-  /** The server's processes (postmaster and its backends), for memory. */
+export interface BenchCluster {
+  /** The postmaster's process id. */
+  pid: number;
+  superuserUrl: RunningCluster["superuserUrl"];
+  url: RunningCluster["url"];
+  /** The postmaster and its children (backends, checkpointer, walwriter, ...) as they are now. */
   pids(): number[];
-  /**
-   * CPU seconds the whole server has used so far: its live processes' own time
-   * plus the time of backends that have exited (a pool closes idle connections),
-   * which the postmaster collected as its children's time.
-   */
+  /** CPU seconds the whole cluster has used so far, exited backends included. */
   cpuSeconds(): number;
-  stop(): Promise<void>;
+  /** Its processes' memory together (PSS: they share their buffers). */
+  pssMb(): number;
+  stop(): void;
 }
 
-export async function startBenchPostgres(): Promise<BenchPostgres> {
-  const server = await startTestPostgres();
-  const port = new URL(server.url()).port;
-  const pids = () => serverPids(port);
+/** Start (initdb first when `dataDir` holds no cluster) a cluster as `make up` does; resolves once it accepts connections. */
+export async function startBenchCluster(dataDir: string, logFile: string): Promise<BenchCluster> {
+  const cluster = await startCluster({ dataDir, port: await freePort(), logFile, auth: "password" });
+  // pg_ctl detaches the server from us: a Ctrl-C would otherwise leave it running.
+  const forget = onInterrupt(() => stopCluster(dataDir));
   return {
-    server,
-    url: (database) => server.url(database),
-    async freshDatabases(names) {
-      const { default: pg } = await import("pg");
-      const client = new pg.Client(server.url());
-      await client.connect();
-      try {
-        for (const name of names) {
-          await client.query(`drop database if exists ${name} with (force)`);
-          await client.query(`create database ${name}`);
-        }
-      } finally {
-        await client.end();
-      }
+    pid: cluster.pid,
+    superuserUrl: cluster.superuserUrl,
+    url: cluster.url,
+    pids: () => clusterPids(cluster.pid),
+    cpuSeconds: () => clusterCpuSeconds(cluster.pid),
+    pssMb: () => pssMb(clusterPids(cluster.pid)),
+    stop() {
+      stopCluster(dataDir);
+      forget();
     },
-    pids,
-    cpuSeconds() {
-      const [postmaster, ...backends] = pids();
-      if (postmaster === undefined) return Number.NaN;
-      const fields = statFields(postmaster);
-      // After "pid (comm) ": utime 11, stime 12, cutime 13, cstime 14 (clock ticks, 100 per second on Linux).
-      const own = (values: string[]) => (Number(values[11]) + Number(values[12])) / 100;
-      const exited = (Number(fields[13]) + Number(fields[14])) / 100;
-      return own(fields) + exited + backends.reduce((sum, pid) => sum + own(statFields(pid)), 0);
-    },
-    stop: () => server.stop(),
   };
 }
 
-/** The postmaster listening on `port` (its command line says `-p <port>`) and every process it forked. */
-function serverPids(port: string): number[] {
-  const all = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
-  const read = (pid: string, file: string) => {
-    try {
-      return readFileSync(`/proc/${pid}/${file}`, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  const postmaster = all.find((pid) => {
-    const argv = read(pid, "cmdline").split("\0");
-    return argv[0]?.endsWith("/postgres") && argv[argv.indexOf("-p") + 1] === port;
-  });
-  if (!postmaster) return [];
-  const children = all.filter((pid) => read(pid, "stat").split(") ")[1]?.split(" ")[1] === postmaster);
-  return [postmaster, ...children].map(Number);
+/** The postmaster and every live process whose parent it is (/proc/<pid>/stat names the parent). */
+export function clusterPids(postmaster: number): number[] {
+  const children = readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => Number(statFields(pid)[1]) === postmaster);
+  return [postmaster, ...children];
 }
 
+/**
+ * CPU seconds of the cluster: its live processes' own time plus the time of
+ * backends that have exited (a pool closes idle connections), which the
+ * postmaster collected as its children's time. NaN once the postmaster is gone.
+ */
+export function clusterCpuSeconds(postmaster: number): number {
+  const [, ...children] = clusterPids(postmaster);
+  const fields = statFields(postmaster);
+  if (fields.length === 0) return Number.NaN;
+  // After "pid (comm) ": utime 11, stime 12, cutime 13, cstime 14 (clock ticks, 100 per second on Linux).
+  const own = (values: string[]) => (values.length === 0 ? 0 : (Number(values[11]) + Number(values[12])) / 100);
+  const exited = (Number(fields[13]) + Number(fields[14])) / 100;
+  return own(fields) + exited + children.reduce((sum, pid) => sum + own(statFields(pid)), 0);
+}
+
+/** The fields of /proc/<pid>/stat after "pid (comm) " (state 0, ppid 1, ...), or none once it has exited. */
 function statFields(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)!.split(" ");
   } catch {
     return []; // exited since it was listed: its time is now the postmaster's children's
   }

@@ -1,7 +1,7 @@
 /**
  * Child processes for the benchmarks: free ports, pinning to a core, waiting
  * until something answers, resident memory, and stopping what we started (by
- * pid, never by name).
+ * pid, never by name), on Ctrl-C too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
@@ -37,11 +37,26 @@ export interface Started {
 
 /** Everything this process started, killed if the bench is interrupted (Ctrl-C) so nothing is left running. */
 const children = new Set<ChildProcess>();
+/** What no child handle reaches (a server that detached itself, as pg_ctl's does): stopped on Ctrl-C too. */
+const cleanups = new Set<() => void>();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     for (const child of children) child.kill("SIGKILL");
+    for (const cleanup of cleanups) {
+      try {
+        cleanup();
+      } catch {
+        // the others must still run
+      }
+    }
     process.exit(130);
   });
+}
+
+/** Run `cleanup` (synchronous: the process exits right after) if the bench is interrupted; returns its removal. */
+export function onInterrupt(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
 }
 
 /**

@@ -44,15 +44,11 @@ export const env = {
   /** Transport security: mutual TLS unless explicitly turned off. */
   tlsMode: () => z.enum(["mtls", "insecure"], { error: 'expected "mtls" or "insecure"' }).default("mtls"),
   logLevel: () => z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-  /** Empty or unset: embedded PGlite; "memory://": PGlite in memory; "postgres://...": a real server. */
+  /** The service's own PostgreSQL database (`make up` passes one per service, on its embedded cluster). */
   databaseUrl: () =>
     z
-      .string()
-      .optional()
-      .refine(
-        (v) => v === undefined || v === "" || v === "memory://" || /^postgres(ql)?:\/\/./.test(v),
-        "expected postgres://user:password@host:port/database, memory://, or nothing for the embedded database",
-      ),
+      .string({ error: "is required: postgres://user:password@host:port/database (make up sets it for every service)" })
+      .regex(/^postgres(ql)?:\/\/./, "expected postgres://user:password@host:port/database"),
 };
 
 /** Transport security, read by every process of the mesh (see security/transport.ts). */
@@ -72,7 +68,6 @@ export function baseServiceConfig(service: ServiceName) {
     ADMIN_ADDR: env.address(`127.0.0.1:${PORTS[service].admin}`),
     LOG_LEVEL: env.logLevel(),
     DATABASE_URL: env.databaseUrl(),
-    DATA_DIR: z.string().min(1).default(`.data/${service}`),
     NATS_URL: env.natsUrl(),
     /** Replicas of the streams the service declares: 1 for one nats-server, 3 for a cluster (Kubernetes). */
     NATS_STREAM_REPLICAS: z.coerce

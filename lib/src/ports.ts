@@ -15,3 +15,5 @@ export type ServiceName = keyof typeof PORTS;
 export const GATEWAY_HTTP_PORT = 8080;
 export const NATS_PORT = 4222;
 export const NATS_MONITOR_PORT = 8222;
+/** The embedded PostgreSQL cluster of `make up` (POSTGRES_PORT moves it). */
+export const POSTGRES_PORT = 5432;

@@ -124,9 +124,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   try {
     admin = await startAdminServer(config.ADMIN_ADDR, health);
     logger.info({ grpc_port: grpcPort, admin_port: admin.port, tls_mode: transport.mode }, "listening");
-    db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    db = await openDatabase(config.DATABASE_URL);
     const applied = [...(await migrate(db, RUNTIME_MIGRATIONS)), ...(await migrate(db, options.migrationsDir))];
-    logger.info({ backend: db.backend, migrations_applied: applied }, "database ready");
+    logger.info({ migrations_applied: applied }, "database ready");
   } catch (error) {
     server.forceShutdown();
     await admin?.close();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { baseServiceConfig, ConfigError, EXIT_CONFIG, parseConfig, splitAddress } from "../src/config.js";
+import { freshDatabase } from "../src/testing.js";
 import { spawnTs } from "./support/process.js";
 
 const catalogConfig = baseServiceConfig("catalog");
@@ -15,13 +16,12 @@ function configError(env: NodeJS.ProcessEnv): string {
 }
 
 describe("service configuration", () => {
-  it("defaults to the port map on loopback, the embedded database and mutual TLS with certs/", () => {
-    expect(parseConfig(catalogConfig, {})).toEqual({
+  it("defaults to the port map on loopback and mutual TLS with certs/; the database is always named", () => {
+    expect(parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog" })).toEqual({
       GRPC_ADDR: "127.0.0.1:50051",
       ADMIN_ADDR: "127.0.0.1:9051",
       LOG_LEVEL: "info",
-      DATABASE_URL: undefined,
-      DATA_DIR: ".data/catalog",
+      DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog",
       NATS_URL: "nats://127.0.0.1:4222",
       NATS_STREAM_REPLICAS: 1,
       SHUTDOWN_GRACE_MS: 10_000,
@@ -49,6 +49,7 @@ describe("service configuration", () => {
     [{ ADMIN_ADDR: "" }, "ADMIN_ADDR", "expected host:port"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", "loud"],
     [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL", "expected postgres://"],
+    [{}, "DATABASE_URL", "is required: postgres://user:password@host:port/database (make up sets it for every service)"],
     [{ SHUTDOWN_GRACE_MS: "soon" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ SHUTDOWN_GRACE_MS: "-5" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ TLS_MODE: "off" }, "TLS_MODE", 'expected "mtls" or "insecure"'],
@@ -87,7 +88,7 @@ describe("a service process with bad configuration", () => {
     const service = spawnTs("services/catalog/src/main.ts", {
       GRPC_ADDR: "127.0.0.1:0",
       ADMIN_ADDR: "127.0.0.1:0",
-      DATABASE_URL: "memory://",
+      DATABASE_URL: await freshDatabase("config"),
       TLS_DIR: "/nonexistent/certs",
     });
     expect(await service.exited).toBe(EXIT_CONFIG);

@@ -10,6 +10,7 @@ import { EVENT_TYPE_HEADER, eventType } from "../src/events/event-type.js";
 import { Outbox, OutboxRelay } from "../src/events/outbox.js";
 import { ensureStream } from "../src/events/nats.js";
 import { createLogger } from "../src/logger.js";
+import { freshDatabase } from "../src/testing.js";
 import { startTestNats, type TestNats } from "./support/nats.js";
 
 // The event bus against a real nats-server with JetStream and a real database.
@@ -25,7 +26,7 @@ let connection: NatsConnection;
 let jsm: JetStreamManager;
 
 beforeAll(async () => {
-  [nats, db] = await Promise.all([startTestNats(), openDatabase({ url: "memory://", dataDir: "" })]);
+  [nats, db] = await Promise.all([startTestNats(), freshDatabase("events").then(openDatabase)]);
   await migrate(db, RUNTIME_MIGRATIONS);
   await db.exec("create table applied (event_id text, order_id text)");
   connection = await connect({ servers: nats.url });

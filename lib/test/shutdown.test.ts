@@ -2,6 +2,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { afterEach, describe, expect, it } from "vitest";
 import { createClient } from "../src/grpc/client.js";
+import { freshDatabase } from "../src/testing.js";
 import { type ServiceProcess, spawnTs } from "./support/process.js";
 
 // Graceful shutdown of a real process: SIGTERM while a call is in flight.
@@ -13,7 +14,7 @@ async function startSlowService(env: NodeJS.ProcessEnv) {
   const service = spawnTs("lib/test/fixtures/slow-service.ts", {
     GRPC_ADDR: "127.0.0.1:0",
     ADMIN_ADDR: "127.0.0.1:0",
-    DATABASE_URL: "memory://",
+    DATABASE_URL: await freshDatabase("shutdown"),
     // What draining does is the subject here, not the transport.
     TLS_MODE: "insecure",
     ...env,

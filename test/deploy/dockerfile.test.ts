@@ -63,7 +63,7 @@ describe("Dockerfile", () => {
       const copies = stage(name).instructions.filter((instruction) => instruction.keyword === "COPY").map((instruction) => instruction.args);
       for (const workspace of workspaces) expect(copies, `${name}: ${workspace}`).toContain(`${workspace}/package.json ${workspace}/`);
     }
-    expect(runs(stage("prod-deps"))).toEqual(["npm ci --omit=dev --ignore-scripts --no-audit --no-fund"]);
+    expect(runs(stage("prod-deps"))).toEqual(["npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund"]);
   });
 
   it("ships compiled code and the files it reads at run time, not sources", () => {

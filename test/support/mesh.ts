@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { type ServiceName } from "@bazaar/runtime/ports";
+import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
 import { repoRoot, type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
@@ -30,7 +31,7 @@ export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<
   notifications: [events.orderPlaced, events.orderRejected, events.orderCancelled, events.paymentRefunded],
 };
 
-/** In-memory PGlite takes several seconds to start on two shared cores; several at once take longer. */
+/** Six processes starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;
 /** How long a process may drain after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 15_000;
@@ -73,9 +74,14 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
   process.once("exit", killAll);
 
   const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000", TLS_MODE: "mtls", TLS_DIR: tlsDir, ...extraEnv };
-  const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", DATABASE_URL: "memory://", NATS_URL: nats.url };
+  const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", NATS_URL: nats.url };
+  // Each service its own database on the test run's cluster, as each has its own in a deployment.
+  const databases = new Map(
+    await Promise.all((["catalog", "inventory", "payments", "notifications", "orders"] as const).map(async (name) => [name, await freshDatabase(`mesh_${name}`)] as const)),
+  );
   const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
-    const child = spawnNode(entryOf(name), env);
+    const database = databases.get(name as ServiceName);
+    const child = spawnNode(entryOf(name), database ? { ...env, DATABASE_URL: database } : env);
     processes.set(name, child);
     return child;
   };

@@ -1,5 +1,5 @@
 /**
- * Queryable.afterCommit for both backends: callbacks registered inside a
+ * Queryable.afterCommit: callbacks registered inside a
  * transaction wait in its list and run once it committed.
  */
 

@@ -1,12 +1,12 @@
-import { mkdirSync } from "node:fs";
+import pg from "pg";
+import { afterCommitOf, runCommitted } from "./commit-hooks.js";
 
 /**
- * One PostgreSQL dialect for every service, behind two backends:
- * - PGlite (Postgres compiled to WebAssembly, in-process): the default, data in
- *   a per-service directory, or in memory for tests. Nothing to install.
- * - A real PostgreSQL server through `pg`, when DATABASE_URL is postgres://...
- * Both return int8 (bigint) columns as JS numbers: money amounts are bounded
- * far below 2^53 by validation, and the generated stubs use numbers too.
+ * One database engine everywhere: PostgreSQL, reached through DATABASE_URL. On a
+ * laptop and in the tests it is a cluster started from the binaries npm ships
+ * (postgres-cluster.ts); in compose and Kubernetes a server. int8 (bigint)
+ * columns come back as JS numbers: money amounts are bounded far below 2^53 by
+ * validation, and the generated stubs use numbers too.
  */
 export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;
@@ -21,28 +21,62 @@ export interface Queryable {
 }
 
 export interface Database extends Queryable {
-  readonly backend: "pglite" | "postgres";
   /** Run `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-export interface DatabaseOptions {
-  /** postgres://... for a server; "memory://" for in-memory PGlite; empty for PGlite in dataDir. */
-  url?: string | undefined;
-  /** Where embedded PGlite keeps its files. */
-  dataDir: string;
-}
 
 /**
- * Each backend's module is loaded only when used: a service on PostgreSQL never
- * loads PGlite's WebAssembly build (megabytes of resident memory), and one on
- * PGlite never loads `pg`.
+ * Queries run as named prepared statements, one name per SQL text: each pooled
+ * connection has the server parse and plan a statement once, then only binds
+ * and executes it. Unnamed, pg would send the text to be parsed and planned on
+ * every call. Migrations (several statements, no parameters) go through exec.
+ * Every query's text is a constant in the code, so the names stay few.
  */
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url?.startsWith("postgres")) return (await import("./postgres.js")).openPostgres(options.url);
-  const { openPglite } = await import("./pglite.js");
-  if (options.url === "memory://") return openPglite("memory://");
-  mkdirSync(options.dataDir, { recursive: true });
-  return openPglite(options.dataDir);
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `bazaar_${statementNames.size + 1}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/** The database at `url` (postgres://...), through a pool of `pg` connections. */
+export async function openDatabase(url: string): Promise<Database> {
+  const parseInt8 = (oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
+  const pool = new pg.Pool({ connectionString: url, types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser } });
+  // An idle pooled connection the server drops (a restart, a failover, an administrator) is an 'error' on
+  // the pool, which would crash the process unhandled. The pool discards that client and connects anew when
+  // needed; a query that fails meanwhile fails on its own, with its error.
+  pool.on("error", () => {});
+  await pool.query("select 1"); // fail at start, with the server's message, not at the first request
+  const wrap = (q: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
+    query: async <Row>(sql: string, params?: unknown[]) => (await q.query({ name: statementName(sql), text: sql, values: params })).rows as Row[],
+    exec: async (sql) => void (await q.query(sql)),
+    afterCommit: afterCommitOf(committed),
+  });
+  return {
+    ...wrap(pool),
+    transaction: (work) =>
+      runCommitted(async (committed) => {
+        const client = await pool.connect();
+        try {
+          await client.query("begin");
+          const result = await work(wrap(client, committed));
+          await client.query("commit");
+          return result;
+        } catch (error) {
+          await client.query("rollback").catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      }),
+    close: () => pool.end(),
+  };
 }

@@ -1,87 +1,55 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { type RunningCluster, startCluster, stopCluster } from "../../src/db/postgres-cluster.js";
 import { freePort } from "./process.js";
 
 /**
- * A throwaway PostgreSQL server for tests that need the real thing: its own
- * data directory in /tmp, trust auth on 127.0.0.1, stopped and deleted by
- * stop(). Needs PostgreSQL's server binaries (Debian: apt-get install postgresql).
+ * A throwaway PostgreSQL cluster from the binaries npm ships (the same ones
+ * `make up` runs): a temporary directory, a free port of 127.0.0.1, no passwords,
+ * and nothing written to disk that a crash would need (fsync, full page writes and
+ * synchronous commit off: it is deleted at the end). test/global-setup.ts starts
+ * one for the whole run; a test that stops or breaks its server starts its own.
  */
 export interface TestPostgres {
   url(database?: string): string;
   createDatabase(name: string): Promise<void>;
+  /** The postmaster's process id and the cluster's directory, for tests that break it. */
+  readonly pid: number;
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
-function findBinDir(): string {
-  const onPath = spawnSync("sh", ["-c", "command -v initdb"], { encoding: "utf8" }).stdout.trim();
-  if (onPath) return join(onPath, "..");
-  const debian = "/usr/lib/postgresql";
-  const versions = existsSync(debian) ? readdirSync(debian).sort((a, b) => Number(b) - Number(a)) : [];
-  const found = versions.map((v) => join(debian, v, "bin")).find((dir) => existsSync(join(dir, "initdb")));
-  if (!found) throw new Error("PostgreSQL server binaries not found: apt-get install -y postgresql (or brew install postgresql)");
-  return found;
-}
-
-/** PostgreSQL refuses to run as root; as root, run it as the `postgres` user. */
-function asServerUser(command: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args];
-}
+export const THROWAWAY_SETTINGS = { fsync: "off", full_page_writes: "off", synchronous_commit: "off" };
 
 export async function startTestPostgres(): Promise<TestPostgres> {
-  const bin = findBinDir();
   const dir = mkdtempSync(join(tmpdir(), "bazaar-pg-"));
-  if (process.getuid?.() === 0) {
-    const ids = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim();
-    const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim();
-    chownSync(dir, Number(ids), Number(gid));
+  const dataDir = join(dir, "data");
+  let cluster: RunningCluster;
+  try {
+    cluster = await startCluster({ dataDir, port: await freePort(), logFile: join(dir, "postgres.log"), auth: "trust", settings: THROWAWAY_SETTINGS });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  const initdb = spawnSync(...asServerUser(join(bin, "initdb"), ["-D", join(dir, "data"), "-U", "bazaar", "-A", "trust", "-E", "UTF8"]), {
-    encoding: "utf8",
-  });
-  if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`);
-
-  const port = await freePort();
-  const server: ChildProcess = spawn(
-    ...asServerUser(join(bin, "postgres"), ["-D", join(dir, "data"), "-h", "127.0.0.1", "-p", String(port), "-k", dir, "-c", "fsync=off"]),
-    { stdio: "ignore" },
-  );
-  const url = (database = "postgres") => `postgres://bazaar@127.0.0.1:${port}/${database}`;
-  await waitForServer(url(), server);
-
+  const url = (database = "postgres") => cluster.superuserUrl(database);
   return {
     url,
+    pid: cluster.pid,
+    dataDir,
     async createDatabase(name) {
       const client = new pg.Client(url());
       await client.connect();
-      await client.query(`create database ${name}`);
-      await client.end();
+      try {
+        await client.query(`create database ${name}`);
+      } finally {
+        await client.end();
+      }
     },
     async stop() {
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      // Signal the postmaster itself (runuser does not pass signals on): fast shutdown.
-      spawnSync(...asServerUser(join(bin, "pg_ctl"), ["-D", join(dir, "data"), "-m", "fast", "-w", "stop"]));
-      await exited;
+      stopCluster(dataDir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function waitForServer(url: string, server: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}`);
-    const client = new pg.Client(url);
-    try {
-      await client.connect();
-      await client.end();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
 }

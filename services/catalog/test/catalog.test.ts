@@ -8,7 +8,7 @@ import { catalogService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
 // The catalog as clients see it: real gRPC on a free port, real migrations on
-// an in-memory PostgreSQL (PGlite), through the typed promise client.
+// a database of its own on the test cluster (PostgreSQL), through the typed promise client.
 
 let service: Awaited<ReturnType<typeof startTestService>>;
 let catalog: PromiseClient<typeof CatalogServiceService>;

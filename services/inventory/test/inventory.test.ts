@@ -13,7 +13,7 @@ import { inventoryService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
 // Inventory as clients see it: real gRPC on a free port, real migrations and
-// seed stock on an in-memory PostgreSQL (PGlite), through the typed promise
+// seed stock in a database of its own on the test cluster (PostgreSQL), through the typed promise
 // client. The service is shared by the whole file, so each test works on its
 // own products and its own fresh order ids.
 

@@ -22,7 +22,7 @@ import { migrationsDir } from "../src/store.js";
 import { type Fake, neverAnswers, startFake } from "./fakes.js";
 
 // Orders as clients see it: real gRPC on a free port, real migrations on an
-// in-memory PostgreSQL (PGlite), a real nats-server so the outbox relay really
+// database of its own on the test cluster (PostgreSQL), a real nats-server so the outbox relay really
 // publishes, and fake catalog, inventory and payments servers at its edges.
 
 /**

@@ -4,6 +4,7 @@ import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
+import { freshDatabase } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rejectStalledOrders, STALLED_REASON } from "../src/recovery.js";
 import { getOrder, insertPendingOrder, migrationsDir } from "../src/store.js";
@@ -13,7 +14,7 @@ import { getOrder, insertPendingOrder, migrationsDir } from "../src/store.js";
 
 let db: Database;
 beforeAll(async () => {
-  db = await openDatabase({ url: "memory://", dataDir: "" });
+  db = await openDatabase(await freshDatabase("recovery"));
   await migrate(db, fileURLToPath(new URL("../../../lib/migrations", import.meta.url)));
   await migrate(db, migrationsDir);
 });

@@ -16,7 +16,7 @@ import { paymentService } from "../src/service.js";
 import { findPaymentOfOrder, migrationsDir } from "../src/store.js";
 
 // Payments as clients see it: real gRPC on a free port, real migrations on an
-// in-memory PostgreSQL (PGlite), the simulated card provider. The test also
+// database of its own on the test cluster (PostgreSQL), the simulated card provider. The test also
 // keeps the service's database handle, to count rows and to drive the refund
 // path the OrderCancelled consumer will use.
 

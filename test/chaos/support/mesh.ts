@@ -2,24 +2,24 @@
  * The shop as real processes for chaos tests: the compiled services
  * (services/<name>/dist/main.js) and a real nats-server, each on a port fixed
  * for the suite, so a process that is killed and started again is found at the
- * same address by everyone who calls it. Every service but the catalog (whose
- * data is its seed) keeps its database in files (DATA_DIR), so it survives a
- * kill -9 or a restart.
+ * same address by everyone who calls it. Each service has a database of its own
+ * on the test run's PostgreSQL cluster, which outlives a kill -9 or a restart of
+ * the service.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { type ServiceName } from "@bazaar/runtime/ports";
+import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../../lib/test/support/certs.js";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { freePort, repoRoot, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
 import { CONSUMERS } from "../../support/mesh.js";
 
-/** PGlite takes seconds to open on two shared cores, several at once longer. */
+/** Five services starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** The whole PlaceOrder saga's budget in the chaos mesh. */
@@ -117,12 +117,12 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
   const missing = names.filter((name) => !existsSync(entryOf(name)));
   if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
 
-  const dir = mkdtempSync(join(tmpdir(), "bazaar-chaos-"));
+  const databases = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freshDatabase(`chaos_${name}`)] as const))) as Record<ServiceName, string>;
   const tlsDir = testCertificates();
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
   const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const))) as Record<ServiceName, number>;
   const address = (name: ServiceName) => `127.0.0.1:${ports[name]}`;
-  const envOf = (name: ServiceName, durable: boolean): NodeJS.ProcessEnv => ({
+  const envOf = (name: ServiceName): NodeJS.ProcessEnv => ({
     GRPC_ADDR: address(name),
     ADMIN_ADDR: "127.0.0.1:0",
     NATS_URL: nats.url,
@@ -130,15 +130,15 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
     SHUTDOWN_GRACE_MS: "5000",
     TLS_MODE: "mtls",
     TLS_DIR: tlsDir,
-    ...(durable ? { DATABASE_URL: "", DATA_DIR: join(dir, name) } : { DATABASE_URL: "memory://" }),
+    DATABASE_URL: databases[name],
   });
   const services: Record<ServiceName, ChaosService> = {
-    catalog: new ChaosService("catalog", address("catalog"), envOf("catalog", false)),
-    inventory: new ChaosService("inventory", address("inventory"), envOf("inventory", true)),
-    payments: new ChaosService("payments", address("payments"), envOf("payments", true)),
-    notifications: new ChaosService("notifications", address("notifications"), envOf("notifications", true)),
+    catalog: new ChaosService("catalog", address("catalog"), envOf("catalog")),
+    inventory: new ChaosService("inventory", address("inventory"), envOf("inventory")),
+    payments: new ChaosService("payments", address("payments"), envOf("payments")),
+    notifications: new ChaosService("notifications", address("notifications"), envOf("notifications")),
     orders: new ChaosService("orders", address("orders"), {
-      ...envOf("orders", true),
+      ...envOf("orders"),
       CATALOG_ADDR: address("catalog"),
       INVENTORY_ADDR: address("inventory"),
       PAYMENTS_ADDR: address("payments"),
@@ -155,7 +155,6 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
     await Promise.all(Object.values(services).map((service) => service.stop()));
     await nats.stop();
     process.off("exit", killAll);
-    rmSync(dir, { recursive: true, force: true });
   };
 
   try {
@@ -163,7 +162,7 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
       services.catalog.start(),
       services.payments.start({ consumers: false }),
       services.notifications.start({ consumers: false }),
-      stockUp(join(dir, "inventory")).then(() => services.inventory.start({ consumers: false })),
+      stockUp(databases.inventory).then(() => services.inventory.start({ consumers: false })),
     ]);
     await services.orders.start();
     await Promise.all(Object.values(services).map((service) => service.consumersDeclared()));
@@ -180,8 +179,8 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
  * every product: prepared before inventory first starts, since the service has
  * no API to restock (and should not get one for a test).
  */
-async function stockUp(dataDir: string): Promise<void> {
-  const db = await openDatabase({ dataDir });
+async function stockUp(databaseUrl: string): Promise<void> {
+  const db = await openDatabase(databaseUrl);
   try {
     await migrate(db, RUNTIME_MIGRATIONS);
     await migrate(db, inventoryMigrations);

@@ -4,32 +4,23 @@ import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestPostgres, type TestPostgres } from "../../../lib/test/support/postgres.js";
 import { inventoryService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
-// The races, against a real PostgreSQL server. PGlite runs one transaction at a
-// time, so only here do concurrent reservations truly overlap: these tests are
-// what proves the row locks, the lock order and the unique order id do their job.
+// The races: concurrent reservations overlap on PostgreSQL's row locks. These
+// tests are what proves the row locks, the lock order and the unique order id do
+// their job.
 
-let server: TestPostgres;
 let service: Awaited<ReturnType<typeof startTestService>>;
 let inventory: PromiseClient<typeof InventoryServiceService>;
 
 beforeAll(async () => {
-  server = await startTestPostgres();
-  await server.createDatabase("inventory");
-  service = await startTestService(
-    "inventory",
-    { migrationsDir, services: [inventoryService] },
-    { DATABASE_URL: server.url("inventory") },
-  );
+  service = await startTestService("inventory", { migrationsDir, services: [inventoryService] });
   inventory = createClient(InventoryServiceService, service.address, { deadlineMs: 10_000 });
 }, 60_000);
 afterAll(async () => {
   inventory?.close();
   await service?.stop();
-  await server?.stop();
 });
 
 const stockOf = async (productId: string) => {
