@@ -77,8 +77,12 @@ describe("one order, one trace", () => {
     await expect.poll(() => spansOf("inventory"), { timeout: 20_000 }).toEqual(
       expect.arrayContaining(["bazaar.inventory.v1.InventoryService/ReserveStock", "orders.order.placed process"]),
     );
-    expect(spansOf("gateway")).toEqual(expect.arrayContaining(["POST /api/orders", "bazaar.orders.v1.OrderService/PlaceOrder"]));
-    expect(spansOf("orders")).toEqual(
+    // Each process exports on its own schedule (OTEL_BSP_SCHEDULE_DELAY after its first span): one
+    // process's spans having arrived says nothing of another's, so each is waited for.
+    await expect
+      .poll(() => spansOf("gateway"), { timeout: 20_000 })
+      .toEqual(expect.arrayContaining(["POST /api/orders", "bazaar.orders.v1.OrderService/PlaceOrder"]));
+    await expect.poll(() => spansOf("orders"), { timeout: 20_000 }).toEqual(
       expect.arrayContaining([
         "bazaar.orders.v1.OrderService/PlaceOrder",
         "bazaar.catalog.v1.CatalogService/BatchGetProducts",
@@ -86,7 +90,7 @@ describe("one order, one trace", () => {
         "bazaar.payments.v1.PaymentService/Charge",
       ]),
     );
-    expect(spansOf("catalog")).toContain("bazaar.catalog.v1.CatalogService/BatchGetProducts");
+    await expect.poll(() => spansOf("catalog"), { timeout: 20_000 }).toContain("bazaar.catalog.v1.CatalogService/BatchGetProducts");
     await expect.poll(() => spansOf("payments"), { timeout: 20_000 }).toContain("bazaar.payments.v1.PaymentService/Charge");
 
     // Parent links hold across processes: orders' server span is a child of the gateway's client span.
