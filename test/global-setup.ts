@@ -1,5 +1,6 @@
 import { startTestPostgres, type TestPostgres } from "../lib/test/support/postgres.js";
-import { TEST_POSTGRES_VARIABLE } from "../lib/src/testing.js";
+// Only modules that need no generated code: this runs before anything is built or resolved from source.
+import { TEST_POSTGRES_VARIABLE } from "../lib/src/db/fresh-database.js";
 
 /**
  * One throwaway PostgreSQL cluster for the whole test run (vitest's globalSetup,
