@@ -76,8 +76,11 @@ describe("chaos", () => {
     }
     // UNAVAILABLE, not DEADLINE_EXCEEDED: orders answered before its budget ran out, every time.
     expect(failures.map((failure) => grpc.status[failure.code])).toEqual(Array(8).fill("UNAVAILABLE"));
-    // The breaker opened: later calls failed at once, without trying payments.
-    expect(failures.slice(2).some((failure) => /payments circuit open/.test(failure.details))).toBe(true);
+    // The customer reads customer words; the reason stays in orders' log. The breaker opened: later
+    // calls failed at once, without trying payments.
+    expect(failures.map((failure) => failure.details)).toEqual(Array(8).fill("payments is unavailable"));
+    const dependencyFailures = orders.logged("a dependency failed the order").filter((line) => line.dependency === "payments");
+    expect(dependencyFailures.some((line) => /payments circuit open/.test(JSON.stringify(line.err)))).toBe(true);
     expect(orders.logged("circuit breaker opened: calls fail at once").some((line) => line.target === "payments")).toBe(true);
     expect(await gauge(orders.adminPort, "bazaar_circuit_breaker_state", { target: "payments" })).toBe(2);
     // Nothing stays reserved for orders that could not be paid.

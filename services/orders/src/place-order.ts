@@ -52,7 +52,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     idempotencyKey: command.idempotencyKey,
     requestDigest: digest,
   });
-  if (!pending) return replay(deps, command.idempotencyKey, digest);
+  if (!pending) return replay(deps, command.customerId, command.idempotencyKey, digest);
   const orderId = pending.id;
   const log = deps.logger.child({ order_id: orderId });
 
@@ -65,7 +65,9 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     // Release even if the reserve failed: it may have held stock before its answer was lost.
     await release(deps, orderId, log);
     const failed = priced.status === "rejected" ? priced : (reserved as PromiseRejectedResult);
-    return reject(deps, pending, fromDownstream(failed.reason, priced.status === "rejected" ? "catalog" : "inventory"));
+    const dependency = priced.status === "rejected" ? "catalog" : "inventory";
+    log.warn({ err: failed.reason, dependency }, "a dependency failed the order");
+    return reject(deps, pending, fromDownstream(failed.reason, dependency));
   }
 
   let order: ReturnType<typeof priceOrder>;
@@ -89,35 +91,51 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     );
     paymentId = payment!.id;
   } catch (error) {
+    log.warn({ err: error, dependency: "payments" }, "a dependency failed the order");
     await release(deps, orderId, log);
     return reject(deps, pending, fromDownstream(error, "payments"));
   }
 
+  let confirmed: Order | undefined;
   try {
-    return await deps.db.transaction(async (tx) => {
-      const confirmed = await confirmOrder(tx, orderId, order.lines, order.total, paymentId);
+    confirmed = await deps.db.transaction(async (tx) => {
+      const updated = await confirmOrder(tx, orderId, order.lines, order.total, paymentId);
+      if (!updated) return undefined; // no longer PENDING: see below
       await deps.outbox.add(tx, events.orderPlaced, {
         orderId,
-        customerId: confirmed.customerId,
-        lines: confirmed.lines.map((line) => ({ ...line, lineTotal: lineTotal(line) })),
+        customerId: updated.customerId,
+        lines: updated.lines.map((line) => ({ ...line, lineTotal: lineTotal(line) })),
         total: order.total,
         paymentId,
-        occurredAt: confirmed.updatedAt,
+        occurredAt: updated.updatedAt,
       });
-      return confirmed;
+      return updated;
     });
   } catch (error) {
     // Charged but not recorded: give everything back before failing.
     log.error({ err: error }, "could not confirm a charged order; compensating");
-    await deps.downstream.payments.refund({ paymentId, reason: "order could not be confirmed" }, { deadlineMs: COMPENSATION_DEADLINE_MS, outlivesCaller: true }).catch(() => {});
+    await refund(deps, paymentId, "order could not be confirmed");
     await release(deps, orderId, log);
     return reject(deps, pending, new RpcError(status.UNAVAILABLE, "the order could not be recorded; nothing was charged"));
   }
+  if (confirmed) return confirmed;
+  // The sweeper rejected this order as stalled while the saga was still running (its confirm waited
+  // too long, e.g. for a database connection under load). The rejection stands: its OrderRejected
+  // makes payments refund and inventory release; both are asked now too (each is idempotent).
+  log.warn("the order was rejected as stalled before it could be confirmed; refunding its charge");
+  await refund(deps, paymentId, "order was rejected before it could be confirmed");
+  await release(deps, orderId, log);
+  return replay(deps, command.customerId, command.idempotencyKey, digest);
+}
+
+/** Best effort now; payments also refunds when it consumes OrderRejected. */
+async function refund(deps: PlaceOrderDeps, paymentId: string, reason: string): Promise<void> {
+  await deps.downstream.payments.refund({ paymentId, reason }, { deadlineMs: COMPENSATION_DEADLINE_MS, outlivesCaller: true }).catch(() => {});
 }
 
 /** The outcome of the first call with this idempotency key. */
-async function replay(deps: PlaceOrderDeps, idempotencyKey: string, digest: string): Promise<Order> {
-  const order = await getOrderByKey(deps.db, idempotencyKey);
+async function replay(deps: PlaceOrderDeps, customerId: string, idempotencyKey: string, digest: string): Promise<Order> {
+  const order = await getOrderByKey(deps.db, customerId, idempotencyKey);
   if (!order) throw new RpcError(status.ABORTED, "idempotency_key is being used concurrently; retry");
   if (order.requestDigest !== digest) {
     throw failedPrecondition(`idempotency_key was already used for a different order (${order.id})`);
@@ -136,10 +154,15 @@ async function release(deps: PlaceOrderDeps, orderId: string, log: Logger): Prom
   }
 }
 
-/** Record the rejection with its event, then fail the call with the same status a retry will get. */
+/**
+ * Record the rejection with its event, then fail the call with the same status a
+ * retry will get. If the order is no longer PENDING (the sweeper rejected it first)
+ * its rejection and event are already recorded: there is nothing more to write.
+ */
 async function reject(deps: PlaceOrderDeps, order: Order, error: RpcError): Promise<never> {
   await deps.db.transaction(async (tx) => {
     const rejected = await rejectOrder(tx, order.id, error.message, error.code);
+    if (!rejected) return;
     await deps.outbox.add(tx, events.orderRejected, {
       orderId: order.id,
       customerId: order.customerId,
@@ -167,7 +190,9 @@ export function fromDownstream(error: unknown, dependency: string): RpcError {
     case status.DEADLINE_EXCEEDED:
       return new RpcError(code, `${dependency} did not answer in time`);
     default:
-      // Orders' client already retried what could be retried: the caller must not multiply it.
-      return dependencyUnavailable(`${dependency} is unavailable (${status[code] ?? code}: ${details})`);
+      // Orders' client already retried what could be retried: the caller must not multiply it. The words
+      // reach the customer (the order's reason, OrderRejected, the notification): the dependency's own
+      // details (addresses, connection errors) stay in orders' log, written where the saga fails.
+      return dependencyUnavailable(`${dependency} is unavailable`);
   }
 }

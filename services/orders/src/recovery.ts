@@ -3,7 +3,7 @@ import { type Database } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type Logger } from "@bazaar/runtime/logger";
-import { getOrder, rejectOrder } from "./store.js";
+import { rejectOrder } from "./store.js";
 
 /**
  * Orders whose saga died with its process (killed between taking the key and
@@ -22,12 +22,11 @@ export async function rejectStalledOrders(deps: { db: Database; outbox: Outbox }
   const rejected: string[] = [];
   for (const { id } of stalled) {
     await deps.db.transaction(async (tx) => {
-      const order = await getOrder(tx, id, { forUpdate: true });
-      if (order?.status !== "PENDING") return; // its saga finished meanwhile
       const updated = await rejectOrder(tx, id, STALLED_REASON, status.UNAVAILABLE);
+      if (!updated) return; // its saga finished meanwhile
       await deps.outbox.add(tx, events.orderRejected, {
         orderId: id,
-        customerId: order.customerId,
+        customerId: updated.customerId,
         reason: STALLED_REASON,
         occurredAt: updated.updatedAt,
       });

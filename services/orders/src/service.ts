@@ -36,7 +36,8 @@ export function orderHandlers(deps: Parameters<typeof placeOrder>[0]): UnaryHand
         const current = await getOrder(tx, orderId, { forUpdate: true });
         if (!current) throw notFound(`order ${orderId} not found`);
         if (cancelAction(current) === "already-cancelled") return current;
-        const cancelled = await cancelOrder(tx, orderId, reason);
+        // Locked above and checked CONFIRMED by cancelAction: the guarded update cannot miss.
+        const cancelled = (await cancelOrder(tx, orderId, reason))!;
         // Payments refunds and inventory releases when they consume this.
         await outbox.add(tx, events.orderCancelled, {
           orderId,

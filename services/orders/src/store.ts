@@ -79,15 +79,16 @@ export async function insertPendingOrder(
 ): Promise<Order | undefined> {
   const rows = await db.query<OrderRow>(
     `insert into orders (id, customer_id, idempotency_key, request_digest, status)
-     values ($1, $2, $3, $4, 'PENDING') on conflict (idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
+     values ($1, $2, $3, $4, 'PENDING') on conflict (customer_id, idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
     [order.id, order.customerId, order.idempotencyKey, order.requestDigest],
   );
   // A new order has no lines yet (confirmOrder adds them): nothing to select.
   return rows[0] && toOrder(rows[0], []);
 }
 
-export async function getOrderByKey(db: Queryable, idempotencyKey: string): Promise<Order | undefined> {
-  const rows = await db.query<OrderRow>(`select ${ORDER_COLUMNS} from orders where idempotency_key = $1`, [idempotencyKey]);
+/** The customer's order placed with `idempotencyKey` (keys are each customer's own). */
+export async function getOrderByKey(db: Queryable, customerId: string, idempotencyKey: string): Promise<Order | undefined> {
+  const rows = await db.query<OrderRow>(`select ${ORDER_COLUMNS} from orders where customer_id = $1 and idempotency_key = $2`, [customerId, idempotencyKey]);
   return (await withLines(db, rows))[0];
 }
 
@@ -118,22 +119,35 @@ export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<
 }
 
 /**
- * Record the lines and the outcome of a placed order in one statement (one
- * round trip): the lines are inserted by a data-modifying CTE, which runs to
- * completion although nothing reads it. The answer is built from the updated
- * row and the lines we were given, without reading them back.
+ * Every change of an order's status is a guarded transition: it happens only from
+ * the states it is allowed from, and tells the caller when it did not (undefined).
+ * Two writers can race for one order (the saga confirming it, the sweeper
+ * rejecting it as stalled): the row lock serialises them, the guard is re-checked
+ * on the row as the first one left it, and the loser learns it lost instead of
+ * overwriting the winner. PENDING → CONFIRMED | REJECTED; CONFIRMED → CANCELLED.
  */
-export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order> {
+
+/**
+ * PENDING → CONFIRMED, with the lines and the outcome, in one statement (one
+ * round trip): the lines are inserted by a data-modifying CTE only if the order
+ * was still PENDING. The answer is built from the updated row and the lines we
+ * were given, without reading them back. Undefined: the order is no longer
+ * PENDING (the sweeper rejected it meanwhile) and nothing was written.
+ */
+export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order | undefined> {
   const [row] = await tx.query<OrderRow>(
-    `with inserted_lines as (
+    `with confirmed as (
+       update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now()
+        where id = $1 and status = 'PENDING'
+        returning ${ORDER_COLUMNS}
+     ), inserted_lines as (
        insert into order_lines (order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
        select $1, (n - 1)::int, product_id, product_name, quantity, unit_price_minor, currency_code
          from unnest($5::text[], $6::text[], $7::int4[], $8::int8[], $9::text[])
               with ordinality as line(product_id, product_name, quantity, unit_price_minor, currency_code, n)
+        where exists (select 1 from confirmed)
      )
-     update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now()
-      where id = $1
-      returning ${ORDER_COLUMNS}`,
+     select * from confirmed`,
     [
       id,
       total.currencyCode,
@@ -146,22 +160,25 @@ export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[]
       lines.map((line) => line.unitPrice.currencyCode),
     ],
   );
-  if (!row) throw new Error(`order ${id} vanished before it was confirmed`);
-  return toOrder(row, lines);
+  return row ? toOrder(row, lines) : undefined;
 }
 
-export async function rejectOrder(tx: Queryable, id: string, reason: string, failureCode: number): Promise<Order> {
+/** PENDING → REJECTED. Undefined: the order is no longer PENDING, and nothing was written. */
+export async function rejectOrder(tx: Queryable, id: string, reason: string, failureCode: number): Promise<Order | undefined> {
   const rows = await tx.query<OrderRow>(
-    `update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now() where id = $1 returning ${ORDER_COLUMNS}`,
+    `update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now()
+      where id = $1 and status = 'PENDING' returning ${ORDER_COLUMNS}`,
     [id, reason, failureCode],
   );
-  return (await withLines(tx, rows))[0]!;
+  return (await withLines(tx, rows))[0];
 }
 
-export async function cancelOrder(tx: Queryable, id: string, reason: string): Promise<Order> {
+/** CONFIRMED → CANCELLED. Undefined: the order is not CONFIRMED, and nothing was written. */
+export async function cancelOrder(tx: Queryable, id: string, reason: string): Promise<Order | undefined> {
   const rows = await tx.query<OrderRow>(
-    `update orders set status = 'CANCELLED', status_reason = $2, updated_at = now() where id = $1 returning ${ORDER_COLUMNS}`,
+    `update orders set status = 'CANCELLED', status_reason = $2, updated_at = now()
+      where id = $1 and status = 'CONFIRMED' returning ${ORDER_COLUMNS}`,
     [id, reason],
   );
-  return (await withLines(tx, rows))[0]!;
+  return (await withLines(tx, rows))[0];
 }

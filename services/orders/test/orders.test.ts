@@ -8,6 +8,7 @@ import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/o
 import { type Order, OrderServiceService, OrderStatus, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
+import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { failedPrecondition, fieldViolationsOf, notFound } from "@bazaar/runtime/errors";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { encodePageToken } from "@bazaar/runtime/pagination";
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { freePort } from "../../../lib/test/support/process.js";
 import { type Downstream } from "../src/place-order.js";
+import { rejectStalledOrders, STALLED_REASON } from "../src/recovery.js";
 import { orderServiceWith, ordersPublishes } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 import { type Fake, neverAnswers, startFake } from "./fakes.js";
@@ -49,6 +51,8 @@ let downstream: Downstream;
 let service: Awaited<ReturnType<typeof startTestService>>;
 /** The service's own database, to look at its outbox and to plant rows a test cannot make through the API. */
 let db: Database;
+/** The service's outbox, for the stalled-order sweeper a test runs at the moment it chooses. */
+let outbox: Outbox;
 let orders: PromiseClient<typeof OrderServiceService>;
 let connection: NatsConnection;
 let jsm: JetStreamManager;
@@ -107,6 +111,7 @@ beforeAll(async () => {
     ...ordersService,
     create: (deps) => {
       db = deps.db;
+      outbox = deps.outbox;
       return ordersService.create(deps);
     },
   };
@@ -290,6 +295,19 @@ describe("PlaceOrder", () => {
     expect(payments.requests("charge")).toHaveLength(1);
   });
 
+  it("keeps each customer's keys their own: another customer's same key places another order and learns nothing of the first", async () => {
+    const key = `key-${randomUUID()}`;
+    const first = await place({ idempotencyKey: key });
+    const other = await place({ idempotencyKey: key, items: [{ productId: "aeropress-original", quantity: 1 }] });
+    expect(other.id).not.toBe(first.id);
+    expect(other.customerId).not.toBe(first.customerId);
+    expect(other.status).toBe(OrderStatus.ORDER_STATUS_CONFIRMED);
+    expect(payments.requests("charge")).toHaveLength(2);
+    // The first customer's retry still finds their own order.
+    const again = await orders.placeOrder(placeRequest({ customerId: first.customerId, idempotencyKey: key, items: first.lines.map(({ productId, quantity }) => ({ productId, quantity })) }));
+    expect(again.order?.id).toBe(first.id);
+  });
+
   it("rejects an order whose card is declined: releases the stock, records REJECTED, publishes OrderRejected, answers a retry the same", async () => {
     payments.behave.charge = () => {
       throw failedPrecondition("card declined: insufficient funds");
@@ -366,7 +384,8 @@ describe("PlaceOrder", () => {
     try {
       const error = await failureOf(orders.placeOrder(placeRequest()));
       expect(error.code).toBe(status.UNAVAILABLE);
-      expect(error.details).toMatch(/^payments is unavailable/);
+      // Customer words: the dead connection's details stay in orders' log.
+      expect(error.details).toBe("payments is unavailable");
     } finally {
       downstream.payments.close();
       downstream.payments = working;
@@ -578,5 +597,51 @@ describe("ListOrders", () => {
     const error = await failureOf(orders.listOrders({ customerId: "alice", pageSize: 2, pageToken: forged }));
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldViolationsOf(error).map((violation) => violation.field)).toEqual(["page_token"]);
+  });
+});
+
+// --- races: every status change is a guarded transition --------------------
+
+describe("a saga racing the stalled-order sweeper", () => {
+  it("loses to a rejection that came first: no OrderPlaced, the charge refunded, the stock released, the caller told the order's fate", async () => {
+    // The charge answers only when the test says: meanwhile the sweeper finds the order PENDING and rejects it.
+    let chargeStarted!: () => void;
+    const charging = new Promise<void>((resolve) => (chargeStarted = resolve));
+    let answerCharge!: () => void;
+    const answered = new Promise<void>((resolve) => (answerCharge = resolve));
+    const capture = payments.behave.charge;
+    payments.behave.charge = async (request) => {
+      chargeStarted();
+      await answered;
+      return capture(request);
+    };
+    payments.behave.refund = ({ paymentId }) => ({
+      payment: { id: paymentId, orderId: "", customerId: "", amount: undefined, status: PaymentStatus.PAYMENT_STATUS_REFUNDED, declineReason: "", createdAt: new Date(), updatedAt: new Date() },
+    });
+
+    const placing = failureOf(orders.placeOrder(placeRequest()));
+    await charging;
+    const orderId = orderIdSentToInventory();
+    expect(await rejectStalledOrders({ db, outbox }, 0)).toContain(orderId);
+    answerCharge();
+
+    const error = await placing;
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.details).toBe(STALLED_REASON);
+    const { order } = await orders.getOrder({ orderId });
+    expect(order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
+    expect(order?.lines).toEqual([]);
+    expect(payments.requests("refund").map((request) => request.paymentId)).toEqual([paymentIdFor(orderId)]);
+    expect(inventory.requests("releaseReservation").map((request) => request.orderId)).toEqual([orderId]);
+    expect(await outboxIdsAbout("orders.order.placed", OrderPlaced, orderId)).toEqual([]);
+    expect(await outboxIdsAbout("orders.order.rejected", OrderRejected, orderId)).toHaveLength(1);
+  });
+
+  it("wins when it confirmed first: the sweeper leaves a CONFIRMED order alone", async () => {
+    const placed = await place();
+    expect(await rejectStalledOrders({ db, outbox }, 0)).not.toContain(placed.id);
+    const { order } = await orders.getOrder({ orderId: placed.id });
+    expect(order?.status).toBe(OrderStatus.ORDER_STATUS_CONFIRMED);
+    expect(await outboxIdsAbout("orders.order.rejected", OrderRejected, placed.id)).toEqual([]);
   });
 });

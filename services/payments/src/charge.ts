@@ -7,6 +7,7 @@ import { newId } from "@bazaar/runtime/ids";
 import { type Logger } from "@bazaar/runtime/logger";
 import { type ChargeCommand, chargeInProgress, chargeResult, checkSameCharge, type Payment } from "./domain.js";
 import { type CardProvider, type ChargeOutcome } from "./provider.js";
+import { refundPayment } from "./refund.js";
 import {
   deletePendingPayment,
   getPaymentByKeyForUpdate,
@@ -71,6 +72,8 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
         amount: payment.amount,
         occurredAt: payment.updatedAt,
       });
+      // Its order was rejected or cancelled while the provider was answering (events.ts): give it back now.
+      if (payment.refundDueReason !== "") return refundPayment(tx, deps.outbox, payment.id, payment.refundDueReason);
     }
     return payment;
   });

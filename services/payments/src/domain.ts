@@ -26,6 +26,8 @@ export interface Payment {
   declineReason: string;
   /** Why it was refunded (for the PaymentRefunded event); empty otherwise. */
   refundReason: string;
+  /** Set while PENDING when its order was rejected or cancelled: the settle refunds a capture at once. */
+  refundDueReason: string;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -21,13 +21,14 @@ interface PaymentRow {
   status: PaymentStatus;
   decline_reason: string;
   refund_reason: string;
+  refund_due_reason: string;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS = [
   "id, idempotency_key, order_id, customer_id, amount_minor, currency_code",
-  "status, decline_reason, refund_reason, created_at, updated_at",
+  "status, decline_reason, refund_reason, refund_due_reason, created_at, updated_at",
 ].join(", ");
 
 const toPayment = (row: PaymentRow): Payment => ({
@@ -39,6 +40,7 @@ const toPayment = (row: PaymentRow): Payment => ({
   status: row.status,
   declineReason: row.decline_reason,
   refundReason: row.refund_reason,
+  refundDueReason: row.refund_due_reason,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -59,15 +61,20 @@ export async function getPaymentForUpdate(tx: Queryable, id: string): Promise<Pa
  * one key per order, so there is normally one; if a caller used several keys,
  * the one that took money (CAPTURED or REFUNDED) wins over declines, then the newest.
  */
-export async function findPaymentOfOrder(db: Queryable, orderId: string): Promise<Payment | undefined> {
+export async function findPaymentOfOrder(db: Queryable, orderId: string, options: { forUpdate?: boolean } = {}): Promise<Payment | undefined> {
   return first(
     await db.query<PaymentRow>(
       `select ${COLUMNS} from payments where order_id = $1
         order by status in ('CAPTURED', 'REFUNDED') desc, created_at desc, id
-        limit 1`,
+        limit 1${options.forUpdate ? " for update" : ""}`,
       [orderId],
     ),
   );
+}
+
+/** Record, on a charge still PENDING, that its order was given up: its settle refunds a capture at once. */
+export async function markRefundDue(tx: Queryable, id: string, reason: string): Promise<void> {
+  await tx.query("update payments set refund_due_reason = $2, updated_at = now() where id = $1 and status = 'PENDING'", [id, reason]);
 }
 
 /**

@@ -4,15 +4,18 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { type ChargeRequest, PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
+import { events } from "@bazaar/runtime/events/catalog";
 import { Outbox } from "@bazaar/runtime/events/outbox";
 import { fieldViolationsOf } from "@bazaar/runtime/errors";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { type Implementation } from "@bazaar/runtime/service";
+import { type Implementation, type ServiceDeps } from "@bazaar/runtime/service";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { refundPayment } from "../src/refund.js";
-import { paymentService } from "../src/service.js";
+import { paymentEventHandlers } from "../src/events.js";
+import { type CardProvider } from "../src/provider.js";
+import { paymentService, paymentServiceWith } from "../src/service.js";
 import { findPaymentOfOrder, migrationsDir } from "../src/store.js";
 
 // Payments as clients see it: real gRPC on a free port, real migrations on an
@@ -332,4 +335,53 @@ describe("GetPayment", () => {
       expect(fieldViolationsOf(error)).toEqual([{ field: "payment_id", description: expect.any(String) }]);
     },
   );
+});
+
+describe("an order given up while its charge is settling", () => {
+  // A provider that has taken the money but whose answer the test holds back: the
+  // payment is PENDING in between, the window where a refund used to be lost.
+  let answer!: () => void;
+  let asked!: () => void;
+  const providerAsked = new Promise<void>((resolve) => (asked = resolve));
+  const heldBack: CardProvider = {
+    tokenProblem: () => undefined,
+    charge: async () => {
+      asked();
+      await new Promise<void>((resolve) => (answer = resolve));
+      return { approved: true };
+    },
+  };
+  let held: Awaited<ReturnType<typeof startTestService>>;
+  let client: PromiseClient<typeof PaymentServiceService>;
+  let deps: ServiceDeps;
+  beforeAll(async () => {
+    const service = paymentServiceWith(heldBack);
+    held = await startTestService("payments", { migrationsDir, services: [{ ...service, create: (given) => ((deps = given), service.create(given)) }] });
+    client = createClient(PaymentServiceService, held.address, { deadlineMs: 10_000 });
+  });
+  afterAll(async () => {
+    client?.close();
+    await held?.stop();
+  });
+
+  it("refunds at the settle when OrderRejected was consumed first: the money goes back once", async () => {
+    const request = chargeRequest();
+    const charging = client.charge(request);
+    await providerAsked;
+    expect((await findPaymentOfOrder(deps.db, request.orderId))?.status).toBe("PENDING");
+
+    const onRejected = paymentEventHandlers(deps).find((handler) => handler.type === events.orderRejected)!;
+    const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
+    await deps.db.transaction((tx) => onRejected.handle(event, { tx, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    answer();
+
+    const { payment } = await charging;
+    expect(payment?.status).toBe(PaymentStatus.PAYMENT_STATUS_REFUNDED);
+    const stored = await findPaymentOfOrder(deps.db, request.orderId);
+    expect(stored).toMatchObject({ status: "REFUNDED", refundReason: "order rejected: the order was interrupted" });
+    const rows = await deps.db.query<{ type_name: string; payload: Uint8Array }>("select type_name, payload from outbox order by seq");
+    const mine = rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(stored!.id)));
+    expect(mine.map((row) => row.type_name)).toEqual(["bazaar.payments.v1.PaymentCaptured", "bazaar.payments.v1.PaymentRefunded"]);
+    expect(PaymentRefunded.decode(mine[1]!.payload)).toMatchObject({ paymentId: stored!.id, reason: "order rejected: the order was interrupted" });
+  });
 });
