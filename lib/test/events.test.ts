@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { fileURLToPath } from "node:url";
@@ -165,6 +165,7 @@ describe("outbox relay", () => {
 describe("consumers", () => {
   let consumers: EventConsumers;
   let failuresLeft = 0;
+  let outagesLeft = 0;
 
   beforeAll(async () => {
     await ensureStream(jsm, { name: "ORDERS", subjects: ["orders.>"] });
@@ -174,13 +175,18 @@ describe("consumers", () => {
           if (event.orderId === "ord_always_fails") throw new Error("cannot handle this one");
           if (failuresLeft > 0) {
             failuresLeft -= 1;
-            throw new Error("transient failure");
+            throw new Error("failed once, then works");
+          }
+          if (outagesLeft > 0) {
+            outagesLeft -= 1;
+            // What pg throws while its server is away: the infrastructure's failure, not the message's.
+            throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
           }
           await tx.query("insert into applied (event_id, order_id) values ($1, $2)", [eventId, event.orderId]);
         }),
       ],
       { db, js: jetstream(connection), jsm, logger },
-      { service: "test", maxDeliver: 2 },
+      { service: "test", maxDeliver: 2, backoffMs: 20 },
     );
     await consumers.start();
   });
@@ -207,10 +213,34 @@ describe("consumers", () => {
     expect(await appliedFor("ord_twice")).toEqual([{ event_id: "evt_twice" }]);
   });
 
-  it("redelivers after a transient failure and applies once", async () => {
+  it("redelivers after a failure and applies once", async () => {
     failuresLeft = 1;
     await publishCancelled("ord_transient", "evt_transient");
     await expect.poll(() => appliedFor("ord_transient"), { timeout: 10_000 }).toHaveLength(1);
+  });
+
+  it("waits out an outage longer than maxDeliver deliveries: a transient failure never dead-letters", async () => {
+    outagesLeft = 5; // more deliveries than maxDeliver (2) allows for failures of the message itself
+    await publishCancelled("ord_outage", "evt_ord_outage");
+    await expect.poll(() => appliedFor("ord_outage"), { timeout: 15_000 }).toHaveLength(1);
+    expect(outagesLeft).toBe(0);
+    const dead = (await publishedOn("DEAD_LETTERS", "dead.test-orders_order_cancelled").catch(() => [])).filter(
+      (m) => m.header.get(DEAD_LETTER_HEADERS.eventId) === "evt_ord_outage",
+    );
+    expect(dead).toEqual([]);
+  });
+
+  it("brings a consumer an earlier version made (max_deliver 6) to unlimited deliveries, keeping its position", async () => {
+    const legacy = new EventConsumers([on(orderCancelled, async () => {})], { db, js: jetstream(connection), jsm, logger }, { service: "legacy" });
+    const durable = legacy.durableName("orders.order.cancelled");
+    await jsm.consumers.add("ORDERS", { durable_name: durable, filter_subject: "orders.order.cancelled", ack_policy: AckPolicy.Explicit, max_deliver: 6 });
+    await legacy.start();
+    try {
+      expect((await jsm.consumers.info("ORDERS", durable)).config.max_deliver).toBe(-1);
+    } finally {
+      await legacy.stop();
+      await jsm.consumers.delete("ORDERS", durable);
+    }
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerConfig, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -7,6 +7,7 @@ import { consumerPending, eventMetrics } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
 import { ensureStream } from "./nats.js";
+import { isTransient } from "./transient.js";
 
 /** What an event handler gets besides the event: the transaction its effect must use. */
 export interface EventContext {
@@ -29,12 +30,29 @@ export function on<T>(type: EventType<T>, handle: (event: T, context: EventConte
 export interface ConsumerOptions {
   /** The consuming service, e.g. "notifications"; with the subject, it names the durable consumer. */
   service: string;
-  /** Deliveries before a failing message is dead-lettered. */
+  /** Failures of the message itself (not transient ones: transient.ts) before it is dead-lettered. */
   maxDeliver?: number;
+  /** The first redelivery delay; it doubles with each failure, up to 10 s (30 s for transient failures). */
+  backoffMs?: number;
   /** How long JetStream waits for an ack before redelivering. */
   ackWaitMs?: number;
   /** Replicas of the DEAD_LETTERS stream this service declares (NATS_STREAM_REPLICAS). */
   streamReplicas?: number;
+}
+
+/**
+ * Declare the durable consumer, or bring an existing one to `config` (a consumer
+ * made by an earlier version keeps its name, position and pending acks).
+ */
+async function addOrUpdateConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (error) {
+    const existing = await jsm.consumers.info(stream, config.durable_name).catch(() => undefined);
+    if (!existing) throw error;
+    const { durable_name: _name, filter_subject: _filter, deliver_policy: _deliver, ...changeable } = config;
+    await jsm.consumers.update(stream, config.durable_name, changeable);
+  }
 }
 
 /** Header names added to a dead letter, next to the original headers. */
@@ -51,16 +69,27 @@ class Poison extends Error {}
  * One durable JetStream pull consumer per handled subject, with explicit acks.
  * Each message is applied in one database transaction together with an inbox
  * row (consumer, event id): a redelivered event finds its row and is only
- * acked, so it takes effect once. A message that cannot be decoded, has the
- * wrong type, or keeps failing is copied to the DEAD_LETTERS stream and
- * terminated, never redelivered forever. Streams and consumers are declared
- * here at start, idempotently.
+ * acked, so it takes effect once. A message that cannot be decoded or has the
+ * wrong type is poison: copied to the DEAD_LETTERS stream at once and
+ * terminated. One whose handler keeps failing is dead-lettered after
+ * `maxDeliver` failures; a transient failure (a connection, the database going
+ * away: transient.ts) is redelivered with a capped backoff for as long as it
+ * lasts and does not count. Streams and consumers are declared here at start,
+ * idempotently.
  */
 export class EventConsumers {
   private readonly subscriptions: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
   private readonly maxDeliver: number;
   private readonly ackWaitMs: number;
+  private readonly backoffMs: number;
+  /**
+   * Failures of each message that count toward maxDeliver, by consumer and event id.
+   * JetStream's delivery count cannot tell them from transient ones. Kept in memory:
+   * a restart (or another replica) starts the count again, which gives a message
+   * more tries, never fewer. An entry goes when its message is acked or dead-lettered.
+   */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly handlers: EventHandler<unknown>[],
@@ -69,6 +98,7 @@ export class EventConsumers {
   ) {
     this.maxDeliver = options.maxDeliver ?? 5;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.backoffMs = options.backoffMs ?? 200;
   }
 
   /** The durable name of this service's consumer of `subject` (no dots allowed in names). */
@@ -83,13 +113,14 @@ export class EventConsumers {
       const stream = streamOf(handler.type.subject);
       await ensureStream(jsm, stream);
       const durable = this.durableName(handler.type.subject);
-      await jsm.consumers.add(stream.name, {
+      await addOrUpdateConsumer(jsm, stream.name, {
         durable_name: durable,
         filter_subject: handler.type.subject,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(this.ackWaitMs),
-        max_deliver: this.maxDeliver + 1, // one spare delivery: the one that dead-letters
+        // Unlimited: this class decides when a message is dead-lettered, counting only its own failures.
+        max_deliver: -1,
       });
       const messages = await (await js.consumers.get(stream.name, durable)).consume({ max_messages: 64 });
       this.subscriptions.push(messages);
@@ -139,17 +170,24 @@ export class EventConsumers {
         return true;
       });
       message.ack();
+      this.failures.delete(`${this.durableName(message.subject)}/${eventId}`);
       eventMetrics.consumed.inc({ subject: message.subject, consumer: this.durableName(message.subject), outcome: applied ? "applied" : "duplicate" });
       log.info({ applied }, applied ? "event applied" : "duplicate event acknowledged");
     } catch (error) {
       trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       const poison = error instanceof Poison;
+      const transient = !poison && isTransient(error);
       if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: this.durableName(message.subject) });
-      if (poison || message.info.deliveryCount >= this.maxDeliver) {
+      const key = `${this.durableName(message.subject)}/${eventId}`;
+      const failures = (this.failures.get(key) ?? 0) + (transient ? 0 : 1);
+      if (poison || failures >= this.maxDeliver) {
+        this.failures.delete(key);
         await this.deadLetter(message, (error as Error).message, log, eventId);
       } else {
-        const delay = Math.min(10_000, 200 * 2 ** message.info.deliveryCount);
-        log.warn({ err: error, retry_in_ms: delay }, "event handler failed; will be redelivered");
+        this.failures.set(key, failures);
+        const attempt = Math.min(message.info.deliveryCount, 16);
+        const delay = Math.min(transient ? 30_000 : 10_000, this.backoffMs * 2 ** attempt);
+        log.warn({ err: error, transient, retry_in_ms: delay }, "event handler failed; will be redelivered");
         message.nak(delay);
       }
     }
