@@ -141,8 +141,27 @@ async function replay(deps: PlaceOrderDeps, customerId: string, idempotencyKey: 
     throw failedPrecondition(`idempotency_key was already used for a different order (${order.id})`);
   }
   if (order.status === "PENDING") throw new RpcError(status.ABORTED, `order ${order.id} is still being placed; retry`);
-  if (order.status === "REJECTED") throw new RpcError(order.failureCode ?? status.FAILED_PRECONDITION, order.statusReason);
+  if (order.status === "REJECTED") throw rejectedOnRetry(order);
   return order;
+}
+
+/** The statuses that tell a client to try again: the fault was passing, not in the request. */
+const RETRYABLE = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.ABORTED, status.RESOURCE_EXHAUSTED]);
+
+/**
+ * What a retry of a rejected order answers. A final rejection (declined card, out of
+ * stock, unknown product) answers as the first call did. A rejection for a passing
+ * fault answered UNAVAILABLE or DEADLINE_EXCEEDED, which tells the client to retry;
+ * replaying that forever would keep it retrying and never tell it the order's fate.
+ * The order is final (rejected, compensated), so the retry gets a final status that
+ * names it and says what to do: place it again with a new key.
+ */
+function rejectedOnRetry(order: Order): RpcError {
+  const code = order.failureCode ?? status.FAILED_PRECONDITION;
+  if (!RETRYABLE.has(code)) return new RpcError(code, order.statusReason);
+  return failedPrecondition(
+    `order ${order.id} was rejected (${order.statusReason}); its stock and any charge are given back: place it again with a new idempotency_key`,
+  );
 }
 
 /** Best effort now; inventory also releases when it consumes OrderRejected. */

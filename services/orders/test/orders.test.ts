@@ -395,6 +395,27 @@ describe("PlaceOrder", () => {
     expect((await orders.getOrder({ orderId })).order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
   });
 
+  it("tells a retry after a passing fault the order's fate, a final status, not UNAVAILABLE forever; a new key places it", async () => {
+    const closedPort = await freePort();
+    const working = downstream.payments;
+    downstream.payments = createClient(PaymentServiceService, `127.0.0.1:${closedPort}`, { deadlineMs: BUDGET_MS });
+    const request = placeRequest();
+    try {
+      expect((await failureOf(orders.placeOrder(request))).code).toBe(status.UNAVAILABLE);
+    } finally {
+      downstream.payments.close();
+      downstream.payments = working;
+    }
+    // Payments is back. The retry the UNAVAILABLE invited learns what happened, once and for all.
+    const orderId = orderIdSentToInventory();
+    const retry = await failureOf(orders.placeOrder(request));
+    expect(retry.code).toBe(status.FAILED_PRECONDITION);
+    expect(retry.details).toBe(`order ${orderId} was rejected (payments is unavailable); its stock and any charge are given back: place it again with a new idempotency_key`);
+    expect(payments.requests("charge")).toEqual([]);
+    const placed = await orders.placeOrder({ ...request, idempotencyKey: `${request.idempotencyKey}-2` });
+    expect(placed.order?.status).toBe(OrderStatus.ORDER_STATUS_CONFIRMED);
+  });
+
   it("answers DEADLINE_EXCEEDED when payments never answers within the budget, and releases the stock", async () => {
     payments.behave.charge = neverAnswers;
     const error = await failureOf(orders.placeOrder(placeRequest()));
@@ -625,9 +646,11 @@ describe("a saga racing the stalled-order sweeper", () => {
     expect(await rejectStalledOrders({ db, outbox }, 0)).toContain(orderId);
     answerCharge();
 
+    // The order is final (rejected, compensated): the caller is told so, and to use a new key.
     const error = await placing;
-    expect(error.code).toBe(status.UNAVAILABLE);
-    expect(error.details).toBe(STALLED_REASON);
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toContain(`order ${orderId} was rejected (${STALLED_REASON})`);
+    expect(error.details).toContain("new idempotency_key");
     const { order } = await orders.getOrder({ orderId });
     expect(order?.status).toBe(OrderStatus.ORDER_STATUS_REJECTED);
     expect(order?.lines).toEqual([]);
