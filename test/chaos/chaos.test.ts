@@ -105,6 +105,12 @@ describe("chaos", () => {
     }
     expect(await gauge(orders.adminPort, "bazaar_circuit_breaker_state", { target: "payments" })).toBe(0);
     expect(orders.logged("circuit breaker closed").some((line) => line.target === "payments")).toBe(true);
+    // The retry an UNAVAILABLE invited, once payments is back, learns the order's fate for good.
+    const retried = await shop.orders
+      .placeOrder({ customerId: customers[0]!, items: [{ productId: "cupping-spoon", quantity: 1 }], paymentToken: "tok_visa", idempotencyKey: outcomes[0]!.key })
+      .then(() => undefined, (error: grpc.ServiceError) => error);
+    expect(retried?.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(retried?.details).toMatch(/^order ord_\w+ was rejected \(payments is unavailable\).*new idempotency_key$/);
 
     const counts = await audit(shop, mesh, customers, outcomes);
     console.log(report("3 (payments stopped, then back)", counts), `\n  first answer: ${failures[0]!.details}\n  last answer: ${failures.at(-1)!.details}`);
