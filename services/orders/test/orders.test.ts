@@ -9,7 +9,7 @@ import { type Order, OrderServiceService, OrderStatus, type PlaceOrderRequest } 
 import { PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
-import { failedPrecondition, fieldViolationsOf, notFound } from "@bazaar/runtime/errors";
+import { failedPrecondition, fieldViolationsOf, notFound, RpcError } from "@bazaar/runtime/errors";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { type Implementation } from "@bazaar/runtime/service";
@@ -666,5 +666,75 @@ describe("a saga racing the stalled-order sweeper", () => {
     const { order } = await orders.getOrder({ orderId: placed.id });
     expect(order?.status).toBe(OrderStatus.ORDER_STATUS_CONFIRMED);
     expect(await outboxIdsAbout("orders.order.rejected", OrderRejected, placed.id)).toEqual([]);
+  });
+});
+
+describe("any interleaving of a saga with the sweeper and a cancel", () => {
+  /** A small seeded generator, so a failing interleaving can be replayed (ORDERS_INTERLEAVING_SEED). */
+  function random(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it("ends every order in one final state with exactly the events of that state", async () => {
+    const seed = Number(process.env.ORDERS_INTERLEAVING_SEED) || Date.now() % 100_000;
+    const next = random(seed);
+    payments.behave.refund = ({ paymentId }) => ({
+      payment: { id: paymentId, orderId: "", customerId: "", amount: undefined, status: PaymentStatus.PAYMENT_STATUS_REFUNDED, declineReason: "", createdAt: new Date(), updatedAt: new Date() },
+    });
+    const capture = payments.behave.charge;
+    for (let round = 0; round < 25; round++) {
+      const answer = (["approve", "decline", "fail"] as const)[Math.floor(next() * 3)]!;
+      let chargeAsked!: () => void;
+      const asked = new Promise<void>((resolve) => (chargeAsked = resolve));
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      payments.behave.charge = async (request) => {
+        chargeAsked();
+        await gate;
+        if (answer === "decline") throw failedPrecondition("card declined: insufficient funds");
+        if (answer === "fail") throw new RpcError(status.UNAVAILABLE, "payments is restarting");
+        return capture(request);
+      };
+      const placing = orders.placeOrder(placeRequest()).then(
+        () => "ok",
+        (error: ServiceError) => status[error.code],
+      );
+      await asked;
+      const orderId = inventory.requests("reserveStock").at(-1)!.orderId;
+      // The three things that can happen to a PENDING order, in a random order.
+      const steps = ["sweep", "answer", "cancel"].sort(() => next() - 0.5);
+      for (const step of steps) {
+        if (step === "sweep") await rejectStalledOrders({ db, outbox }, 0);
+        if (step === "answer") openGate();
+        if (step === "cancel") await orders.cancelOrder({ orderId, reason: "changed my mind" }).catch(() => undefined);
+      }
+      const outcome = await placing;
+      const { order } = await orders.getOrder({ orderId });
+      const events = {
+        placed: (await outboxIdsAbout("orders.order.placed", OrderPlaced, orderId)).length,
+        rejected: (await outboxIdsAbout("orders.order.rejected", OrderRejected, orderId)).length,
+        cancelled: (await outboxIdsAbout("orders.order.cancelled", OrderCancelled, orderId)).length,
+      };
+      const seen = { seed, round, answer, steps, outcome, status: OrderStatus[order!.status], events };
+      const expected: Record<string, typeof events> = {
+        ORDER_STATUS_CONFIRMED: { placed: 1, rejected: 0, cancelled: 0 },
+        ORDER_STATUS_CANCELLED: { placed: 1, rejected: 0, cancelled: 1 },
+        ORDER_STATUS_REJECTED: { placed: 0, rejected: 1, cancelled: 0 },
+      };
+      expect(events, JSON.stringify(seen)).toEqual(expected[OrderStatus[order!.status]]);
+      // Charged and kept only when it went through: an approved charge of a rejected order is given back.
+      if (answer !== "approve") expect(order!.status, JSON.stringify(seen)).toBe(OrderStatus.ORDER_STATUS_REJECTED);
+      if (answer === "approve" && order!.status === OrderStatus.ORDER_STATUS_REJECTED) {
+        expect(payments.requests("refund").map((request) => request.paymentId), JSON.stringify(seen)).toContain(paymentIdFor(orderId));
+      }
+      if (outcome === "ok") expect([OrderStatus.ORDER_STATUS_CONFIRMED, OrderStatus.ORDER_STATUS_CANCELLED], JSON.stringify(seen)).toContain(order!.status);
+    }
   });
 });
