@@ -20,6 +20,11 @@ export const DEFAULT_TTL_SECONDS = 60 * 60;
 const ALGORITHM = "HS256";
 /** Clocks of the issuer and of the gateway's host may differ a little. */
 const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * The oldest token accepted, whatever its expiry says: a key that leaked, or an
+ * issuer that erred, cannot mint a token that works for months.
+ */
+export const MAX_TOKEN_AGE_SECONDS = 24 * 60 * 60;
 
 /**
  * The HMAC key (the secret's UTF-8 bytes), made once per secret as a WebCrypto
@@ -76,6 +81,9 @@ export async function verifyCustomerToken(config: AuthConfig, token: string, now
     ({ payload: claims } = await jwtVerify(token, await keyOf(config), {
       // Only HS256: a token must not choose how it is checked ("none", or a public key used as an HMAC secret).
       algorithms: [ALGORITHM],
+      // A JWT meant for this: not another kind of token signed with the same key (an "at+jwt", a logout token).
+      typ: "JWT",
+      maxTokenAge: MAX_TOKEN_AGE_SECONDS,
       issuer: config.AUTH_JWT_ISSUER,
       audience: config.AUTH_JWT_AUDIENCE,
       requiredClaims: ["sub", "iat", "exp"],

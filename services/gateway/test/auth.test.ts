@@ -91,9 +91,9 @@ function unsignedToken(claims: Record<string, unknown>): string {
   return `${part({ alg: "none", typ: "JWT" })}.${part(claims)}.`;
 }
 
-/** A token signed with the test key but claims of our choosing. */
-function customToken(claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(testAuth.AUTH_JWT_SECRET));
+/** A token signed with the test key but claims (and a "typ") of our choosing. */
+function customToken(claims: Record<string, unknown>, typ = "JWT"): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ }).sign(new TextEncoder().encode(testAuth.AUTH_JWT_SECRET));
 }
 
 const CUSTOMER_ROUTES = [
@@ -127,6 +127,8 @@ describe("a customer route without a valid bearer token", () => {
     ["a wrong issuer", () => signCustomerToken({ ...testAuth, AUTH_JWT_ISSUER: "someone-else" }, "alice"), /"iss" claim/],
     ["no expiry", () => customToken({ sub: "alice", iss: testAuth.AUTH_JWT_ISSUER, aud: testAuth.AUTH_JWT_AUDIENCE, iat: Math.floor(Date.now() / 1000) }), /"exp" claim is missing/],
     ["a subject that is no customer id", () => customToken({ sub: "alice smith!", iss: "bazaar", aud: "bazaar-gateway", iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 }), /"sub" claim is not a customer id/],
+    ["a token older than a day, whatever its expiry", () => signCustomerToken(testAuth, "alice", { issuedAtMs: Date.now() - 25 * 60 * 60 * 1000, ttlSeconds: 30 * 24 * 60 * 60 }), /expired/],
+    ["another kind of token signed with the same key", () => customToken({ sub: "alice", iss: "bazaar", aud: "bazaar-gateway", iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 }, "at+jwt"), /"typ"/],
     ["an unsigned token (alg none)", async () => unsignedToken({ sub: "alice", iss: "bazaar", aud: "bazaar-gateway", exp: Math.floor(Date.now() / 1000) + 60 }), /HS256|well-formed/],
   ];
 
