@@ -76,7 +76,7 @@ export interface VerifiedToken {
 
 /** The customer id `token` proves at `now`; throws InvalidToken if it proves nothing. */
 export async function verifyCustomerToken(config: AuthConfig, token: string, now = new Date()): Promise<VerifiedToken> {
-  let claims: { sub?: unknown; exp?: unknown };
+  let claims: { sub?: unknown; exp?: unknown; iat?: unknown };
   try {
     ({ payload: claims } = await jwtVerify(token, await keyOf(config), {
       // Only HS256: a token must not choose how it is checked ("none", or a public key used as an HMAC secret).
@@ -94,7 +94,9 @@ export async function verifyCustomerToken(config: AuthConfig, token: string, now
     throw new InvalidToken(reasonOf(error));
   }
   if (typeof claims.sub !== "string" || !CUSTOMER_ID.test(claims.sub)) throw new InvalidToken('the token\'s "sub" claim is not a customer id');
-  return { customerId: claims.sub, validUntilMs: (Number(claims.exp) + CLOCK_TOLERANCE_SECONDS) * 1000 };
+  // Accepted until it expires or grows too old, whichever comes first (a remembered token too).
+  const until = Math.min(Number(claims.exp), Number(claims.iat) + MAX_TOKEN_AGE_SECONDS);
+  return { customerId: claims.sub, validUntilMs: (until + CLOCK_TOLERANCE_SECONDS) * 1000 };
 }
 
 function reasonOf(error: unknown): string {

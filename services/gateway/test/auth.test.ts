@@ -8,7 +8,7 @@ import { type Order, OrderServiceService, type OrderServiceServer, OrderStatus, 
 import { parseConfig } from "@bazaar/runtime/config";
 import { repoRoot } from "../../../lib/test/support/process.js";
 import { devEnvFile } from "../../../scripts/dev-env.js";
-import { signCustomerToken, verifyCustomerToken } from "../src/auth.js";
+import { MAX_TOKEN_AGE_SECONDS, signCustomerToken, verifyCustomerToken } from "../src/auth.js";
 import { bearerAuthentication } from "../src/bearer.js";
 import { authConfig } from "../src/config.js";
 import { bearer, type ErrorJson, failWith, type FakeServer, postJson, startFakeServer, startTestGateway, testAuth } from "./support.js";
@@ -291,5 +291,16 @@ describe("npm run -s token (scripts/token.ts)", () => {
     expect(code).toBe(2);
     expect(stdout).toBe("");
     expect(stderr).toContain("usage: npm run -s token");
+  });
+});
+
+describe("how long a verified token is remembered", () => {
+  it("until it expires or turns a day old, whichever comes first", async () => {
+    const issuedAtMs = Date.now() - 23 * 60 * 60 * 1000;
+    const longLived = await signCustomerToken(testAuth, "alice", { issuedAtMs, ttlSeconds: 30 * 24 * 60 * 60 });
+    const { validUntilMs } = await verifyCustomerToken(testAuth, longLived);
+    expect(validUntilMs).toBe((Math.floor(issuedAtMs / 1000) + MAX_TOKEN_AGE_SECONDS + 30) * 1000);
+    const shortLived = await signCustomerToken(testAuth, "alice", { ttlSeconds: 60 });
+    expect((await verifyCustomerToken(testAuth, shortLived)).validUntilMs).toBe((decodeJwt(shortLived).exp! + 30) * 1000);
   });
 });
