@@ -45,20 +45,28 @@ describe("health of a running service", () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
-  it("tells watchers NOT_SERVING at shutdown and ends their streams", async () => {
+  it("tells watchers NOT_SERVING at shutdown and ends their streams, a watcher of a name it does not serve too", async () => {
     const watcher = new HealthClient(service.address, grpc.credentials.createInsecure());
-    const seen: ServingStatus[] = [];
-    const stream = watcher.watch({ service: CATALOG });
-    const ended = new Promise<void>((resolve) => {
-      stream.on("data", (response: HealthCheckResponse) => seen.push(response.status));
-      stream.on("end", resolve);
-      stream.on("error", () => resolve());
-    });
-    await expect.poll(() => seen).toEqual([ServingStatus.SERVING]);
+    const watch = (name: string) => {
+      const seen: ServingStatus[] = [];
+      const stream = watcher.watch({ service: name });
+      const ended = new Promise<void>((resolve) => {
+        stream.on("data", (response: HealthCheckResponse) => seen.push(response.status));
+        stream.on("end", resolve);
+        stream.on("error", () => resolve());
+      });
+      return { seen, ended };
+    };
+    const known = watch(CATALOG);
+    // Names the server does not have are told so and held open, keyed by nothing (health.ts).
+    const unknown = Array.from({ length: 50 }, (_, index) => watch(`made.up.v1.Service${index}`));
+    await expect.poll(() => known.seen).toEqual([ServingStatus.SERVING]);
+    await expect.poll(() => unknown.every((watched) => watched.seen[0] === ServingStatus.SERVICE_UNKNOWN)).toBe(true);
     await service.stop();
-    await ended;
+    await Promise.all([known.ended, ...unknown.map((watched) => watched.ended)]);
     watcher.close();
-    expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
+    expect(known.seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
+    expect(unknown.map((watched) => watched.seen)).toEqual(unknown.map(() => [ServingStatus.SERVICE_UNKNOWN]));
   });
 });
 

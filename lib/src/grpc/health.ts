@@ -16,7 +16,10 @@ export { ServingStatus };
  */
 export class Health {
   private readonly statuses = new Map<string, ServingStatus>();
+  /** Watchers of each known service. Keyed only by the names this server has: a caller's names add no keys. */
   private readonly watchers = new Map<string, Set<grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>>();
+  /** Watchers of names this server does not have: held open (the protocol says so), ended at shutdown. */
+  private readonly unknownWatchers = new Set<grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>>();
 
   constructor(serviceNames: readonly string[]) {
     for (const name of ["", ...serviceNames]) this.statuses.set(name, ServingStatus.NOT_SERVING);
@@ -40,7 +43,9 @@ export class Health {
   shutdown(): void {
     this.setAll(ServingStatus.NOT_SERVING);
     for (const streams of this.watchers.values()) for (const stream of streams) stream.end();
+    for (const stream of this.unknownWatchers) stream.end();
     this.watchers.clear();
+    this.unknownWatchers.clear();
   }
 
   addTo(server: grpc.Server): void {
@@ -64,8 +69,11 @@ export class Health {
           return;
         }
         const service = call.request.service;
-        const streams = this.watchers.get(service) ?? new Set();
-        this.watchers.set(service, streams);
+        // The set of services is fixed when the server starts, so an unknown name stays unknown:
+        // its watcher is told so once, and kept only to be ended at shutdown. Memory grows with
+        // open streams (which HTTP/2 bounds), never with the names callers make up.
+        const streams = this.statuses.has(service) ? (this.watchers.get(service) ?? new Set()) : this.unknownWatchers;
+        if (streams !== this.unknownWatchers) this.watchers.set(service, streams);
         streams.add(call);
         call.on("cancelled", () => streams.delete(call));
         call.write({ status: this.status(service) });
