@@ -162,6 +162,37 @@ describe("outbox relay", () => {
   });
 });
 
+describe("outbox retention", () => {
+  const row = (id: string, sentAgo: string | null) =>
+    db.query(
+      `insert into outbox (id, subject, type_name, payload, created_at, sent_at)
+       values ($1, 'orders.order.placed', 'bazaar.orders.v1.OrderPlaced', '\\x00', now() - interval '30 days', ${sentAgo === null ? "null" : `now() - interval '${sentAgo}'`})`,
+      [id],
+    );
+  const ids = async (prefix: string) => (await db.query<{ id: string }>("select id from outbox where id like $1 order by id", [`${prefix}%`])).map((r) => r.id);
+
+  it("deletes rows sent longer ago than the retention, never an unsent one", async () => {
+    await row("evt_prune_old_sent", "8 days");
+    await row("evt_prune_recent_sent", "1 hour");
+    await row("evt_prune_old_unsent", null);
+    const relay = new OutboxRelay(db, jetstream(connection), logger, { sentRetentionMs: 7 * 24 * 3600_000 });
+    expect(await relay.pruneSent()).toBeGreaterThanOrEqual(1);
+    expect(await ids("evt_prune_")).toEqual(["evt_prune_old_unsent", "evt_prune_recent_sent"]);
+    await db.query("delete from outbox where id like 'evt_prune_%'");
+  });
+
+  it("prunes on its own while idle", async () => {
+    await row("evt_idle_prune_sent", "1 hour");
+    const relay = new OutboxRelay(db, jetstream(connection), logger, { sentRetentionMs: 60_000, pruneEveryMs: 0, idleMs: 50 });
+    relay.start("retention-test");
+    try {
+      await expect.poll(() => ids("evt_idle_prune_"), { timeout: 10_000 }).toEqual([]);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
 describe("consumers", () => {
   let consumers: EventConsumers;
   let failuresLeft = 0;

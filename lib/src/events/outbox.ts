@@ -55,9 +55,19 @@ export interface RelayOptions {
   idleMs: number;
   /** Ceiling of the exponential backoff while NATS is away. */
   maxBackoffMs: number;
+  /**
+   * How long a row is kept once sent (for a look at what went out), before the
+   * relay deletes it; without this the table grows with every event forever.
+   */
+  sentRetentionMs: number;
+  /** How often the relay, when idle, deletes sent rows older than sentRetentionMs. */
+  pruneEveryMs: number;
 }
 
-const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000 };
+const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000, sentRetentionMs: 7 * 24 * 3600_000, pruneEveryMs: 10 * 60_000 };
+
+/** Rows deleted per statement when pruning: short statements, no long lock on a big table. */
+const PRUNE_BATCH = 1000;
 
 /**
  * Publishes unsent outbox rows to JetStream, oldest first, with Nats-Msg-Id set
@@ -133,11 +143,17 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let prunedAt = 0;
     while (this.running) {
       try {
         this.signalled = false;
         const sent = await this.relayBatch();
         failures = 0;
+        if (sent === 0 && !this.signalled && Date.now() - prunedAt >= this.options.pruneEveryMs) {
+          prunedAt = Date.now();
+          const pruned = await this.pruneSent();
+          if (pruned > 0) this.logger.info({ pruned }, "deleted outbox rows sent long ago");
+        }
         if (sent === 0 && !this.signalled) await this.pause(this.options.idleMs);
       } catch (error) {
         failures += 1;
@@ -146,6 +162,21 @@ export class OutboxRelay {
         this.logger.warn({ err: error, retry_in_ms: delay }, "outbox relay could not publish; will retry");
         await this.pause(delay);
       }
+    }
+  }
+
+  /** Delete rows sent more than sentRetentionMs ago, a batch per statement; returns how many. */
+  async pruneSent(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.db.query<{ seq: number }>(
+        `delete from outbox where seq in (
+           select seq from outbox where sent_at < now() - $1 * interval '1 millisecond' order by seq limit ${PRUNE_BATCH}
+         ) returning seq`,
+        [this.options.sentRetentionMs],
+      );
+      total += deleted.length;
+      if (deleted.length < PRUNE_BATCH || !this.running) return total;
     }
   }
 
