@@ -137,13 +137,30 @@ async function placeOne(shop: Shop, customerId: string, productId: string, key: 
   }
 }
 
+/**
+ * A read for the audit, once the service answers: right after a restart the
+ * reader's own channel may still be in its reconnect backoff (its last attempt
+ * met the restart), and a read refused meanwhile says nothing about the data.
+ */
+async function whenReachable<T>(read: () => Promise<T>): Promise<T> {
+  const giveUp = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      if ((error as grpc.ServiceError).code !== grpc.status.UNAVAILABLE || Date.now() > giveUp) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** Every order of `customers`, as orders has them recorded. */
 export async function ordersOf(shop: Shop, customers: readonly string[]): Promise<Order[]> {
   const all: Order[] = [];
   for (const customerId of customers) {
     let pageToken = "";
     do {
-      const page = await shop.ordersReader.listOrders({ customerId, pageSize: 100, pageToken });
+      const page = await whenReachable(() => shop.ordersReader.listOrders({ customerId, pageSize: 100, pageToken }));
       all.push(...page.orders);
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
@@ -157,7 +174,7 @@ export async function confirmationsOf(shop: Shop, customers: readonly string[]):
   for (const customerId of customers) {
     let pageToken = "";
     do {
-      const page = await shop.notifications.listNotifications({ customerId, pageSize: 100, pageToken });
+      const page = await whenReachable(() => shop.notifications.listNotifications({ customerId, pageSize: 100, pageToken }));
       for (const notification of page.notifications) {
         if (notification.kind === NotificationKind.NOTIFICATION_KIND_ORDER_CONFIRMED) counts.set(notification.orderId, (counts.get(notification.orderId) ?? 0) + 1);
       }
