@@ -1,7 +1,17 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChaosMesh, startChaosMesh } from "./support/mesh.js";
-import { audit, gauge, type Load, openShop, placeOrders, report, type Shop } from "./support/shop.js";
+import { audit, type Counts, gauge, type Load, openShop, placeOrders, report, type Shop } from "./support/shop.js";
+
+/**
+ * What must hold over every order once the dust has settled, whatever the fault:
+ * nothing is left PENDING (the sweeper finished what a cut saga left), and an order
+ * is charged (a capture not refunded) if and only if it is CONFIRMED.
+ */
+function expectEveryOrderSettled(counts: Counts): void {
+  const { stillPending, chargedUnconfirmed, confirmedUncharged } = counts;
+  expect({ stillPending, chargedUnconfirmed, confirmedUncharged }, report("money", counts)).toEqual({ stillPending: 0, chargedUnconfirmed: 0, confirmedUncharged: 0 });
+}
 
 // Faults against the real shop: every service a compiled process, a real
 // nats-server, ports fixed so a restarted process is found where it was, file
@@ -45,6 +55,7 @@ describe("chaos", () => {
     const outcomes = await finish(load);
 
     const counts = await audit(shop, mesh, load.customers, outcomes);
+    expectEveryOrderSettled(counts);
     console.log(report("1 (kill -9 nats-server mid-load, back 2 s later)", counts));
 
     // NATS is not on PlaceOrder's path (the outbox is): every order is confirmed, the events follow.
@@ -113,6 +124,7 @@ describe("chaos", () => {
     expect(retried?.details).toMatch(/^order ord_\w+ was rejected \(payments is unavailable\).*new idempotency_key$/);
 
     const counts = await audit(shop, mesh, customers, outcomes);
+    expectEveryOrderSettled(counts);
     console.log(report("3 (payments stopped, then back)", counts), `\n  first answer: ${failures[0]!.details}\n  last answer: ${failures.at(-1)!.details}`);
     expect(counts.events).toBe(counts.recorded);
     expect(counts.notifications).toBe(counts.recorded);
@@ -127,6 +139,7 @@ describe("chaos", () => {
     const outcomes = await finish(load);
 
     const counts = await audit(shop, mesh, load.customers, outcomes);
+    expectEveryOrderSettled(counts);
     console.log(report("2 (kill -9 orders mid-load, restarted)", counts));
 
     expect(counts.events).toBe(counts.recorded);
@@ -157,6 +170,7 @@ describe("chaos", () => {
     const outcomes = await finish(load);
 
     const counts = await audit(shop, mesh, load.customers, outcomes);
+    expectEveryOrderSettled(counts);
     // A call cut mid-flight would fail with one of these, instead of finishing (drain) or being refused (UNAVAILABLE).
     const cut = outcomes.filter((outcome) => outcome.failures?.some((code) => ["CANCELLED", "INTERNAL", "UNKNOWN"].includes(code))).length;
     const refusedByRestart = outcomes.filter((outcome) => outcome.result === "rejected" && outcome.code === "UNAVAILABLE").length;

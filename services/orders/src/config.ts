@@ -9,6 +9,8 @@ export const ordersConfig = baseServiceConfig("orders").extend({
   PAYMENTS_ADDR: env.address(`127.0.0.1:${PORTS.payments.grpc}`),
   /** The whole PlaceOrder budget, shared by every call it makes (a caller's shorter deadline wins). */
   PLACE_ORDER_TIMEOUT_MS: env.milliseconds(5000),
+  /** How often orders looks for orders left PENDING by an interrupted saga (recovery.ts). */
+  STALLED_ORDER_SWEEP_MS: env.milliseconds(30_000),
 });
 
 export type OrdersConfig = z.infer<typeof ordersConfig>;

@@ -38,6 +38,6 @@ await runService({
   migrationsDir,
   services: [orderServiceWith(downstream, config.PLACE_ORDER_TIMEOUT_MS)],
   events: { publishes: ordersPublishes },
-  background: (deps) => [startStalledOrderSweeper(deps, { sagaBudgetMs: config.PLACE_ORDER_TIMEOUT_MS })],
+  background: (deps) => [startStalledOrderSweeper(deps, { sagaBudgetMs: config.PLACE_ORDER_TIMEOUT_MS, intervalMs: config.STALLED_ORDER_SWEEP_MS })],
   onStop: () => Object.values(downstream).forEach((client) => client.close()),
 });

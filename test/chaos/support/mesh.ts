@@ -143,6 +143,8 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
       INVENTORY_ADDR: address("inventory"),
       PAYMENTS_ADDR: address("payments"),
       PLACE_ORDER_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS),
+      // Orders a cut saga left PENDING are rejected (and given back) within seconds of being stalled, so the audit can wait for them.
+      STALLED_ORDER_SWEEP_MS: "1000",
     }),
   };
 

@@ -217,6 +217,10 @@ export interface Counts {
   duplicates: number;
   /** Orders charged more than once. */
   doubleCharges: number;
+  /** Orders still PENDING when the audit gave up waiting: a saga cut and not yet swept. */
+  stillPending: number;
+  /** Orders CONFIRMED without a charge that stands (none captured, or refunded): an order given away. */
+  confirmedUncharged: number;
   /** Orders charged, not CONFIRMED and not refunded (e.g. stuck PENDING): money taken for no order. */
   chargedUnconfirmed: number;
   /** Confirmed orders without their event or notification, or confirmed by the API but not recorded. */
@@ -234,19 +238,27 @@ export interface Counts {
  */
 export async function audit(shop: Shop, mesh: ChaosMesh, customers: readonly string[], outcomes: readonly Outcome[], settleMs = 60_000): Promise<Counts> {
   const deadline = Date.now() + settleMs;
-  let recorded: Order[] = [];
-  let confirmations = new Map<string, number>();
-  let outboxPending: number | undefined;
   const started = Date.now();
+  // Events, notifications, the sweep of what a cut saga left PENDING and the refunds that follow all
+  // arrive a little later: count again until everything is settled, or the time is up.
   for (;;) {
-    recorded = (await ordersOf(shop, customers)).filter((order) => order.status === OrderStatus.ORDER_STATUS_CONFIRMED);
-    confirmations = await confirmationsOf(shop, customers);
-    outboxPending = await gauge(mesh.services.orders.adminPort, "bazaar_outbox_pending_events", { service: "orders" });
-    const notified = recorded.every((order) => confirmations.has(order.id));
-    if ((outboxPending === 0 && notified) || Date.now() > deadline) break;
+    const counts = await countOnce(shop, mesh, customers, outcomes);
+    const settled =
+      counts.outboxPending === 0 &&
+      counts.lost === 0 &&
+      counts.stillPending === 0 &&
+      counts.chargedUnconfirmed === 0 &&
+      counts.confirmedUncharged === 0;
+    if (settled || Date.now() > deadline) return { ...counts, settleMs: Date.now() - started };
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+async function countOnce(shop: Shop, mesh: ChaosMesh, customers: readonly string[], outcomes: readonly Outcome[]): Promise<Counts> {
   const all = await ordersOf(shop, customers);
+  const recorded = all.filter((order) => order.status === OrderStatus.ORDER_STATUS_CONFIRMED);
+  const confirmations = await confirmationsOf(shop, customers);
+  const outboxPending = await gauge(mesh.services.orders.adminPort, "bazaar_outbox_pending_events", { service: "orders" });
   const ours = new Set(all.map((order) => order.id));
 
   const placedEvents = countBy(
@@ -276,9 +288,11 @@ export async function audit(shop: Shop, mesh: ChaosMesh, customers: readonly str
     duplicates: extra(placedEvents) + extra(confirmations) + extra(captures),
     doubleCharges: [...captures.values()].filter((n) => n > 1).length,
     chargedUnconfirmed: [...captures.keys()].filter((id) => !recordedIds.has(id) && !refunded.has(id)).length,
+    stillPending: all.filter((order) => order.status === OrderStatus.ORDER_STATUS_PENDING).length,
+    confirmedUncharged: recorded.filter((order) => !captures.has(order.id) || refunded.has(order.id)).length,
     lost,
     outboxPending,
-    settleMs: Date.now() - started,
+    settleMs: 0,
   };
 }
 
