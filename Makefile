@@ -76,5 +76,5 @@ bench: build ## benchmarks (a message between processes, hop overhead, orders en
 	$(TSX) bench/main.ts
 
 .PHONY: chaos
-chaos: build ## chaos tests alone, against real processes: kill -9 NATS and orders, stop payments, SIGTERM each service under load
+chaos: build ## chaos tests alone, against real processes: kill -9 NATS and orders, stop payments, SIGTERM each service, stall orders' confirms, under load
 	npx vitest run test/chaos

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChaosMesh, startChaosMesh } from "./support/mesh.js";
+import { openDatabase } from "@bazaar/runtime/db/database";
+import { type ChaosMesh, PLACE_ORDER_TIMEOUT_MS, startChaosMesh } from "./support/mesh.js";
 import { audit, type Counts, gauge, type Load, openShop, placeOrders, report, type Shop } from "./support/shop.js";
 
 /**
@@ -183,6 +184,37 @@ describe("chaos", () => {
       cut: 0,
       unknown: 0,
       duplicates: 0,
+      lost: 0,
+      outboxPending: 0,
+    });
+  });
+  it("5. orders' confirms stalled in its database past the saga budget under load: the sweep rejects those orders first, and every order still ends charged if and only if CONFIRMED", { timeout: 180_000 }, async () => {
+    const load = placeOrders(shop, "s5", Infinity, 4);
+    await until(() => load.finished() >= 20);
+    // A confirm writes the order's lines: while this lock holds that table, every saga that has charged
+    // waits at its confirm (as it would for a connection under load), for longer than a saga may run.
+    // The sweep touches only the orders table: it finds those orders stalled and rejects them first.
+    const stall = await openDatabase(mesh.databases.orders);
+    await stall.transaction(async (tx) => {
+      await tx.query("lock table order_lines in access exclusive mode");
+      await sleep(PLACE_ORDER_TIMEOUT_MS + 12_000);
+    });
+    await stall.close();
+    const resumed = load.finished();
+    await until(() => load.finished() >= resumed + 20);
+    load.stop();
+    const outcomes = await finish(load);
+
+    const counts = await audit(shop, mesh, load.customers, outcomes);
+    expectEveryOrderSettled(counts);
+    console.log(report("5 (orders' confirms stalled past the saga budget)", counts));
+    // The race happened: orders the sweep rejected while their saga had charged, each refunded.
+    expect(counts.pending).toBeGreaterThan(0);
+    expect(counts.events).toBe(counts.recorded);
+    expect(counts.notifications).toBe(counts.recorded);
+    expect({ duplicates: counts.duplicates, doubleCharges: counts.doubleCharges, lost: counts.lost, outboxPending: counts.outboxPending }).toEqual({
+      duplicates: 0,
+      doubleCharges: 0,
       lost: 0,
       outboxPending: 0,
     });

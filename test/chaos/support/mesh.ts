@@ -104,6 +104,8 @@ export interface ChaosMesh {
   /** Certificates of every identity: the services run mutual TLS, as deployed. */
   tlsDir: string;
   services: Record<ServiceName, ChaosService>;
+  /** Each service's DATABASE_URL, for a scenario that stalls a database. */
+  databases: Record<ServiceName, string>;
   /** The last log lines of every process, for a failed scenario's report. */
   tails(): string;
   stop(): Promise<void>;
@@ -173,7 +175,7 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
     await stop();
     throw new Error(`the chaos mesh did not start: ${(error as Error).message}\n${report}`);
   }
-  return { nats, tlsDir, services, tails, stop };
+  return { nats, tlsDir, services, databases, tails, stop };
 }
 
 /**
