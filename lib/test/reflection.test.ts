@@ -1,9 +1,13 @@
+import { connect } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
+import { descriptorSetBytes } from "../src/contracts.js";
+import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";
+import { Reflection } from "../src/grpc/reflection.js";
 import { startTestService } from "../src/testing.js";
 import { ReflectionClient, registryOf } from "./support/reflection-client.js";
 
@@ -129,4 +133,44 @@ it("re-encodes each file exactly as buf compiled it", async () => {
   const file = fromBinary(FileDescriptorProtoSchema, first!);
   expect(Buffer.from(toBinary(FileDescriptorProtoSchema, file))).toEqual(Buffer.from(first!));
   expect(file.service[0]!.method.map((m) => m.name)).toEqual(["GetProduct", "BatchGetProducts", "ListProducts"]);
+});
+
+describe("a reflection client that sends and never reads", () => {
+  it("is held back by flow control: the server stops reading its requests instead of buffering answers without end", async () => {
+    let answered = 0;
+    const reflection = new Reflection(descriptorSetBytes(), () => ["bazaar.catalog.v1.CatalogService"]);
+    const answer = reflection.answer.bind(reflection);
+    reflection.answer = (request) => ((answered += 1), answer(request));
+    const server = new grpc.Server();
+    reflection.addTo(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    // A plain HTTP/2 client, so that not reading really leaves the bytes unread (a gRPC client library would read them into its own memory).
+    const session = connect(`http://127.0.0.1:${port}`);
+    const method = v1.ServerReflectionService.serverReflectionInfo;
+    const stream = session.request({ ":method": "POST", ":path": method.path, "content-type": "application/grpc", te: "trailers" });
+    stream.pause();
+    // The server is shut down under this client at the end: its resets are expected.
+    session.on("error", () => {});
+    stream.on("error", () => {});
+    try {
+      // Each answer carries the catalog's file and its imports: kilobytes, never read by this client.
+      const sent = 5000;
+      const body = Buffer.from(method.requestSerialize({ host: "", fileContainingSymbol: "bazaar.catalog.v1.CatalogService" }));
+      const frame = Buffer.concat([Buffer.from([0]), Buffer.from(new Uint32Array([0]).buffer), body]);
+      frame.writeUInt32BE(body.length, 1);
+      for (let i = 0; i < sent; i++) stream.write(frame);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(answered).toBeGreaterThan(0);
+      expect(answered).toBeLessThan(sent / 10);
+      // Once the client reads, every request is answered.
+      stream.resume();
+      await expect.poll(() => answered, { timeout: 20_000 }).toBe(sent);
+    } finally {
+      stream.close();
+      session.close();
+      server.forceShutdown();
+    }
+  });
 });

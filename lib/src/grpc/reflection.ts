@@ -34,7 +34,15 @@ export class Reflection {
 
   addTo(server: grpc.Server): void {
     const handler = (stream: grpc.ServerDuplexStream<Request, Response>) => {
-      stream.on("data", (request: Request) => stream.write(this.answer(request)));
+      stream.on("data", (request: Request) => {
+        // A client that sends and never reads must not make us buffer its answers without end:
+        // stop reading its requests until what is written has gone out (HTTP/2 flow control
+        // then holds the client back).
+        if (!stream.write(this.answer(request))) {
+          stream.pause();
+          stream.once("drain", () => stream.resume());
+        }
+      });
       stream.on("end", () => stream.end());
     };
     server.addService(v1.ServerReflectionService, { serverReflectionInfo: handler });
