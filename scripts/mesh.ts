@@ -17,7 +17,7 @@ import { runningPostmaster, startCluster, stopCluster } from "@bazaar/runtime/db
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
-import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
+import { isRunning, SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/runtime/ports";
 import { ensureCertificates } from "./certs/issue.js";
@@ -206,25 +206,6 @@ function readPid(name: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/**
- * Signal 0 checks that the process exists without touching it (EPERM: it exists
- * but belongs to someone else). An exited process answers it too until its parent
- * (init, once `up` has returned) reaps it: after a kill -9 that zombie must not
- * pass for a running NATS, so on Linux its state is read as well.
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)?.[0] !== "Z";
-  } catch {
-    return process.platform !== "linux"; // no /proc to ask: trust the signal
-  }
-}
-
 function onPath(command: string): boolean {
   return (process.env.PATH ?? "").split(":").some((dir) => {
     try {
@@ -250,7 +231,7 @@ function startInBackground(component: Component): number {
 /** Wait until `component` is SERVING; throws with the reason if it exits or the deadline passes. */
 async function waitUntilReady(component: Component, pid: number, deadline: number): Promise<void> {
   for (;;) {
-    if (!isAlive(pid)) throw new Error(`${component.name} exited before it was ready`);
+    if (!isRunning(pid)) throw new Error(`${component.name} exited before it was ready`);
     const health = await component.health();
     if (health === "SERVING") return;
     if (Date.now() > deadline) throw new Error(`${component.name} not ready after ${START_TIMEOUT_MS} ms (health: ${health})`);
@@ -267,14 +248,14 @@ function lastLogLines(name: string, count: number): string {
 async function stop(name: string): Promise<void> {
   if (name === "postgres") return stopPostgres();
   const pid = readPid(name);
-  if (pid !== undefined && isAlive(pid)) {
+  if (pid !== undefined && isRunning(pid)) {
     process.kill(pid, "SIGTERM");
     const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-    if (isAlive(pid)) {
+    while (isRunning(pid) && Date.now() < deadline) await sleep(100);
+    if (isRunning(pid)) {
       console.log(`${name}: still running after ${STOP_TIMEOUT_MS} ms, sending SIGKILL`);
       process.kill(pid, "SIGKILL");
-      while (isAlive(pid)) await sleep(50);
+      while (isRunning(pid)) await sleep(50);
     }
     console.log(`stopped ${name} (pid ${pid})`);
   } else {
@@ -297,7 +278,7 @@ function stopPostgres(): void {
 /** The component's pid: started now, unless its pid file points at a live process. */
 function ensureStarted(component: Component, started: string[]): number {
   const running = readPid(component.name);
-  if (running !== undefined && isAlive(running)) {
+  if (running !== undefined && isRunning(running)) {
     console.log(`${component.name} is already running (pid ${running})`);
     return running;
   }
@@ -370,7 +351,7 @@ async function status(): Promise<number> {
   console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
   for (const component of [natsComponent(), ...existingServices().map(serviceComponent), ...existingGateway()]) {
     const pid = readPid(component.name);
-    const state = pid !== undefined && isAlive(pid) ? `running (pid ${pid})` : "stopped";
+    const state = pid !== undefined && isRunning(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();
     console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} ${state.padEnd(22)} ${health}`.trimEnd());
   }

@@ -44,8 +44,6 @@ function pidOf(name: string): number {
   return Number(readFileSync(join(RUN_DIR, `${name}.pid`), "utf8").trim());
 }
 
-const isAlive = isRunning;
-
 /** Every process `make up` starts: PostgreSQL (its postmaster), NATS, each gRPC service of the port map, the gateway. */
 const SERVICES = Object.keys(PORTS) as ServiceName[];
 const COMPONENTS = ["postgres", "nats", ...SERVICES, "gateway"];
@@ -109,7 +107,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     expect(result.code, result.output).toBe(0);
 
     pids = currentPids();
-    for (const [name, pid] of Object.entries(pids)) expect(isAlive(pid), name).toBe(true);
+    for (const [name, pid] of Object.entries(pids)) expect(isRunning(pid), name).toBe(true);
     for (const service of SERVICES) expect(await grpcStatus(service), service).toBe(HealthCheckResponse_ServingStatus.SERVING);
     expect((await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${GATEWAY_HTTP_PORT}/healthz`)).status).toBe(200);
@@ -177,7 +175,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     expect(result.code, result.output).toBe(0);
     for (const [name, pid] of Object.entries(pids!)) {
       expect(existsSync(join(RUN_DIR, `${name}.pid`)), name).toBe(false);
-      expect(isAlive(pid), name).toBe(false);
+      expect(isRunning(pid), name).toBe(false);
     }
     expect(clusterProcesses()).toEqual([]);
 
@@ -190,7 +188,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     expect(placedOrder, "the order of the Prometheus test").toBeDefined();
     const victims = [...Object.values(currentPids()), ...clusterProcesses()];
     for (const pid of victims) process.kill(pid, "SIGKILL");
-    await expect.poll(() => victims.filter(isAlive), { timeout: 10_000 }).toEqual([]);
+    await expect.poll(() => victims.filter(isRunning), { timeout: 10_000 }).toEqual([]);
 
     const result = await mesh("up");
     expect(result.code, result.output).toBe(0);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ConfigError, EXIT_CONFIG } from "./config.js";
 import { type Logger } from "./logger.js";
 
@@ -44,3 +45,23 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
  * often costs little.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+
+/**
+ * Whether process `pid` is running. Signal 0 checks that it exists without touching
+ * it (EPERM: it exists but belongs to someone else). An exited process answers it
+ * too until its parent reaps it, and a detached one (a server started by pg_ctl, a
+ * service `make up` left running) waits for init: where /proc tells, such a zombie
+ * counts as gone.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)?.[0] !== "Z";
+  } catch {
+    return process.platform !== "linux"; // no /proc to ask: trust the signal
+  }
+}

@@ -35,7 +35,6 @@ async function query<Row>(url: string, sql: string): Promise<Row[]> {
   }
 }
 
-const isAlive = isRunning;
 
 describe("the embedded PostgreSQL cluster", () => {
   it("is made on first use, asks every TCP login for its password, and keeps its data across a stop", async () => {
@@ -49,7 +48,7 @@ describe("the embedded PostgreSQL cluster", () => {
     expect(again).toMatchObject({ started: false, pid: cluster.pid });
 
     stopCluster(join(scratch, "lifecycle", "postgres"));
-    expect(isAlive(cluster.pid)).toBe(false);
+    expect(isRunning(cluster.pid)).toBe(false);
     const restarted = await startCluster(await options("lifecycle"));
     expect(await query(restarted.superuserUrl(), "select n from kept")).toEqual([{ n: 42 }]);
     expect(await query(restarted.superuserUrl(), "show listen_addresses")).toEqual([{ listen_addresses: "127.0.0.1" }]);
@@ -59,7 +58,7 @@ describe("the embedded PostgreSQL cluster", () => {
     const cluster = await startCluster(await options("crash"));
     await query(cluster.superuserUrl(), "create table kept (n int); insert into kept values (7)");
     process.kill(cluster.pid, "SIGKILL");
-    await expect.poll(() => isAlive(cluster.pid), { timeout: 10_000 }).toBe(false);
+    await expect.poll(() => isRunning(cluster.pid), { timeout: 10_000 }).toBe(false);
     const dataDir = join(scratch, "crash", "postgres");
     expect(existsSync(join(dataDir, "postmaster.pid"))).toBe(true);
 
@@ -68,7 +67,7 @@ describe("the embedded PostgreSQL cluster", () => {
     expect(await query(recovered.superuserUrl(), "select n from kept")).toEqual([{ n: 7 }]);
 
     process.kill(recovered.pid, "SIGKILL");
-    await expect.poll(() => isAlive(recovered.pid), { timeout: 10_000 }).toBe(false);
+    await expect.poll(() => isRunning(recovered.pid), { timeout: 10_000 }).toBe(false);
     // The id is taken by a live process that is no postgres: this test's own.
     const lock = join(dataDir, "postmaster.pid");
     writeFileSync(lock, readFileSync(lock, "utf8").replace(/^\d+/, String(process.pid)));
@@ -92,7 +91,7 @@ describe("the embedded PostgreSQL cluster", () => {
     const cluster = await startCluster(await options("major"));
     const dataDir = join(scratch, "major", "postgres");
     stopCluster(dataDir);
-    expect(isAlive(cluster.pid)).toBe(false);
+    expect(isRunning(cluster.pid)).toBe(false);
     writeFileSync(join(dataDir, "PG_VERSION"), "17\n");
     const attempt = startCluster(await options("major"));
     await expect(attempt).rejects.toThrow(/holds a PostgreSQL 17 cluster, but the binaries are PostgreSQL 18 .*pg_dump from a PostgreSQL 17 server.*or move .* aside/);

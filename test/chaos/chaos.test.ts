@@ -37,6 +37,20 @@ async function until(condition: () => boolean | Promise<boolean>, pollMs = 50): 
   while (!(await condition())) await sleep(pollMs);
 }
 
+/**
+ * Let `load` place `more` orders from now on, stop it, and audit every order it
+ * placed once all are settled (the money invariant checked).
+ */
+async function stopAfter(load: Load, more: number) {
+  const from = load.finished();
+  await until(() => load.finished() >= from + more);
+  load.stop();
+  const outcomes = await finish(load);
+  const counts = await audit(shop, mesh, load.customers, outcomes);
+  expectEveryOrderSettled(counts);
+  return { outcomes, counts };
+}
+
 /** Wait for `load`, with the processes' last log lines if it throws. */
 async function finish(load: Load) {
   try {
@@ -165,13 +179,7 @@ describe("chaos", () => {
       await mesh.services[name].stop();
       await mesh.services[name].start();
     }
-    const settled = load.finished();
-    await until(() => load.finished() >= settled + 20);
-    load.stop();
-    const outcomes = await finish(load);
-
-    const counts = await audit(shop, mesh, load.customers, outcomes);
-    expectEveryOrderSettled(counts);
+    const { outcomes, counts } = await stopAfter(load, 20);
     // A call cut mid-flight would fail with one of these, instead of finishing (drain) or being refused (UNAVAILABLE).
     const cut = outcomes.filter((outcome) => outcome.failures?.some((code) => ["CANCELLED", "INTERNAL", "UNKNOWN"].includes(code))).length;
     const refusedByRestart = outcomes.filter((outcome) => outcome.result === "rejected" && outcome.code === "UNAVAILABLE").length;
@@ -188,6 +196,7 @@ describe("chaos", () => {
       outboxPending: 0,
     });
   });
+
   it("5. orders' confirms stalled in its database past the saga budget under load: the sweep rejects those orders first, and every order still ends charged if and only if CONFIRMED", { timeout: 180_000 }, async () => {
     const load = placeOrders(shop, "s5", Infinity, 4);
     await until(() => load.finished() >= 20);
@@ -200,13 +209,7 @@ describe("chaos", () => {
       await sleep(PLACE_ORDER_TIMEOUT_MS + 12_000);
     });
     await stall.close();
-    const resumed = load.finished();
-    await until(() => load.finished() >= resumed + 20);
-    load.stop();
-    const outcomes = await finish(load);
-
-    const counts = await audit(shop, mesh, load.customers, outcomes);
-    expectEveryOrderSettled(counts);
+    const { counts } = await stopAfter(load, 20);
     console.log(report("5 (orders' confirms stalled past the saga budget)", counts));
     // The race happened: orders the sweep rejected while their saga had charged, each refunded.
     expect(counts.pending).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { isRunning } from "../process.js";
 import { binariesReachableBy, executable, findPostgresBinaries, type PostgresBinaries } from "./postgres-binaries.js";
 
 /**
@@ -168,13 +169,10 @@ function removeStaleLock(dataDir: string): void {
   if (existsSync(lock) && runningPostmaster(dataDir) === undefined) rmSync(lock);
 }
 
+/** A running process whose program is postgres (where /proc can tell). */
 function isPostgres(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  if (!existsSync(`/proc/${pid}`)) return process.platform !== "linux"; // no /proc to look in: trust the signal probe
+  if (!isRunning(pid)) return false;
+  if (process.platform !== "linux") return true; // no /proc to look in: trust the signal probe
   try {
     const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
     return /(^|\/)postgres(\.exe)?$/.test(command);

@@ -157,34 +157,35 @@ export class EventConsumers {
 
   private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
     const eventId = message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
+    const consumer = this.durableName(message.subject);
+    const failureKey = `${consumer}/${eventId}`;
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });
     try {
       const event = this.decode(message, handler.type);
       const applied = await this.deps.db.transaction(async (tx) => {
         const fresh = await tx.query(
           "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
-          [this.durableName(message.subject), eventId, message.subject],
+          [consumer, eventId, message.subject],
         );
         if (fresh.length === 0) return false; // seen before: its effect is already committed
         await handler.handle(event, { tx, eventId, subject: message.subject });
         return true;
       });
       message.ack();
-      this.failures.delete(`${this.durableName(message.subject)}/${eventId}`);
-      eventMetrics.consumed.inc({ subject: message.subject, consumer: this.durableName(message.subject), outcome: applied ? "applied" : "duplicate" });
+      this.failures.delete(failureKey);
+      eventMetrics.consumed.inc({ subject: message.subject, consumer, outcome: applied ? "applied" : "duplicate" });
       log.info({ applied }, applied ? "event applied" : "duplicate event acknowledged");
     } catch (error) {
       trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       const poison = error instanceof Poison;
       const transient = !poison && isTransient(error);
-      if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: this.durableName(message.subject) });
-      const key = `${this.durableName(message.subject)}/${eventId}`;
-      const failures = (this.failures.get(key) ?? 0) + (transient ? 0 : 1);
+      if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: consumer });
+      const failures = (this.failures.get(failureKey) ?? 0) + (transient ? 0 : 1);
       if (poison || failures >= this.maxDeliver) {
-        this.failures.delete(key);
+        this.failures.delete(failureKey);
         await this.deadLetter(message, (error as Error).message, log, eventId);
       } else {
-        this.failures.set(key, failures);
+        this.failures.set(failureKey, failures);
         const attempt = Math.min(message.info.deliveryCount, 16);
         const delay = Math.min(transient ? 30_000 : 10_000, this.backoffMs * 2 ** attempt);
         log.warn({ err: error, transient, retry_in_ms: delay }, "event handler failed; will be redelivered");

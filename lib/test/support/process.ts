@@ -1,8 +1,9 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { SERVICE_NODE_FLAGS } from "../../src/process.js";
+
+export { isRunning } from "../../src/process.js";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
@@ -93,16 +94,4 @@ export function importLoadsUndici(modules: string[]): boolean {
     encoding: "utf8",
   });
   return JSON.parse(output.trim().split("\n").at(-1)!) as boolean;
-}
-
-/**
- * Whether `pid` is running: not gone, and not a zombie waiting for init to reap it
- * (what a detached server such as PostgreSQL's postmaster is for a moment after it exits).
- */
-export function isRunning(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)?.[0] !== "Z";
-  } catch {
-    return false;
-  }
 }

@@ -55,6 +55,11 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
   if (!pending) return replay(deps, command.customerId, command.idempotencyKey, digest);
   const orderId = pending.id;
   const log = deps.logger.child({ order_id: orderId });
+  // The dependency's own words (addresses, connection errors) go to the log; the answer is fromDownstream's.
+  const failedBy = (error: unknown, dependency: string) => {
+    log.warn({ err: error, dependency }, "a dependency failed the order");
+    return fromDownstream(error, dependency);
+  };
 
   const lines = command.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
   const [priced, reserved] = await Promise.allSettled([
@@ -65,9 +70,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     // Release even if the reserve failed: it may have held stock before its answer was lost.
     await release(deps, orderId, log);
     const failed = priced.status === "rejected" ? priced : (reserved as PromiseRejectedResult);
-    const dependency = priced.status === "rejected" ? "catalog" : "inventory";
-    log.warn({ err: failed.reason, dependency }, "a dependency failed the order");
-    return reject(deps, pending, fromDownstream(failed.reason, dependency));
+    return reject(deps, pending, failedBy(failed.reason, priced.status === "rejected" ? "catalog" : "inventory"));
   }
 
   let order: ReturnType<typeof priceOrder>;
@@ -91,9 +94,8 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     );
     paymentId = payment!.id;
   } catch (error) {
-    log.warn({ err: error, dependency: "payments" }, "a dependency failed the order");
     await release(deps, orderId, log);
-    return reject(deps, pending, fromDownstream(error, "payments"));
+    return reject(deps, pending, failedBy(error, "payments"));
   }
 
   let confirmed: Order | undefined;
