@@ -9,22 +9,12 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
  * serves it, and events read their NATS subjects from it, so the .proto files
  * stay the one source of truth.
  */
-let cached: { bytes: Uint8Array; registry: FileRegistry } | undefined;
+let registry: FileRegistry | undefined;
 
-function load() {
-  if (!cached) {
-    const bytes = readFileSync(createRequire(import.meta.url).resolve("@bazaar/gen/descriptors.binpb"));
-    cached = { bytes, registry: createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes)) };
-  }
-  return cached;
-}
-
-export function descriptorSetBytes(): Uint8Array {
-  return load().bytes;
-}
-
+/** Parsed once per process: reflection serves it, events and clients read their options from it. */
 export function contractRegistry(): FileRegistry {
-  return load().registry;
+  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(createRequire(import.meta.url).resolve("@bazaar/gen/descriptors.binpb"))));
+  return registry;
 }
 
 /** The `(bazaar.options.v1.event_subject)` an event message declares; throws if it declares none. */

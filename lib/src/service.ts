@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { startAdminServer } from "./admin.js";
 import { type BaseServiceConfig } from "./config.js";
-import { descriptorSetBytes } from "./contracts.js";
+import { contractRegistry } from "./contracts.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { type EventHandler } from "./events/consumer.js";
@@ -99,7 +99,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger = options.logger ?? createLogger(options.name, config.LOG_LEVEL);
   const names = options.services.map((service) => service.name);
   const health = new Health(names);
-  const reflection = new Reflection(descriptorSetBytes(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+  const reflection = new Reflection(contractRegistry(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
   const transport = options.transport ?? createTransport(config, options.name, logger);
   // Under mTLS every call, health and reflection included, passes the authorization policy; the

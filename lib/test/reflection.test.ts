@@ -5,7 +5,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
-import { descriptorSetBytes } from "../src/contracts.js";
+import { contractRegistry } from "../src/contracts.js";
 import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";
 import { Reflection } from "../src/grpc/reflection.js";
 import { startTestService } from "../src/testing.js";
@@ -138,7 +138,7 @@ it("re-encodes each file exactly as buf compiled it", async () => {
 describe("a reflection client that sends and never reads", () => {
   it("is held back by flow control: the server stops reading its requests instead of buffering answers without end", async () => {
     let answered = 0;
-    const reflection = new Reflection(descriptorSetBytes(), () => ["bazaar.catalog.v1.CatalogService"]);
+    const reflection = new Reflection(contractRegistry(), () => ["bazaar.catalog.v1.CatalogService"]);
     const answer = reflection.answer.bind(reflection);
     reflection.answer = (request) => ((answered += 1), answer(request));
     const server = new grpc.Server();

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { createFileRegistry, fromBinary, toBinary, type FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { toBinary, type FileRegistry } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";
 import * as v1alpha from "@bazaar/gen/grpc/reflection/v1alpha/reflection";
 
@@ -15,20 +15,21 @@ type Response = v1.ServerReflectionResponse;
  * file it needs, down to google/protobuf/*.proto, exactly as buf compiled them.
  */
 export class Reflection {
-  private readonly registry: FileRegistry;
   private readonly fileBytes = new Map<string, Uint8Array>();
   private readonly fileDependencies = new Map<string, readonly string[]>();
 
-  /** `services`: the names to list, i.e. what the server really serves. */
+  /**
+   * `registry`: the compiled contracts (contracts.ts parses them once per process, for
+   * reflection and the events alike). `services`: the names to list, i.e. what the
+   * server really serves.
+   */
   constructor(
-    descriptorSet: Uint8Array,
+    private readonly registry: FileRegistry,
     private readonly services: () => readonly string[],
   ) {
-    const set = fromBinary(FileDescriptorSetSchema, descriptorSet);
-    this.registry = createFileRegistry(set);
-    for (const file of set.file) {
-      this.fileBytes.set(file.name, toBinary(FileDescriptorProtoSchema, file));
-      this.fileDependencies.set(file.name, file.dependency);
+    for (const { proto } of registry.files) {
+      this.fileBytes.set(proto.name, toBinary(FileDescriptorProtoSchema, proto));
+      this.fileDependencies.set(proto.name, proto.dependency);
     }
   }
 

@@ -1,13 +1,14 @@
 import { context, propagation, type Context, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { type ExportResult, ExportResultCode, getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  type ReadableSpan,
+  type SpanExporter,
   type SpanProcessor,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
@@ -24,7 +25,7 @@ let provider: TracerProvider | undefined;
 export function startTracing(service: string, processors: SpanProcessor[] = []): void {
   if (provider) return;
   const exporting = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor(batchOptionsFromEnv(new OTLPTraceExporter()))] : [])];
+  const spanProcessors = [...processors, ...(exporting ? [new BatchSpanProcessor(batchOptionsFromEnv(new OtlpExporterOnFirstUse()))] : [])];
   provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": service }),
     spanProcessors,
@@ -44,7 +45,7 @@ export function startTracing(service: string, processors: SpanProcessor[] = []):
  * SDK 3 no longer reads them itself (its defaults: a batch every 5 s), so the
  * standard knobs would silently stop working without this.
  */
-function batchOptionsFromEnv(exporter: OTLPTraceExporter): ConstructorParameters<typeof BatchSpanProcessor>[0] {
+function batchOptionsFromEnv(exporter: SpanExporter): ConstructorParameters<typeof BatchSpanProcessor>[0] {
   const scheduledDelayMillis = getNumberFromEnv("OTEL_BSP_SCHEDULE_DELAY");
   const exportTimeoutMillis = getNumberFromEnv("OTEL_BSP_EXPORT_TIMEOUT");
   const maxQueueSize = getNumberFromEnv("OTEL_BSP_MAX_QUEUE_SIZE");
@@ -56,6 +57,35 @@ function batchOptionsFromEnv(exporter: OTLPTraceExporter): ConstructorParameters
     ...(maxQueueSize === undefined ? {} : { maxQueueSize }),
     ...(maxExportBatchSize === undefined ? {} : { maxExportBatchSize }),
   };
+}
+
+/**
+ * The OTLP/HTTP exporter, loaded when the first batch leaves. Its module and what it
+ * pulls in (the OTLP transformer, the logs and metrics SDKs it encodes for) weigh
+ * on every service's memory, and most runs export nothing before they are
+ * configured to (bench/analysis.md, "Footprint").
+ */
+class OtlpExporterOnFirstUse implements SpanExporter {
+  private exporter: Promise<SpanExporter> | undefined;
+
+  private load(): Promise<SpanExporter> {
+    return (this.exporter ??= import("@opentelemetry/exporter-trace-otlp-http").then(({ OTLPTraceExporter }) => new OTLPTraceExporter()));
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.load().then(
+      (exporter) => exporter.export(spans, resultCallback),
+      (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    await (await this.exporter)?.shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    await (await this.exporter)?.forceFlush?.();
+  }
 }
 
 /** Send the spans still buffered (call before exiting). */
