@@ -3,6 +3,7 @@ import { type Database } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type Logger } from "@bazaar/runtime/logger";
+import { type PeriodicJob, startPeriodic } from "@bazaar/runtime/periodic";
 import { rejectOrder } from "./store.js";
 
 /**
@@ -43,24 +44,10 @@ export async function rejectStalledOrders(deps: { db: Database; outbox: Outbox }
 export function startStalledOrderSweeper(
   deps: { db: Database; outbox: Outbox; logger: Logger },
   options: { sagaBudgetMs: number; intervalMs?: number },
-): { stop(): Promise<void> } {
+): PeriodicJob {
   const olderThanMs = Math.max(2 * options.sagaBudgetMs, options.sagaBudgetMs + 10_000);
-  let running: Promise<void> = Promise.resolve();
-  const sweep = () => {
-    running = rejectStalledOrders(deps, olderThanMs).then(
-      (ids) => {
-        if (ids.length > 0) deps.logger.warn({ order_ids: ids }, "rejected orders left PENDING by an interrupted saga");
-      },
-      (error: unknown) => deps.logger.error({ err: error }, "stalled order sweep failed"),
-    );
-  };
-  sweep();
-  const timer = setInterval(sweep, options.intervalMs ?? 30_000);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic("stalled order sweep", options.intervalMs ?? 30_000, deps.logger, async () => {
+    const ids = await rejectStalledOrders(deps, olderThanMs);
+    if (ids.length > 0) deps.logger.warn({ order_ids: ids }, "rejected orders left PENDING by an interrupted saga");
+  });
 }

@@ -11,6 +11,7 @@ import { refundPayment } from "./refund.js";
 import {
   deletePendingPayment,
   getPaymentByKeyForUpdate,
+  getPaymentForUpdate,
   insertPendingPayment,
   reclaimExpiredPending,
   settlePayment,
@@ -22,48 +23,82 @@ import {
  * 2. ask the provider with no transaction open, since it can take seconds;
  * 3. settle the row as CAPTURED or DECLINED in one transaction.
  * A second call with the key meanwhile is ABORTED (retry); afterwards it gets
- * the first call's result. If step 2 moves no money (cancelled, timed out,
- * provider error), the PENDING row is deleted so a retry can charge.
+ * the first call's result. The provider charges once per payment id, so asking
+ * again never charges twice. If step 2 ends without an answer (cancelled, timed
+ * out, provider error), the provider is asked what became of the charge: made,
+ * it is settled as if answered; not made, the provider voids it and the PENDING
+ * row is deleted so a retry can charge. A process that dies in between leaves
+ * the row PENDING for recovery.ts, which does the same.
  */
 
 /** The longest the provider may take, whatever the client's deadline: a PENDING row is never held longer. */
 export const PROVIDER_TIMEOUT_MS = 15_000;
-/**
- * A PENDING row older than this was left by a process that died between steps
- * 1 and 3 (it had no chance to delete it). Well past PROVIDER_TIMEOUT_MS, so a
- * live charge is never taken over; the next call with the key charges again.
- */
-export const PENDING_LEASE_MS = 4 * PROVIDER_TIMEOUT_MS;
 
 export interface ChargeDeps {
   db: Database;
   provider: CardProvider;
   logger: Logger;
   outbox: Outbox;
+  /**
+   * How old a PENDING row must be before another caller may take it over: its
+   * process died between steps 1 and 3. Well past PROVIDER_TIMEOUT_MS.
+   */
+  pendingLeaseMs: number;
 }
 
 /** Charge once per key; `signal` is the call's (aborted when the client cancels or its deadline passes). */
 export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signal: AbortSignal): Promise<Payment> {
-  const claim = await claimKey(deps.db, command);
+  const claim = await claimKey(deps, command);
   if (claim.settled) return chargeResult(claim.payment);
   const pending = claim.payment;
 
   let outcome: ChargeOutcome;
   try {
-    outcome = await askProvider(deps.provider, command, signal);
+    outcome = await askProvider(deps.provider, pending.id, command, signal);
   } catch (error) {
-    await deletePendingPayment(deps.db, pending.id); // one statement: no transaction needed
+    const resolved = await resolveUnanswered(deps, pending.id).catch((lookupError: unknown) => {
+      deps.logger.warn({ err: lookupError, payment_id: pending.id }, "could not ask the card provider what became of a charge; recovery will");
+      return "unknown" as const;
+    });
+    if (resolved === "unknown") throw unavailable("the card provider's answer was lost and its outcome is not known yet; retry with the same idempotency key");
+    if (resolved) return chargeResult(resolved); // the money moved though the answer was lost
     throw providerFailure(error, signal, deps.logger, pending.id);
   }
-
   // The money has moved (or been refused): record it even if the client has gone, so a retry finds it.
-  const settled = await deps.db.transaction(async (tx) => {
+  // A decline is thrown (chargeResult) only after it committed: throwing inside would roll it back.
+  return chargeResult(await settleCharge(deps, pending.id, outcome));
+}
+
+/**
+ * A PENDING charge whose answer never came: the provider's outcome settled, or,
+ * if it made no charge (and has now voided it), the row deleted so the key can
+ * charge again; undefined then.
+ */
+export async function resolveUnanswered(deps: Pick<ChargeDeps, "db" | "provider" | "outbox">, paymentId: string): Promise<Payment | undefined> {
+  const outcome = await deps.provider.resolve(paymentId);
+  if (outcome) return settleCharge(deps, paymentId, outcome);
+  await deletePendingPayment(deps.db, paymentId); // one statement: no transaction needed
+  return undefined;
+}
+
+/**
+ * Record the provider's outcome of a PENDING payment, with its PaymentCaptured
+ * event, in one transaction; a capture whose order was given up meanwhile
+ * (events.ts) is refunded in the same one. A row another caller settled first
+ * (recovery, or a retry that took it over) is returned as it is.
+ */
+async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, paymentId: string, outcome: ChargeOutcome): Promise<Payment> {
+  return deps.db.transaction(async (tx) => {
     const payment = await settlePayment(
       tx,
-      pending.id,
+      paymentId,
       outcome.approved ? { status: "CAPTURED" } : { status: "DECLINED", declineReason: outcome.reason || "unspecified" },
     );
-    if (!payment) throw new Error(`payment ${pending.id} was no longer PENDING when its charge settled`);
+    if (!payment) {
+      const current = await getPaymentForUpdate(tx, paymentId);
+      if (!current || current.status === "PENDING") throw new Error(`payment ${paymentId} was neither PENDING nor settled when its charge settled`);
+      return current;
+    }
     if (payment.status === "CAPTURED") {
       await deps.outbox.add(tx, events.paymentCaptured, {
         paymentId: payment.id,
@@ -77,8 +112,6 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
     }
     return payment;
   });
-  // A decline is answered only after its transaction committed: throwing inside would roll it back.
-  return chargeResult(settled);
 }
 
 /** The row a call works with: its own PENDING claim (settled false), or an earlier call's settled payment. */
@@ -92,19 +125,19 @@ interface Claim {
  * by itself: no BEGIN and COMMIT round trips); only a key already taken opens
  * one, to lock the earlier row while deciding what to do with it.
  */
-async function claimKey(db: Database, command: ChargeCommand): Promise<Claim> {
-  const inserted = await insertPendingPayment(db, newId("pay"), command);
+async function claimKey(deps: ChargeDeps, command: ChargeCommand): Promise<Claim> {
+  const inserted = await insertPendingPayment(deps.db, newId("pay"), command);
   if (inserted) return { settled: false, payment: inserted };
-  return db.transaction((tx) => claimTakenKey(tx, command));
+  return deps.db.transaction((tx) => claimTakenKey(tx, command, deps.pendingLeaseMs));
 }
 
-async function claimTakenKey(tx: Queryable, command: ChargeCommand): Promise<Claim> {
+async function claimTakenKey(tx: Queryable, command: ChargeCommand, leaseMs: number): Promise<Claim> {
   const earlier = await getPaymentByKeyForUpdate(tx, command.idempotencyKey);
   // Gone since the insert found it: the other call moved no money and deleted its row. A retry claims the key.
   if (!earlier) throw chargeInProgress();
   checkSameCharge(earlier, command);
   if (earlier.status !== "PENDING") return { settled: true, payment: earlier };
-  if (await reclaimExpiredPending(tx, earlier.id, PENDING_LEASE_MS)) return { settled: false, payment: earlier };
+  if (await reclaimExpiredPending(tx, earlier.id, leaseMs)) return { settled: false, payment: earlier };
   throw chargeInProgress();
 }
 
@@ -113,14 +146,14 @@ class ProviderTimeout extends Error {
 }
 
 /** The provider's answer, abandoned when the call ends or PROVIDER_TIMEOUT_MS passes; no timer or listener outlives it. */
-async function askProvider(provider: CardProvider, command: ChargeCommand, callSignal: AbortSignal): Promise<ChargeOutcome> {
+async function askProvider(provider: CardProvider, paymentId: string, command: ChargeCommand, callSignal: AbortSignal): Promise<ChargeOutcome> {
   const controller = new AbortController();
   const onCallEnded = () => controller.abort(callSignal.reason);
   const timer = setTimeout(() => controller.abort(new ProviderTimeout()), PROVIDER_TIMEOUT_MS);
   callSignal.addEventListener("abort", onCallEnded, { once: true });
   if (callSignal.aborted) onCallEnded();
   try {
-    return await provider.charge(command.paymentToken, command.amount, controller.signal);
+    return await provider.charge(paymentId, command.paymentToken, command.amount, controller.signal);
   } finally {
     clearTimeout(timer);
     callSignal.removeEventListener("abort", onCallEnded);

@@ -1,3 +1,4 @@
+import { type CardLedger } from "./card-ledger.js";
 import { type Money } from "./domain.js";
 
 /**
@@ -14,10 +15,19 @@ export interface CardProvider {
    */
   tokenProblem(token: string): string | undefined;
   /**
-   * Capture `amount` on the card behind `token`. Rejects (with `signal.reason`)
-   * once `signal` aborts; a rejected charge moved no money.
+   * Capture `amount` on the card behind `token`, once per `chargeId` (payments
+   * passes the payment id): asked again with the same id, the provider answers
+   * the first outcome and moves no more money. Rejects (with `signal.reason`)
+   * once `signal` aborts; the money may have moved by then, only its answer is
+   * lost: `resolve` tells.
    */
-  charge(token: string, amount: Money, signal: AbortSignal): Promise<ChargeOutcome>;
+  charge(chargeId: string, token: string, amount: Money, signal: AbortSignal): Promise<ChargeOutcome>;
+  /**
+   * The outcome of `chargeId` if the provider made the charge. Undefined if it
+   * did not, and then the id is void: a charge with it arriving later is refused,
+   * so "nothing was charged" stays true.
+   */
+  resolve(chargeId: string): Promise<ChargeOutcome | undefined>;
 }
 
 export type ChargeOutcome = { approved: true } | { approved: false; reason: string };
@@ -43,25 +53,42 @@ type TestToken = keyof typeof TEST_TOKENS;
 
 const isTestToken = (token: string): token is TestToken => Object.hasOwn(TEST_TOKENS, token);
 
+/** A charge id the provider voided (resolve found no charge): it is refused, and moved no money. */
+export class ChargeVoided extends Error {
+  override name = "ChargeVoided";
+}
+
 export class SimulatedCardProvider implements CardProvider {
   /**
-   * @param latencyMs how long the simulated network takes to answer. A card
-   *   network is never instant; the delay also gives concurrent duplicate
-   *   charges a real window to collide in.
+   * @param ledger the network's books: what was charged, by charge id.
+   * @param latencyMs how long the simulated network takes to answer. The money
+   *   moves halfway: an abort in the second half loses the answer of a charge
+   *   that was made, as a real network can. A card network is never instant;
+   *   the delay also gives concurrent duplicate charges a real window to collide in.
    */
-  constructor(private readonly latencyMs = 20) {}
+  constructor(
+    private readonly ledger: CardLedger,
+    private readonly latencyMs = 20,
+  ) {}
 
   tokenProblem(token: string): string | undefined {
     if (isTestToken(token)) return undefined;
     return `must be one of the simulated provider's test tokens: ${Object.keys(TEST_TOKENS).join(", ")}`;
   }
 
-  async charge(token: string, _amount: Money, signal: AbortSignal): Promise<ChargeOutcome> {
+  async charge(chargeId: string, token: string, _amount: Money, signal: AbortSignal): Promise<ChargeOutcome> {
     if (!isTestToken(token)) throw new Error("charge called with a token that tokenProblem rejects");
     const outcome = TEST_TOKENS[token];
-    await delay(outcome === "never answers" ? Infinity : this.latencyMs, signal);
+    await delay(outcome === "never answers" ? Infinity : this.latencyMs / 2, signal);
     if (outcome === "never answers") throw new Error("unreachable: an infinite delay only ends by aborting");
-    return outcome;
+    const recorded = await this.ledger.record(chargeId, outcome);
+    if (recorded === "voided") throw new ChargeVoided(`charge ${chargeId} was voided; nothing was charged`);
+    await delay(this.latencyMs / 2, signal);
+    return recorded;
+  }
+
+  resolve(chargeId: string): Promise<ChargeOutcome | undefined> {
+    return this.ledger.resolve(chargeId);
   }
 }
 

@@ -1,8 +1,10 @@
 import { type Payment as PaymentMessage, PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { notFound } from "@bazaar/runtime/errors";
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
-import { implement } from "@bazaar/runtime/service";
+import { implement, type ServiceDeps } from "@bazaar/runtime/service";
+import { PostgresCardLedger } from "./card-ledger.js";
 import { chargeCard, type ChargeDeps } from "./charge.js";
+import { paymentsConfig } from "./config.js";
 import { chargeInProgress, parseCharge, parseGetPayment, parseRefund, type Payment } from "./domain.js";
 import { type CardProvider, SimulatedCardProvider } from "./provider.js";
 import { refundPayment } from "./refund.js";
@@ -31,6 +33,8 @@ export function paymentHandlers(deps: ChargeDeps): UnaryHandlers<typeof PaymentS
   };
 }
 
+const DEFAULT_PENDING_LEASE_MS = paymentsConfig.shape.PENDING_CHARGE_LEASE_MS.parse(undefined);
+
 const STATUS_MESSAGES: Record<Payment["status"], PaymentStatus> = {
   // Never sent: a PENDING payment is answered ABORTED before it becomes a message.
   PENDING: PaymentStatus.PAYMENT_STATUS_UNSPECIFIED,
@@ -52,9 +56,18 @@ function toMessage(payment: Payment): PaymentMessage {
   };
 }
 
-/** Payments over a given card provider (tests can pass their own). */
-export const paymentServiceWith = (provider: CardProvider) =>
-  implement(PaymentServiceService, ({ db, logger, outbox }) => paymentHandlers({ db, logger, outbox, provider }));
+/** The card provider payments talks to, made once its database is open. */
+export type ProviderOf = (deps: ServiceDeps) => CardProvider;
 
-/** Payments as the runtime starts it: its contract and handlers over its own database and the simulated card provider. */
-export const paymentService = paymentServiceWith(new SimulatedCardProvider());
+/** The simulated card network, its books in payments' database so they outlive a crash of payments. */
+export const simulatedProvider =
+  (latencyMs?: number): ProviderOf =>
+  ({ db }) =>
+    new SimulatedCardProvider(new PostgresCardLedger(db), latencyMs);
+
+/** Payments over a given card provider (tests can pass their own). */
+export const paymentServiceWith = (providerOf: ProviderOf, pendingLeaseMs = DEFAULT_PENDING_LEASE_MS) =>
+  implement(PaymentServiceService, (deps) => paymentHandlers({ ...deps, provider: providerOf(deps), pendingLeaseMs }));
+
+/** Payments with its defaults: its contract and handlers over its own database and the simulated card provider. */
+export const paymentService = paymentServiceWith(simulatedProvider());

@@ -72,9 +72,12 @@ export async function findPaymentOfOrder(db: Queryable, orderId: string, options
   );
 }
 
-/** Record, on a charge still PENDING, that its order was given up: its settle refunds a capture at once. */
+/**
+ * Record, on a charge still PENDING, that its order was given up: its settle refunds a capture at once.
+ * updated_at is left alone: on a PENDING row it is the lease's clock (recovery.ts).
+ */
 export async function markRefundDue(tx: Queryable, id: string, reason: string): Promise<void> {
-  await tx.query("update payments set refund_due_reason = $2, updated_at = now() where id = $1 and status = 'PENDING'", [id, reason]);
+  await tx.query("update payments set refund_due_reason = $2 where id = $1 and status = 'PENDING'", [id, reason]);
 }
 
 /**
@@ -99,6 +102,17 @@ export async function getPaymentByKeyForUpdate(tx: Queryable, idempotencyKey: st
   return first(
     await tx.query<PaymentRow>(`select ${COLUMNS} from payments where idempotency_key = $1 for update`, [idempotencyKey]),
   );
+}
+
+/** PENDING payments whose lease ran out, oldest first, a hundred at a time. */
+export async function pendingPastLease(db: Queryable, leaseMs: number): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    `select id from payments
+      where status = 'PENDING' and updated_at <= now() - $1::double precision * interval '1 millisecond'
+      order by updated_at limit 100`,
+    [leaseMs],
+  );
+  return rows.map((row) => row.id);
 }
 
 /**

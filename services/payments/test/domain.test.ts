@@ -10,10 +10,11 @@ import {
   type Payment,
   refundAction,
 } from "../src/domain.js";
-import { SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
+import { MemoryCardLedger } from "../src/card-ledger.js";
+import { ChargeVoided, type ChargeOutcome, SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
 import { rpcErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
-const provider = new SimulatedCardProvider(0);
+const provider = new SimulatedCardProvider(new MemoryCardLedger(), 0);
 const tokenProblem = (token: string) => provider.tokenProblem(token);
 
 const validCharge = {
@@ -165,6 +166,8 @@ describe("refunds", () => {
 describe("the simulated card provider", () => {
   const amount = { currencyCode: "EUR", minorUnits: 100 };
   const never = new AbortController().signal;
+  let charges = 0;
+  const chargeId = () => `pay_test_${++charges}`;
 
   it.each([
     ["tok_visa", { approved: true }],
@@ -173,7 +176,7 @@ describe("the simulated card provider", () => {
     ["tok_insufficient_funds", { approved: false, reason: "insufficient_funds" }],
   ])("answers %s with %j", async (token, outcome) => {
     expect(provider.tokenProblem(token)).toBeUndefined();
-    expect(await provider.charge(token, amount, never)).toEqual(outcome);
+    expect(await provider.charge(chargeId(), token, amount, never)).toEqual(outcome);
   });
 
   it("knows no other token", () => {
@@ -182,26 +185,57 @@ describe("the simulated card provider", () => {
     expect(provider.tokenProblem("toString")).toBeDefined();
   });
 
-  it("never answers tok_timeout: the charge ends only when its signal aborts, with the signal's reason", async () => {
+  it("charges once per charge id: asked again, it answers the first outcome", async () => {
+    const id = chargeId();
+    expect(await provider.charge(id, "tok_visa", amount, never)).toEqual({ approved: true });
+    expect(await provider.charge(id, "tok_declined", amount, never)).toEqual({ approved: true });
+    expect(await provider.resolve(id)).toEqual({ approved: true });
+  });
+
+  it("resolves a charge it never made as none, and refuses that charge id from then on", async () => {
+    const id = chargeId();
+    expect(await provider.resolve(id)).toBeUndefined();
+    await expect(provider.charge(id, "tok_visa", amount, never)).rejects.toBeInstanceOf(ChargeVoided);
+    expect(await provider.resolve(id)).toBeUndefined();
+  });
+
+  it("can lose the answer of a charge it made: an abort after the money moved rejects, and resolve tells the outcome", async () => {
     const controller = new AbortController();
-    const hanging = provider.charge("tok_timeout", amount, controller.signal);
+    // The network's books abort the caller right after recording: the answer is on its way back.
+    const ledger = new MemoryCardLedger();
+    const record = ledger.record.bind(ledger);
+    ledger.record = async (id: string, outcome: ChargeOutcome) => {
+      const recorded = await record(id, outcome);
+      controller.abort(new Error("deadline"));
+      return recorded;
+    };
+    const slow = new SimulatedCardProvider(ledger, 10);
+    await expect(slow.charge("pay_lost", "tok_visa", amount, controller.signal)).rejects.toThrow("deadline");
+    expect(await slow.resolve("pay_lost")).toEqual({ approved: true });
+  });
+
+  it("never answers tok_timeout, nor records it: the charge ends only when its signal aborts, with the signal's reason", async () => {
+    const controller = new AbortController();
+    const id = chargeId();
+    const hanging = provider.charge(id, "tok_timeout", amount, controller.signal);
     // Another charge completes while tok_timeout is still waiting.
     const first = await Promise.race([
       hanging.then(() => "tok_timeout"),
-      provider.charge("tok_visa", amount, never).then(() => "tok_visa"),
+      provider.charge(chargeId(), "tok_visa", amount, never).then(() => "tok_visa"),
     ]);
     expect(first).toBe("tok_visa");
     const reason = new Error("client went away");
     controller.abort(reason);
     await expect(hanging).rejects.toBe(reason);
+    expect(await provider.resolve(id)).toBeUndefined();
   });
 
   it("stops waiting for a slow answer when the signal aborts, and refuses an aborted signal at once", async () => {
-    const slow = new SimulatedCardProvider(3_600_000);
+    const slow = new SimulatedCardProvider(new MemoryCardLedger(), 3_600_000);
     const controller = new AbortController();
-    const charging = slow.charge("tok_visa", amount, controller.signal);
+    const charging = slow.charge(chargeId(), "tok_visa", amount, controller.signal);
     controller.abort(new Error("deadline"));
     await expect(charging).rejects.toThrow("deadline");
-    await expect(slow.charge("tok_visa", amount, AbortSignal.abort(new Error("already")))).rejects.toThrow("already");
+    await expect(slow.charge(chargeId(), "tok_visa", amount, AbortSignal.abort(new Error("already")))).rejects.toThrow("already");
   });
 });

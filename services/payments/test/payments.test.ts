@@ -350,12 +350,13 @@ describe("an order given up while its charge is settling", () => {
       await new Promise<void>((resolve) => (answer = resolve));
       return { approved: true };
     },
+    resolve: async () => ({ approved: true }),
   };
   let held: Awaited<ReturnType<typeof startTestService>>;
   let client: PromiseClient<typeof PaymentServiceService>;
   let deps: ServiceDeps;
   beforeAll(async () => {
-    const service = paymentServiceWith(heldBack);
+    const service = paymentServiceWith(() => heldBack);
     held = await startTestService("payments", { migrationsDir, services: [{ ...service, create: (given) => ((deps = given), service.create(given)) }] });
     client = createClient(PaymentServiceService, held.address, { deadlineMs: 10_000 });
   });

@@ -137,7 +137,14 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
   const services: Record<ServiceName, ChaosService> = {
     catalog: new ChaosService("catalog", address("catalog"), envOf("catalog")),
     inventory: new ChaosService("inventory", address("inventory"), envOf("inventory")),
-    payments: new ChaosService("payments", address("payments"), envOf("payments")),
+    payments: new ChaosService("payments", address("payments"), {
+      ...envOf("payments"),
+      // The card network moves the money 100 ms before its answer arrives: a window a kill -9 can hit.
+      CARD_PROVIDER_LATENCY_MS: "200",
+      // Charges a killed payments left PENDING are resolved within seconds, so the audit can wait for them.
+      PENDING_CHARGE_LEASE_MS: "3000",
+      PENDING_CHARGE_SWEEP_MS: "500",
+    }),
     notifications: new ChaosService("notifications", address("notifications"), envOf("notifications")),
     orders: new ChaosService("orders", address("orders"), {
       ...envOf("orders"),

@@ -14,6 +14,7 @@ import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Order, OrderServiceService, OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { connectAs } from "../../../lib/test/support/nats.js";
 import { readStream } from "../../support/streams.js";
@@ -28,6 +29,9 @@ export interface Shop {
   notifications: PromiseClient<typeof NotificationServiceService>;
   nats: NatsConnection;
   jsm: JetStreamManager;
+  /** Read-only looks at what no API shows: inventory's reservations, the card network's books. */
+  inventoryDb: Database;
+  paymentsDb: Database;
   close(): Promise<void>;
 }
 
@@ -48,12 +52,15 @@ export async function openShop(mesh: ChaosMesh): Promise<Shop> {
     inventory: createClient(InventoryServiceService, mesh.services.inventory.address, as("operator", "inventory")),
     notifications: createClient(NotificationServiceService, mesh.services.notifications.address, as("operator", "notifications")),
   };
+  const databases = { inventoryDb: await openDatabase(mesh.databases.inventory), paymentsDb: await openDatabase(mesh.databases.payments) };
   return {
     ...clients,
+    ...databases,
     nats,
     jsm: await jetstreamManager(nats),
     async close() {
       Object.values(clients).forEach((client) => client.close());
+      await Promise.all(Object.values(databases).map((db) => db.close()));
       await nats.close();
     },
   };
@@ -223,6 +230,12 @@ export interface Counts {
   confirmedUncharged: number;
   /** Orders charged, not CONFIRMED and not refunded (e.g. stuck PENDING): money taken for no order. */
   chargedUnconfirmed: number;
+  /** Charges the card network made that payments has not recorded as CAPTURED or REFUNDED (whole mesh). */
+  moneyUnrecorded: number;
+  /** Payments still PENDING (whole mesh): a charge whose outcome nobody recorded yet. */
+  paymentsPending: number;
+  /** Orders whose stock disagrees with their status: CONFIRMED but not sold, or not CONFIRMED but held or sold. */
+  stockMismatched: number;
   /** Confirmed orders without their event or notification, or confirmed by the API but not recorded. */
   lost: number;
   /** Rows left in orders' outbox (bazaar_outbox_pending_events), undefined if its relay is not running. */
@@ -248,7 +261,10 @@ export async function audit(shop: Shop, mesh: ChaosMesh, customers: readonly str
       counts.lost === 0 &&
       counts.stillPending === 0 &&
       counts.chargedUnconfirmed === 0 &&
-      counts.confirmedUncharged === 0;
+      counts.confirmedUncharged === 0 &&
+      counts.moneyUnrecorded === 0 &&
+      counts.paymentsPending === 0 &&
+      counts.stockMismatched === 0;
     if (settled || Date.now() > deadline) return { ...counts, settleMs: Date.now() - started };
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -288,12 +304,32 @@ async function countOnce(shop: Shop, mesh: ChaosMesh, customers: readonly string
     duplicates: extra(placedEvents) + extra(confirmations) + extra(captures),
     doubleCharges: [...captures.values()].filter((n) => n > 1).length,
     chargedUnconfirmed: [...captures.keys()].filter((id) => !recordedIds.has(id) && !refunded.has(id)).length,
+    ...(await moneyAndStock(shop, all)),
     stillPending: all.filter((order) => order.status === OrderStatus.ORDER_STATUS_PENDING).length,
     confirmedUncharged: recorded.filter((order) => !captures.has(order.id) || refunded.has(order.id)).length,
     lost,
     outboxPending,
     settleMs: 0,
   };
+}
+
+/** What the card network's books and inventory's reservations say about the money and stock invariant. */
+async function moneyAndStock(shop: Shop, orders: readonly Order[]): Promise<Pick<Counts, "moneyUnrecorded" | "paymentsPending" | "stockMismatched">> {
+  const [money] = await shop.paymentsDb.query<{ unrecorded: number; pending: number }>(
+    `select (select count(*)::int from simulated_card_ledger l left join payments p on p.id = l.charge_id
+              where l.outcome = 'APPROVED' and (p.status is null or p.status not in ('CAPTURED', 'REFUNDED'))) as unrecorded,
+            (select count(*)::int from payments where status = 'PENDING') as pending`,
+  );
+  const reservations = new Map(
+    (await shop.inventoryDb.query<{ order_id: string; status: string }>("select order_id, status from reservations where order_id = any($1::text[])", [orders.map((order) => order.id)])).map(
+      (row) => [row.order_id, row.status],
+    ),
+  );
+  const stockMismatched = orders.filter((order) => {
+    const stock = reservations.get(order.id);
+    return order.status === OrderStatus.ORDER_STATUS_CONFIRMED ? stock !== "COMMITTED" : stock === "HELD" || stock === "COMMITTED";
+  }).length;
+  return { moneyUnrecorded: money!.unrecorded, paymentsPending: money!.pending, stockMismatched };
 }
 
 function countBy(ids: readonly string[], only: ReadonlySet<string>): Map<string, number> {

@@ -1,0 +1,62 @@
+import { type Queryable } from "@bazaar/runtime/db/database";
+import { type ChargeOutcome } from "./provider.js";
+
+/**
+ * The simulated card network's record of charges, by charge id. The first word
+ * on an id stands: a charge recorded twice keeps its first outcome (the network
+ * never moves money twice for one id), and a voided id is never charged.
+ */
+export interface CardLedger {
+  /** Record `outcome` for `chargeId` unless it has one; the outcome that stands, or "voided". */
+  record(chargeId: string, outcome: ChargeOutcome): Promise<ChargeOutcome | "voided">;
+  /** The outcome that stands for `chargeId`; undefined if none, and then the id is voided. */
+  resolve(chargeId: string): Promise<ChargeOutcome | undefined>;
+}
+
+type Entry = ChargeOutcome | "voided";
+
+/** The ledger in a table of payments' database (migrations/003), so it outlives a crash of payments. */
+export class PostgresCardLedger implements CardLedger {
+  constructor(private readonly db: Queryable) {}
+
+  async record(chargeId: string, outcome: ChargeOutcome): Promise<Entry> {
+    const declineReason = outcome.approved ? "" : outcome.reason;
+    return this.firstWord(chargeId, outcome.approved ? "APPROVED" : "DECLINED", declineReason);
+  }
+
+  async resolve(chargeId: string): Promise<ChargeOutcome | undefined> {
+    const entry = await this.firstWord(chargeId, "VOIDED", "");
+    return entry === "voided" ? undefined : entry;
+  }
+
+  /** Insert unless the id has a row (a concurrent insert waits, then yields), then read the row that stands. */
+  private async firstWord(chargeId: string, outcome: string, declineReason: string): Promise<Entry> {
+    await this.db.query(
+      "insert into simulated_card_ledger (charge_id, outcome, decline_reason) values ($1, $2, $3) on conflict (charge_id) do nothing",
+      [chargeId, outcome, declineReason],
+    );
+    const [row] = await this.db.query<{ outcome: string; decline_reason: string }>(
+      "select outcome, decline_reason from simulated_card_ledger where charge_id = $1",
+      [chargeId],
+    );
+    if (!row) throw new Error(`simulated card ledger lost charge ${chargeId}`);
+    if (row.outcome === "VOIDED") return "voided";
+    return row.outcome === "APPROVED" ? { approved: true } : { approved: false, reason: row.decline_reason };
+  }
+}
+
+/** The same rules in memory, for tests of the provider alone. */
+export class MemoryCardLedger implements CardLedger {
+  private readonly entries = new Map<string, Entry>();
+
+  async record(chargeId: string, outcome: ChargeOutcome): Promise<Entry> {
+    if (!this.entries.has(chargeId)) this.entries.set(chargeId, outcome);
+    return this.entries.get(chargeId)!;
+  }
+
+  async resolve(chargeId: string): Promise<ChargeOutcome | undefined> {
+    if (!this.entries.has(chargeId)) this.entries.set(chargeId, "voided");
+    const entry = this.entries.get(chargeId)!;
+    return entry === "voided" ? undefined : entry;
+  }
+}
