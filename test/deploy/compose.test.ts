@@ -133,6 +133,13 @@ describe("docker-compose.yml", () => {
       for (const volume of certificateMounts(service)) expect(["ca.pem", `${name}.pem`, `${name}-key.pem`], `${name}: ${volume}`).toContain(volume.split(":")[0]!.slice("./certs/".length));
   });
 
+  it("runs every service as the owner of certs/ (CERTS_UID:CERTS_GID), by default the image's user, so it can read its 0600 key", () => {
+    const imageUser = [...readRepoFile("Dockerfile").matchAll(/^USER\s+(\d+):(\d+)$/gm)].at(-1);
+    const [uid, gid] = [imageUser?.[1], imageUser?.[2]];
+    expect(uid, "the image's USER").toBeDefined();
+    for (const name of SERVICE_NAMES) expect(services[name]!.user, name).toBe(`\${CERTS_UID:-${uid}}:\${CERTS_GID:-${gid}}`);
+  });
+
   it("never turns mutual TLS off", () => {
     for (const [name, service] of Object.entries(services)) expect(composeEnv(service).TLS_MODE, name).not.toBe("insecure");
     for (const name of SERVICE_NAMES) expect(parseConfig(CONFIG_SCHEMAS[name]!, composeEnv(services[name]!)).TLS_MODE, name).toBe("mtls");

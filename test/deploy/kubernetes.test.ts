@@ -82,7 +82,7 @@ interface Container {
 }
 interface PodVolume {
   name: string;
-  secret?: { secretName: string };
+  secret?: { secretName: string; defaultMode?: number };
 }
 interface VolumeMount {
   name: string;
@@ -310,6 +310,16 @@ describe.skipIf(skip).each([
     }
     for (const object of workloadsOf(objects))
       for (const container of containersOf(object)) expect(environmentOf(container, objects).env.TLS_MODE, `${object.metadata.name} ${container.name}`).not.toBe("insecure");
+  });
+
+  it("mounts certificate Secrets 0440 for the pod's group, its user's, so no key is readable by others", () => {
+    for (const name of TLS_WORKLOADS) {
+      const pod = workload(name).spec.template.spec;
+      const volume = (pod.volumes as PodVolume[]).find((candidate) => candidate.secret?.secretName === tlsSecret(name))!;
+      expect(volume.secret!.defaultMode?.toString(8), name).toBe("440");
+      expect(pod.securityContext.fsGroup, name).toBeDefined();
+      expect(pod.securityContext.fsGroup, name).toBe(pod.securityContext.runAsGroup);
+    }
   });
 
   const kubectl = onPath("kubectl");
