@@ -3,6 +3,7 @@ import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
+import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import {
   CONFIG_SCHEMAS,
@@ -119,6 +120,12 @@ describe("docker-compose.yml", () => {
     expect(services.gateway!.env_file).toBe("deploy/dev.env");
     expect(JSON.stringify(services.gateway!.environment)).not.toContain("AUTH_JWT_SECRET");
     expect(composeEnv(services.gateway!).AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
+  });
+
+  it("allows development-only settings (BAZAAR_DEV_MODE=1) in every service: its passwords and key are dev.env's", () => {
+    for (const name of SERVICE_NAMES) expect(composeEnv(services[name]!)[DEV_MODE_VARIABLE], name).toBe("1");
+    // Set where development settings are meant, not carried in by the file that holds them.
+    expect(devEnvFile()[DEV_MODE_VARIABLE]).toBeUndefined();
   });
 
   it("mounts into each service only the CA and its own certificate and key, read-only, where TLS_DIR points", () => {

@@ -10,6 +10,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
+import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { identityOf } from "@bazaar/runtime/security/identity";
 import { createTransport } from "@bazaar/runtime/security/transport";
@@ -428,6 +429,11 @@ describe.skipIf(skip).each([
     const secret = objects.find((object) => object.kind === "Secret" && object.metadata.name === GATEWAY_AUTH_SECRET.name);
     if (overlay === "prod") expect(secret, "production supplies it").toBeUndefined();
     else expect(environmentOf(container!, objects).env.AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
+  });
+
+  it(overlay === "dev" ? "allows development-only settings (BAZAAR_DEV_MODE=1) in every service, which dev's Secrets need" : "never allows development-only settings (BAZAAR_DEV_MODE), anywhere", () => {
+    if (overlay === "prod") expect(JSON.stringify(objects)).not.toContain(DEV_MODE_VARIABLE);
+    else for (const name of SERVICE_NAMES) expect(environmentOf(containersOf(workload(name))[0]!, objects).env[DEV_MODE_VARIABLE], name).toBe("1");
   });
 
   it.runIf(overlay === "dev")("initialises its PostgreSQL with the same script as docker compose", () => {
