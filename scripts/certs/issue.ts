@@ -40,7 +40,7 @@ export const CERT_MODE = 0o644;
 const CLIENT_ONLY = new Set(["gateway", "operator"]);
 const SERVER_ONLY = new Set(["nats"]);
 
-export function tlsRoles(name: string): { server: boolean; client: boolean } {
+function tlsRoles(name: string): { server: boolean; client: boolean } {
   return { server: !CLIENT_ONLY.has(name), client: !SERVER_ONLY.has(name) };
 }
 
