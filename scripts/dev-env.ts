@@ -30,10 +30,5 @@ export function devAuthConfig(): AuthConfig {
   return parseConfig(authConfig, { ...process.env, AUTH_JWT_SECRET: devAuthSecret() });
 }
 
-/**
- * A service's database password in every development setup: `make up`'s embedded
- * cluster, docker compose and the Kubernetes dev overlay (deploy/postgres/init.sql).
- */
-export function devDatabasePassword(service: string): string {
-  return `${service}-dev`;
-}
+/** A service's database password in every development setup: the runtime's rule, which services refuse outside development. */
+export { devDatabasePassword } from "@bazaar/runtime/dev-mode";

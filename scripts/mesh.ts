@@ -96,6 +96,8 @@ function serviceComponent(name: ServiceName): Component {
       GRPC_ADDR: address,
       ADMIN_ADDR: `127.0.0.1:${PORTS[name].admin}`,
       DATABASE_URL: serviceDatabaseUrl(name),
+      // Its password is the committed development one (dev-env.ts): allowed on purpose here.
+      BAZAAR_DEV_MODE: "1",
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       NATS_URL,
       TLS_DIR,
@@ -125,6 +127,8 @@ function gatewayComponent(): Component {
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       // Customers' token key: the environment's, else deploy/dev.env's (`npm run -s token` signs with the same).
       AUTH_JWT_SECRET: devAuthSecret(),
+      // deploy/dev.env's key is a development-only setting: allowed on purpose here.
+      BAZAAR_DEV_MODE: "1",
     },
     health: () => httpHealth(`http://${address}/healthz`),
   };

@@ -118,6 +118,8 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
           GRPC_ADDR: grpc[name],
           ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
           DATABASE_URL: databaseUrl(name),
+          // The committed development passwords, as `make up` uses them: allowed on purpose here.
+          BAZAAR_DEV_MODE: "1",
           NATS_URL: nats.url,
           LOG_LEVEL: "info",
           ...tls,
@@ -145,6 +147,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
         LOG_LEVEL: "info",
         // The key bench/loadgen-worker.ts signs its customers' tokens with.
         AUTH_JWT_SECRET: devAuthSecret(),
+        BAZAAR_DEV_MODE: "1",
         ...tls,
         ...env,
       },

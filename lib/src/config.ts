@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { devModeFlag, devSettingRefused, hasDevDatabasePassword } from "./dev-mode.js";
 import { PORTS, type ServiceName } from "./ports.js";
 
 /**
@@ -80,6 +81,12 @@ export function baseServiceConfig(service: ServiceName) {
     ...transportVariables(),
     /** Who may call which method (security/policy.ts); unset: deploy/authz-policy.yaml. */
     AUTHZ_POLICY_FILE: z.string().min(1).optional(),
+    /** Development-only settings allowed (dev-mode.ts): here, the committed database passwords. */
+    BAZAAR_DEV_MODE: devModeFlag(),
+  }).superRefine((config, context) => {
+    if (!config.BAZAAR_DEV_MODE && hasDevDatabasePassword(config.DATABASE_URL)) {
+      context.addIssue({ code: "custom", path: ["DATABASE_URL"], message: devSettingRefused("logs in with the committed development password (<user>-dev)") });
+    }
   });
 }
 

@@ -28,6 +28,7 @@ describe("service configuration", () => {
       TLS_MODE: "mtls",
       TLS_DIR: "certs",
       AUTHZ_POLICY_FILE: undefined,
+      BAZAAR_DEV_MODE: false,
     });
   });
 
@@ -55,6 +56,7 @@ describe("service configuration", () => {
     [{ TLS_MODE: "off" }, "TLS_MODE", 'expected "mtls" or "insecure"'],
     [{ NATS_STREAM_REPLICAS: "7" }, "NATS_STREAM_REPLICAS", "from 1 to 5"],
     [{ TLS_DIR: "" }, "TLS_DIR", "non-empty"],
+    [{ BAZAAR_DEV_MODE: "yes" }, "BAZAAR_DEV_MODE", 'expected "1" (development-only settings allowed) or "0"'],
   ])("rejects %j naming the variable", (env, variable, expected) => {
     const message = configError(env);
     expect(message).toContain(`${variable}:`);
@@ -66,6 +68,20 @@ describe("service configuration", () => {
     expect(message).toContain("DATABASE_URL: expected postgres://");
     expect(message).toContain("got 26 characters, not shown");
     expect(message).not.toContain("hunter2");
+  });
+
+  it("refuses the committed development database password (<user>-dev) unless BAZAAR_DEV_MODE allows it", () => {
+    const devUrl = "postgres://catalog:catalog-dev@postgres:5432/catalog";
+    for (const flag of [undefined, "0", "false"]) {
+      const message = configError({ DATABASE_URL: devUrl, BAZAAR_DEV_MODE: flag });
+      expect(message, String(flag)).toContain("DATABASE_URL: logs in with the committed development password (<user>-dev)");
+      expect(message, String(flag)).toContain("BAZAAR_DEV_MODE=1");
+      expect(message).not.toContain("catalog-dev");
+    }
+    for (const flag of ["1", "true"]) expect(parseConfig(catalogConfig, { DATABASE_URL: devUrl, BAZAAR_DEV_MODE: flag }).BAZAAR_DEV_MODE, flag).toBe(true);
+    // Another user's development password, or no password at all, is not this user's: nothing to refuse.
+    expect(() => parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog:orders-dev@postgres:5432/catalog" })).not.toThrow();
+    expect(() => parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog@127.0.0.1:5432/catalog" })).not.toThrow();
   });
 
   it("lists every bad variable at once", () => {
@@ -81,6 +97,19 @@ describe("a service process with bad configuration", () => {
     expect(service.stderr).toContain("invalid configuration");
     expect(service.stderr).toContain('GRPC_ADDR: expected host:port, e.g. 127.0.0.1:50051 (got "not-an-address")');
     expect(service.stderr).toContain("LOG_LEVEL:");
+    expect(service.lines.filter((line) => line.msg === "listening")).toEqual([]);
+  });
+
+  it("exits with EX_CONFIG on the committed development database password without BAZAAR_DEV_MODE", async () => {
+    const service = spawnTs("services/catalog/src/main.ts", {
+      GRPC_ADDR: "127.0.0.1:0",
+      ADMIN_ADDR: "127.0.0.1:0",
+      DATABASE_URL: "postgres://catalog:catalog-dev@127.0.0.1:1/catalog",
+      BAZAAR_DEV_MODE: undefined,
+    });
+    expect(await service.exited).toBe(EXIT_CONFIG);
+    expect(service.stderr).toContain("DATABASE_URL: logs in with the committed development password");
+    expect(service.stderr).toContain("BAZAAR_DEV_MODE=1");
     expect(service.lines.filter((line) => line.msg === "listening")).toEqual([]);
   });
 

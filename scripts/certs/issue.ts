@@ -9,17 +9,40 @@
  * DNS and IP SANs cover how the mesh is dialed locally, in compose and in
  * Kubernetes; NATS maps a client to its user by the DNS SAN <name>.
  *
+ * A certificate may do only what its identity does (extendedKeyUsage, see
+ * TLS_ROLES): one that only calls cannot stand in for a server, and a server
+ * that never calls cannot log in anywhere as a client. Private keys are
+ * written 0600 from their first byte; certificates 0644.
+ *
  * RSA 2048 because node-forge, the one dependency-free X.509 writer on npm,
  * signs only RSA; key generation uses Node's native crypto.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import forge from "node-forge";
 import { identityUri } from "@bazaar/runtime/security/identity";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_DAYS = 3650;
 const LEAF_DAYS = 825;
+/** Private keys: their owner only. Compose runs the containers as that owner (CERTS_UID), Kubernetes mounts them 0440 for the pod's group. */
+export const KEY_MODE = 0o600;
+/** Certificates and the CA's certificate are public. */
+export const CERT_MODE = 0o644;
+
+/**
+ * Which side of a TLS handshake each identity takes. The services serve gRPC
+ * and call each other and NATS. The gateway only calls (its HTTP port is plain
+ * HTTP, TLS ends in front of it) and the operator is a person with grpcurl or
+ * the nats CLI. NATS only serves: its cluster routes do not use this certificate.
+ * Any other name (tests issue their own) is a service.
+ */
+const CLIENT_ONLY = new Set(["gateway", "operator"]);
+const SERVER_ONLY = new Set(["nats"]);
+
+function tlsRoles(name: string): { server: boolean; client: boolean } {
+  return { server: !CLIENT_ONLY.has(name), client: !SERVER_ONLY.has(name) };
+}
 
 export interface IssueOptions {
   /** Extra DNS names for every server certificate (e.g. a Kubernetes namespace's service names). */
@@ -42,27 +65,58 @@ export function certificateFiles(dir: string, name: string) {
  * is missing; returns the names it issued now.
  */
 export function ensureCertificates(dir: string, names: readonly string[], options: IssueOptions = {}): string[] {
-  // The directory, not the files, keeps the keys from other local users: compose
-  // bind-mounts each key file alone, and the containers' user (uid 1000) must read it.
   mkdirSync(dir, { recursive: true });
+  // The directory too: nobody else lists what is in it.
   chmodSync(dir, 0o700);
   const authority = loadOrCreateAuthority(dir);
   const issued: string[] = [];
   for (const name of names) {
     const files = certificateFiles(dir, name);
-    if (existsSync(files.cert) && existsSync(files.key)) continue;
+    if (existsSync(files.cert) && existsSync(files.key)) {
+      keepPrivate(files.key);
+      continue;
+    }
     const { cert, key } = issueLeaf(authority, name, options);
-    writeFileSync(files.key, key, { mode: 0o644 });
-    writeFileSync(files.cert, cert);
+    writeAtomically(files.key, key, KEY_MODE);
+    writeAtomically(files.cert, cert, CERT_MODE);
     issued.push(name);
   }
   return issued;
+}
+
+/**
+ * Write `file` whole or not at all, with `mode` from its first byte: a temporary
+ * file in the same directory, created with the mode (and fchmod, so no umask
+ * changes it), then renamed over the target. A key is never readable by
+ * others, not even for a moment, and an interrupted run leaves no half-written file.
+ */
+function writeAtomically(file: string, content: string, mode: number): void {
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    const fd = openSync(temporary, "wx", mode);
+    try {
+      fchmodSync(fd, mode);
+      writeFileSync(fd, content);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A key from an earlier run (once written 0644) is narrowed to its owner; anything else about it is kept. */
+function keepPrivate(keyFile: string): void {
+  if ((statSync(keyFile).mode & 0o777) !== KEY_MODE) chmodSync(keyFile, KEY_MODE);
 }
 
 function loadOrCreateAuthority(dir: string): Authority {
   const certFile = join(dir, "ca.pem");
   const keyFile = join(dir, "ca-key.pem");
   if (existsSync(certFile) && existsSync(keyFile)) {
+    keepPrivate(keyFile);
     return {
       cert: forge.pki.certificateFromPem(readFileSync(certFile, "utf8")),
       key: forge.pki.privateKeyFromPem(readFileSync(keyFile, "utf8")) as forge.pki.rsa.PrivateKey,
@@ -80,8 +134,8 @@ function loadOrCreateAuthority(dir: string): Authority {
     { name: "subjectKeyIdentifier" },
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
-  writeFileSync(keyFile, forge.pki.privateKeyToPem(keys.privateKey), { mode: 0o600 });
-  writeFileSync(certFile, forge.pki.certificateToPem(cert));
+  writeAtomically(keyFile, forge.pki.privateKeyToPem(keys.privateKey), KEY_MODE);
+  writeAtomically(certFile, forge.pki.certificateToPem(cert), CERT_MODE);
   return { cert, key: keys.privateKey };
 }
 
@@ -91,13 +145,12 @@ function issueLeaf(authority: Authority, name: string, options: IssueOptions): {
   prepare(cert, keys.publicKey, LEAF_DAYS);
   cert.setSubject([{ name: "commonName", value: name }, { name: "organizationName", value: "Bazaar" }]);
   cert.setIssuer(authority.cert.subject.attributes);
-  // Every identity but the operator also serves (services, NATS); all of them are clients.
-  const serves = name !== "operator";
+  const { server: serves, client } = tlsRoles(name);
   const dnsNames = serves ? [name, "localhost", ...(options.namespace ? [`${name}.${options.namespace}`, `${name}.${options.namespace}.svc`, `${name}.${options.namespace}.svc.cluster.local`] : [])] : [name];
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", clientAuth: true, serverAuth: serves },
+    { name: "extKeyUsage", serverAuth: serves, clientAuth: client },
     {
       name: "subjectAltName",
       altNames: [

@@ -3,6 +3,7 @@ import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
+import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import {
   CONFIG_SCHEMAS,
@@ -121,6 +122,12 @@ describe("docker-compose.yml", () => {
     expect(composeEnv(services.gateway!).AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
   });
 
+  it("allows development-only settings (BAZAAR_DEV_MODE=1) in every service: its passwords and key are dev.env's", () => {
+    for (const name of SERVICE_NAMES) expect(composeEnv(services[name]!)[DEV_MODE_VARIABLE], name).toBe("1");
+    // Set where development settings are meant, not carried in by the file that holds them.
+    expect(devEnvFile()[DEV_MODE_VARIABLE]).toBeUndefined();
+  });
+
   it("mounts into each service only the CA and its own certificate and key, read-only, where TLS_DIR points", () => {
     for (const name of SERVICE_NAMES) {
       const env = composeEnv(services[name]!);
@@ -131,6 +138,13 @@ describe("docker-compose.yml", () => {
     // Nor does anything else get someone else's key.
     for (const [name, service] of Object.entries(services))
       for (const volume of certificateMounts(service)) expect(["ca.pem", `${name}.pem`, `${name}-key.pem`], `${name}: ${volume}`).toContain(volume.split(":")[0]!.slice("./certs/".length));
+  });
+
+  it("runs every service as the owner of certs/ (CERTS_UID:CERTS_GID), by default the image's user, so it can read its 0600 key", () => {
+    const imageUser = [...readRepoFile("Dockerfile").matchAll(/^USER\s+(\d+):(\d+)$/gm)].at(-1);
+    const [uid, gid] = [imageUser?.[1], imageUser?.[2]];
+    expect(uid, "the image's USER").toBeDefined();
+    for (const name of SERVICE_NAMES) expect(services[name]!.user, name).toBe(`\${CERTS_UID:-${uid}}:\${CERTS_GID:-${gid}}`);
   });
 
   it("never turns mutual TLS off", () => {

@@ -10,6 +10,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
+import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { identityOf } from "@bazaar/runtime/security/identity";
 import { createTransport } from "@bazaar/runtime/security/transport";
@@ -82,7 +83,7 @@ interface Container {
 }
 interface PodVolume {
   name: string;
-  secret?: { secretName: string };
+  secret?: { secretName: string; defaultMode?: number };
 }
 interface VolumeMount {
   name: string;
@@ -312,6 +313,16 @@ describe.skipIf(skip).each([
       for (const container of containersOf(object)) expect(environmentOf(container, objects).env.TLS_MODE, `${object.metadata.name} ${container.name}`).not.toBe("insecure");
   });
 
+  it("mounts certificate Secrets 0440 for the pod's group, its user's, so no key is readable by others", () => {
+    for (const name of TLS_WORKLOADS) {
+      const pod = workload(name).spec.template.spec;
+      const volume = (pod.volumes as PodVolume[]).find((candidate) => candidate.secret?.secretName === tlsSecret(name))!;
+      expect(volume.secret!.defaultMode?.toString(8), name).toBe("440");
+      expect(pod.securityContext.fsGroup, name).toBeDefined();
+      expect(pod.securityContext.fsGroup, name).toBe(pod.securityContext.runAsGroup);
+    }
+  });
+
   const kubectl = onPath("kubectl");
   it.runIf(overlay === "dev" && kubectl !== undefined)("gets its certificate Secrets from scripts/k8s-dev-secrets.sh, files named as the runtime reads them", () => {
     const certs = testCertificates();
@@ -418,6 +429,11 @@ describe.skipIf(skip).each([
     const secret = objects.find((object) => object.kind === "Secret" && object.metadata.name === GATEWAY_AUTH_SECRET.name);
     if (overlay === "prod") expect(secret, "production supplies it").toBeUndefined();
     else expect(environmentOf(container!, objects).env.AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
+  });
+
+  it(overlay === "dev" ? "allows development-only settings (BAZAAR_DEV_MODE=1) in every service, which dev's Secrets need" : "never allows development-only settings (BAZAAR_DEV_MODE), anywhere", () => {
+    if (overlay === "prod") expect(JSON.stringify(objects)).not.toContain(DEV_MODE_VARIABLE);
+    else for (const name of SERVICE_NAMES) expect(environmentOf(containersOf(workload(name))[0]!, objects).env[DEV_MODE_VARIABLE], name).toBe("1");
   });
 
   it.runIf(overlay === "dev")("initialises its PostgreSQL with the same script as docker compose", () => {

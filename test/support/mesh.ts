@@ -125,6 +125,8 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
       REQUEST_TIMEOUT_MS: "20000",
       // Customers' token key: the environment's, else deploy/dev.env's (support/auth.ts signs with the same).
       AUTH_JWT_SECRET: devAuthSecret(),
+      // deploy/dev.env's key is a development-only setting: allowed on purpose here.
+      BAZAAR_DEV_MODE: "1",
     });
     const gatewayPort = Number((await gateway.logLine("listening", START_TIMEOUT_MS)).http_port);
 

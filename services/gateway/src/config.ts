@@ -1,12 +1,15 @@
 import { env, transportVariables } from "@bazaar/runtime/config";
+import { devModeFlag, devSettingRefused } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { z } from "zod";
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER, MIN_SECRET_LENGTH } from "./auth.js";
+import { isDevAuthSecret } from "./dev-key.js";
 
 /**
  * How customers' bearer tokens are checked (HS256 JWTs, see auth.ts). The
  * secret has no default on purpose: a gateway without one must not start, and
- * no key is built into the code. Development's lives in deploy/dev.env.
+ * no key is built into the code. Development's lives in deploy/dev.env, and the
+ * gateway takes it only with BAZAAR_DEV_MODE=1 (gatewayConfig).
  */
 export const authConfig = z.object({
   AUTH_JWT_SECRET: z.string({ error: "is required: the HS256 key customers' tokens are signed with" }).min(MIN_SECRET_LENGTH, `expected at least ${MIN_SECRET_LENGTH} characters`),
@@ -33,6 +36,12 @@ export const gatewayConfig = z.object({
   // It calls the services with the gateway certificate, as every other client in the mesh.
   ...transportVariables(),
   ...authConfig.shape,
+  /** Development-only settings allowed (@bazaar/runtime/dev-mode): here, deploy/dev.env's token key. */
+  BAZAAR_DEV_MODE: devModeFlag(),
+}).superRefine((config, context) => {
+  if (!config.BAZAAR_DEV_MODE && isDevAuthSecret(config.AUTH_JWT_SECRET)) {
+    context.addIssue({ code: "custom", path: ["AUTH_JWT_SECRET"], message: devSettingRefused("is the committed development key (deploy/dev.env)") });
+  }
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfig>;

@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { importLoadsUndici, repoRoot, type ServiceProcess, spawnTs } from "../../../lib/test/support/process.js";
+import { devEnvFile } from "../../../scripts/dev-env.js";
 import { signCustomerToken } from "../src/auth.js";
 import { bearer, testAuth } from "./support.js";
 
@@ -23,6 +24,8 @@ function spawnGateway(env: NodeJS.ProcessEnv): ServiceProcess {
     LOG_LEVEL: "info",
     AUTH_JWT_SECRET: testAuth.AUTH_JWT_SECRET,
     TLS_MODE: "insecure",
+    // Whatever the shell says: each test decides whether development settings are allowed.
+    BAZAAR_DEV_MODE: undefined,
     ...env,
   });
   running.push(gateway);
@@ -50,6 +53,26 @@ describe("gateway process", () => {
     const gateway = spawnGateway({ AUTH_JWT_SECRET: "x".repeat(31) });
     expect(await gateway.exited).toBe(78);
     expect(gateway.stderr).toContain("AUTH_JWT_SECRET: expected at least 32 characters");
+  });
+
+  it("exits 78 on deploy/dev.env's key without BAZAAR_DEV_MODE, naming both and never the key", async () => {
+    const devKey = devEnvFile().AUTH_JWT_SECRET!;
+    for (const flag of [undefined, "0"]) {
+      const gateway = spawnGateway({ AUTH_JWT_SECRET: devKey, BAZAAR_DEV_MODE: flag });
+      expect(await gateway.exited, String(flag)).toBe(78);
+      expect(gateway.stderr).toContain("AUTH_JWT_SECRET: is the committed development key (deploy/dev.env)");
+      expect(gateway.stderr).toContain("BAZAAR_DEV_MODE=1");
+      expect(gateway.stderr).not.toContain(devKey);
+      expect(gateway.lines.find((l) => l.msg === "listening")).toBeUndefined();
+    }
+  });
+
+  it("takes deploy/dev.env's key when BAZAAR_DEV_MODE=1 says development settings are meant", async () => {
+    const gateway = spawnGateway({ AUTH_JWT_SECRET: devEnvFile().AUTH_JWT_SECRET, BAZAAR_DEV_MODE: "1" });
+    const { http_port } = await gateway.logLine("listening");
+    expect((await fetch(`http://127.0.0.1:${http_port as number}/healthz`)).status).toBe(200);
+    gateway.child.kill("SIGTERM");
+    expect(await gateway.exited).toBe(0);
   });
 
   it.each(["SIGTERM", "SIGINT"] as const)("answers /healthz, then exits 0 on %s", async (signal) => {

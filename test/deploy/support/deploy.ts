@@ -70,6 +70,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
   volumes?: string[];
+  user?: string;
 }
 
 /** A compose service's environment as strings, whichever of the two forms it is written in, over its env_file(s), as compose does. */
