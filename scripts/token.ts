@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, EXIT_CONFIG } from "@bazaar/runtime/config";
 import { checkCustomerId } from "@bazaar/runtime/ids";
-import { RpcError, Violations } from "@bazaar/runtime/errors";
+import { DomainError, Violations } from "@bazaar/runtime/errors";
 import { DEFAULT_TTL_SECONDS, signCustomerToken } from "../services/gateway/src/auth.js";
 import { devAuthConfig } from "./dev-env.js";
 
@@ -37,7 +37,7 @@ function argumentsOf(): { customerId: string; ttlSeconds: number } {
     checkCustomerId(customerId, violations, "customer id");
     violations.throwIfAny();
   } catch (error) {
-    if (error instanceof RpcError) usageError(error.message);
+    if (error instanceof DomainError) usageError(error.message);
     throw error;
   }
   const ttl = parsed.values.ttl ?? String(DEFAULT_TTL_SECONDS);

@@ -1,7 +1,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { baseServiceConfig, parseConfig } from "./config.js";
 import { freshDatabase } from "./db/fresh-database.js";
-import { type FieldViolation, RpcError } from "./errors.js";
+import { DomainError, type FieldViolation } from "./errors.js";
 import { type ServiceName } from "./ports.js";
 import { type RunningService, type ServiceOptions, startService } from "./service.js";
 
@@ -42,20 +42,20 @@ export async function failureOf(call: Promise<unknown>): Promise<ServiceError> {
   return outcome.error;
 }
 
-/** The RpcError `run` throws; throws if it returns or throws anything else. */
-export function rpcErrorOf(run: () => unknown): RpcError {
+/** The DomainError `run` throws; throws if it returns or throws anything else. */
+export function domainErrorOf(run: () => unknown): DomainError {
   try {
     run();
   } catch (error) {
-    if (error instanceof RpcError) return error;
-    throw new Error(`expected an RpcError, got ${String(error)}`);
+    if (error instanceof DomainError) return error;
+    throw new Error(`expected a DomainError, got ${String(error)}`);
   }
-  throw new Error("expected an RpcError");
+  throw new Error("expected a DomainError");
 }
 
-/** The field violations of the INVALID_ARGUMENT `run` throws; throws if it throws anything else. */
+/** The field violations of the "invalid" error `run` throws; throws if it throws anything else. */
 export function violationsOf(run: () => unknown): FieldViolation[] {
-  const error = rpcErrorOf(run);
-  if (error.code !== status.INVALID_ARGUMENT) throw new Error(`expected INVALID_ARGUMENT, got ${status[error.code]}: ${error.message}`);
+  const error = domainErrorOf(run);
+  if (error.kind !== "invalid") throw new Error(`expected an invalid request, got ${error.kind}: ${error.message}`);
   return [...error.fieldViolations];
 }

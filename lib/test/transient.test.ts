@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { RpcError } from "../src/errors.js";
+import { dependencyUnavailable, preconditionFailed, timedOut } from "../src/errors.js";
 import { isTransient } from "../src/events/transient.js";
 
 // Which failures a consumer waits out (redelivered for as long as they last) and
@@ -18,8 +18,10 @@ describe("a transient failure", () => {
     ["a serialization failure (40001)", withCode("could not serialize access", "40001")],
     ["pg losing its connection", new Error("Connection terminated unexpectedly")],
     ["pg's pool timing out", new Error("timeout exceeded when trying to connect")],
-    ["a dependency unavailable", new RpcError(status.UNAVAILABLE, "payments is unavailable")],
-    ["a dependency too slow", withCode("Deadline exceeded", status.DEADLINE_EXCEEDED)],
+    ["a dependency unavailable", dependencyUnavailable("payments is unavailable")],
+    ["a dependency too slow", timedOut("payments did not answer in time")],
+    ["a dependency's call unavailable (gRPC)", withCode("No connection established", status.UNAVAILABLE)],
+    ["a dependency's call too slow (gRPC)", withCode("Deadline exceeded", status.DEADLINE_EXCEEDED)],
   ])("is %s", (_what, error) => {
     expect(isTransient(error)).toBe(true);
   });
@@ -28,7 +30,8 @@ describe("a transient failure", () => {
     ["a bug", new TypeError("Cannot read properties of undefined")],
     ["a constraint violated (23505)", withCode("duplicate key value violates unique constraint", "23505")],
     ["a syntax error (42601)", withCode("syntax error at or near", "42601")],
-    ["a rule that will not pass", new RpcError(status.FAILED_PRECONDITION, "payment was declined; there is nothing to refund")],
+    ["a rule that will not pass", preconditionFailed("payment was declined; there is nothing to refund")],
+    ["a refusal of a dependency (gRPC)", withCode("card declined", status.FAILED_PRECONDITION)],
     ["not an error at all", "a string"],
   ])("is not %s", (_what, error) => {
     expect(isTransient(error)).toBe(false);

@@ -1,4 +1,5 @@
 import { status } from "@grpc/grpc-js";
+import { DomainError, PASSING_KINDS } from "../errors.js";
 
 /**
  * Whether a handler's failure is the infrastructure's, worth waiting out, rather
@@ -10,6 +11,7 @@ import { status } from "@grpc/grpc-js";
  */
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if (error instanceof DomainError) return PASSING_KINDS.has(error.kind);
   const code: unknown = (error as { code?: unknown }).code;
   if (typeof code === "string" && (NETWORK_ERRORS.has(code) || TRANSIENT_SQLSTATE.test(code))) return true;
   if (typeof code === "number" && TRANSIENT_GRPC.has(code)) return true;

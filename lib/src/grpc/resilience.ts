@@ -13,9 +13,9 @@ import {
   TaskCancelledError,
 } from "cockatiel";
 import { contractRegistry } from "../contracts.js";
-import { RETRY_PUSHBACK_KEY } from "../errors.js";
 import { type Logger } from "../logger.js";
 import { CIRCUIT_STATE, clientResilienceMetrics } from "../observability/metrics.js";
+import { RETRY_PUSHBACK_KEY } from "./status.js";
 
 /**
  * What keeps one downstream's trouble from becoming ours: retries for the

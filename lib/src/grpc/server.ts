@@ -1,8 +1,9 @@
 import { context, SpanKind, SpanStatusCode, type TextMapGetter, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
-import { RpcError, toStatus, unavailable } from "../errors.js";
+import { DomainError, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
 import { runWithIncomingDeadline } from "./deadline.js";
+import { toStatus } from "./status.js";
 import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 
@@ -32,9 +33,9 @@ export type UnaryHandlers<D> = {
 
 /**
  * Register promise handlers for a generated service definition. This is the one
- * place where handler errors become statuses: an RpcError keeps its code,
- * message and field violations; anything else is a bug, logged with its stack
- * and answered INTERNAL without internals. `resolve` returns the handlers, or
+ * place where handler errors become statuses: a DomainError becomes its kind's
+ * status with its message and field violations (status.ts); anything else is a
+ * bug, logged with its stack and answered INTERNAL without internals. `resolve` returns the handlers, or
  * throws UNAVAILABLE while the service is still starting.
  */
 export function addUnaryService<D extends grpc.ServiceDefinition>(
@@ -139,8 +140,8 @@ function deadlineMs(deadline: grpc.Deadline): number {
 class MalformedRequest {
   constructor(private readonly reason: string) {}
 
-  error(path: string): RpcError {
-    return new RpcError(grpc.status.INVALID_ARGUMENT, `request to ${path} is not a valid protobuf message: ${this.reason}`);
+  error(path: string): DomainError {
+    return new DomainError("invalid", `request to ${path} is not a valid protobuf message: ${this.reason}`);
   }
 }
 
@@ -155,7 +156,7 @@ function decodeOrMark<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | M
 }
 
 function statusFor(error: unknown, path: string, logger: Logger): Partial<grpc.StatusObject> {
-  if (error instanceof RpcError) return toStatus(error);
+  if (error instanceof DomainError) return toStatus(error);
   logger.error({ err: error, rpc: path }, "unhandled error in handler");
   return { code: grpc.status.INTERNAL, details: "internal error" };
 }

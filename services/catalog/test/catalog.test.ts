@@ -1,6 +1,6 @@
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
-import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
-import { type FieldViolation } from "@bazaar/runtime/errors";
+import { Violations } from "@bazaar/runtime/errors";
 import { type CancelOrderRequest, type LineItem, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
-import { badRequest, invalidFields } from "./http-error.js";
+import { badRequest } from "./http-error.js";
 
 /*
  * JSON bodies and query strings → typed requests. Only the *shape* is checked
@@ -14,19 +14,6 @@ import { badRequest, invalidFields } from "./http-error.js";
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-
-/** Every shape problem of one request, so the client learns about all of them at once. */
-class Problems {
-  readonly list: FieldViolation[] = [];
-
-  add(field: string, description: string): void {
-    this.list.push({ field, description });
-  }
-
-  throwIfAny(): void {
-    if (this.list.length > 0) throw invalidFields(this.list);
-  }
-}
 
 type JsonObject = Record<string, unknown>;
 
@@ -42,7 +29,7 @@ function field(object: JsonObject, protoName: string): unknown {
   return value === null ? undefined : value;
 }
 
-function stringField(object: JsonObject, protoName: string, path: string, problems: Problems): string {
+function stringField(object: JsonObject, protoName: string, path: string, problems: Violations): string {
   const value = field(object, protoName);
   if (value === undefined) return "";
   if (typeof value === "string") return value;
@@ -50,7 +37,7 @@ function stringField(object: JsonObject, protoName: string, path: string, proble
   return "";
 }
 
-function int32Field(object: JsonObject, protoName: string, path: string, problems: Problems): number {
+function int32Field(object: JsonObject, protoName: string, path: string, problems: Violations): number {
   const value = field(object, protoName);
   if (value === undefined) return 0;
   if (typeof value !== "number" || !Number.isInteger(value)) {
@@ -73,7 +60,7 @@ function requireObject(body: unknown): JsonObject {
 /** POST /api/orders: {"customer_id", "items": [{"product_id", "quantity"}], "payment_token"}. */
 export function placeOrderRequestOf(body: unknown, idempotencyKey: string): PlaceOrderRequest {
   const object = requireObject(body);
-  const problems = new Problems();
+  const problems = new Violations();
   const customerId = stringField(object, "customer_id", "customer_id", problems);
   const items = lineItemsOf(field(object, "items"), problems);
   const paymentToken = stringField(object, "payment_token", "payment_token", problems);
@@ -81,7 +68,7 @@ export function placeOrderRequestOf(body: unknown, idempotencyKey: string): Plac
   return { customerId, items, paymentToken, idempotencyKey };
 }
 
-function lineItemsOf(value: unknown, problems: Problems): LineItem[] {
+function lineItemsOf(value: unknown, problems: Violations): LineItem[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
     problems.add("items", "must be an array of {product_id, quantity} objects");
@@ -103,7 +90,7 @@ function lineItemsOf(value: unknown, problems: Problems): LineItem[] {
 /** POST /api/orders/{id}/cancel: an optional {"reason"}. */
 export function cancelOrderRequestOf(orderId: string, body: unknown): CancelOrderRequest {
   if (body === undefined) return { orderId, reason: "" };
-  const problems = new Problems();
+  const problems = new Violations();
   const reason = stringField(requireObject(body), "reason", "reason", problems);
   problems.throwIfAny();
   return { orderId, reason };
@@ -111,7 +98,7 @@ export function cancelOrderRequestOf(orderId: string, body: unknown): CancelOrde
 
 /** ?page_size=&page_token= of every List route. */
 export function pageRequestOf(query: URLSearchParams): { pageSize: number; pageToken: string } {
-  const problems = new Problems();
+  const problems = new Violations();
   const text = (query.get("page_size") ?? "").trim();
   let pageSize = 0;
   if (text !== "") {

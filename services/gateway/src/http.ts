@@ -1,14 +1,15 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { status } from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { DomainError, notFound } from "@bazaar/runtime/errors";
 import { createNodeHttpServer } from "@bazaar/runtime/http-server";
 import { type Logger } from "@bazaar/runtime/logger";
 import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
 import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
 import { type Authenticate } from "./bearer.js";
-import { badRequest, HttpError, methodNotAllowed, notFound, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
+import { badRequest, HttpError, methodNotAllowed, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
 import { decodeParams, matchRoute } from "./router.js";
-import { codeNameOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
+import { codeNameOf, domainErrorResponseOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
 
 /** What a handler answers: a status and a JSON body (or `text`, sent as it is, for /metrics). */
 export interface Reply {
@@ -130,10 +131,10 @@ function headerValue(request: IncomingMessage, name: string): string | undefined
 
 function errorReply(error: unknown, log: Record<string, unknown>, logger: Logger): Reply {
   if (error instanceof HttpError) {
-    const violations = error.fieldViolations.length > 0 ? { field_violations: [...error.fieldViolations] } : {};
-    const body: ErrorBody = { error: { code: codeNameOf(error.code), message: error.message, ...violations } };
+    const body: ErrorBody = { error: { code: codeNameOf(error.code), message: error.message } };
     return { status: error.httpStatus, body, headers: { ...error.headers } };
   }
+  if (error instanceof DomainError) return domainErrorResponseOf(error);
   if (isServiceError(error)) {
     // The service's own words stay in our log, whatever the client is shown.
     log.grpc_code = codeNameOf(error.code);

@@ -9,7 +9,8 @@ import {
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { registry } from "@bazaar/runtime/observability/metrics";
 import { cancelOrderRequestOf, idempotencyKeyOf, pageRequestOf, placeOrderRequestOf } from "./body.js";
-import { forbidden, notFound } from "./http-error.js";
+import { notFound } from "@bazaar/runtime/errors";
+import { forbidden } from "./http-error.js";
 import { type Reply, type Route } from "./http.js";
 
 /** The services the gateway calls, one typed client each. */

@@ -1,5 +1,6 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { fieldViolationsOf, type FieldViolation } from "@bazaar/runtime/errors";
+import { type DomainError, type FieldViolation } from "@bazaar/runtime/errors";
+import { fieldViolationsOf, grpcCodeOf } from "@bazaar/runtime/grpc/status";
 
 /** The JSON error body of every failed request, whether the gateway or a service refused it. */
 export interface ErrorBody {
@@ -62,6 +63,13 @@ export function errorResponseOf(error: ServiceError): { status: number; body: Er
     status: httpStatus,
     body: { error: { code, message: error.details, ...(violations.length > 0 ? { field_violations: violations } : {}) } },
   };
+}
+
+/** What a client is told when the gateway itself refuses a request in the domain's words (a bad field, an unknown path). */
+export function domainErrorResponseOf(error: DomainError): { status: number; body: ErrorBody } {
+  const code = grpcCodeOf(error.kind);
+  const violations = error.fieldViolations.length > 0 ? { field_violations: [...error.fieldViolations] } : {};
+  return { status: httpStatusOf(code), body: { error: { code: codeNameOf(code), message: error.message, ...violations } } };
 }
 
 const SERVER_SIDE_MESSAGE: Record<number, string> = {

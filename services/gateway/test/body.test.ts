@@ -1,16 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { cancelOrderRequestOf, idempotencyKeyOf, pageRequestOf, placeOrderRequestOf } from "../src/body.js";
-import { HttpError } from "../src/http-error.js";
+import { DomainError } from "@bazaar/runtime/errors";
 
-/** The HttpError `parse` throws. */
-function refusal(parse: () => unknown): HttpError {
+/** The error `parse` throws: the request is invalid, in the runtime's words (the HTTP edge makes it a 400). */
+function refusal(parse: () => unknown): DomainError {
   try {
     parse();
   } catch (error) {
-    expect(error).toBeInstanceOf(HttpError);
-    return error as HttpError;
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe("invalid");
+    return error as DomainError;
   }
-  throw new Error("expected an HttpError");
+  throw new Error("expected a DomainError");
 }
 
 const fieldsOf = (parse: () => unknown) => refusal(parse).fieldViolations.map((v) => v.field);
@@ -71,7 +72,7 @@ describe("placeOrderRequestOf", () => {
   });
 
   it.each([null, [], "order", 42])("refuses a body that is not an object: %j", (body) => {
-    expect(refusal(() => placeOrderRequestOf(body, "k")).httpStatus).toBe(400);
+    expect(refusal(() => placeOrderRequestOf(body, "k")).message).toBe("body must be a JSON object");
   });
 
   it("does not read through to Object.prototype", () => {

@@ -8,7 +8,8 @@ import {
   type OrderServiceServer,
   type PlaceOrderRequest,
 } from "@bazaar/gen/bazaar/orders/v1/orders";
-import { invalidArgument, toStatus } from "@bazaar/runtime/errors";
+import { invalid } from "@bazaar/runtime/errors";
+import { toStatus } from "@bazaar/runtime/grpc/status";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../catalog/src/service.js";
@@ -57,7 +58,7 @@ const fakeOrders: OrderServiceServer = {
     if (call.request.paymentToken === "tok_broken") return callback(failWith(status.INTERNAL, "boom at 10.0.0.7"));
     const badQuantity = call.request.items.findIndex((item) => item.quantity < 1);
     if (badQuantity >= 0) {
-      return callback(toStatus(invalidArgument([{ field: `items[${badQuantity}].quantity`, description: "must be between 1 and 100" }])));
+      return callback(toStatus(invalid([{ field: `items[${badQuantity}].quantity`, description: "must be between 1 and 100" }])));
     }
     callback(null, { order: orderOf(call.request) });
   },

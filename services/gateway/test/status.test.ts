@@ -1,5 +1,6 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { invalidArgument, toStatus } from "@bazaar/runtime/errors";
+import { invalid } from "@bazaar/runtime/errors";
+import { toStatus } from "@bazaar/runtime/grpc/status";
 import { describe, expect, it } from "vitest";
 import { errorResponseOf, httpStatusOf, isServiceError } from "../src/status.js";
 
@@ -35,7 +36,7 @@ describe("gRPC status → HTTP status", () => {
 
 describe("error bodies", () => {
   it("carry the code name, the service's message and its field violations", () => {
-    const sent = toStatus(invalidArgument([{ field: "items[0].quantity", description: "must be between 1 and 100" }]));
+    const sent = toStatus(invalid([{ field: "items[0].quantity", description: "must be between 1 and 100" }]));
     const error = serviceError(status.INVALID_ARGUMENT, sent.details!, sent.metadata);
     expect(errorResponseOf(error)).toEqual({
       status: 400,

@@ -1,4 +1,4 @@
-import { failedPrecondition, Violations } from "@bazaar/runtime/errors";
+import { preconditionFailed, Violations } from "@bazaar/runtime/errors";
 import { checkId, checkProductId, PRODUCT_ID } from "@bazaar/runtime/ids";
 
 /** Inventory's rules, free of I/O: what a reservation request is, and what each state change does to stock. */
@@ -92,7 +92,7 @@ export const outOfStockMessage = (productId: string, available: number, requeste
  * that arrives after the compensation cannot hold stock that nobody will free.
  */
 export function reserveAgain(existing: Reservation): Reservation {
-  if (existing.state === "RELEASED") throw failedPrecondition(`reservation for order ${existing.orderId} was released`);
+  if (existing.state === "RELEASED") throw preconditionFailed(`reservation for order ${existing.orderId} was released`);
   return existing;
 }
 
@@ -120,6 +120,6 @@ export function commitEffect(reservation: Reservation): CommitEffect {
     case "COMMITTED":
       return "none";
     case "RELEASED":
-      throw failedPrecondition(`reservation for order ${reservation.orderId} was released`);
+      throw preconditionFailed(`reservation for order ${reservation.orderId} was released`);
   }
 }

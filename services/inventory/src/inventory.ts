@@ -1,5 +1,5 @@
 import { type Queryable } from "@bazaar/runtime/db/database";
-import { failedPrecondition, notFound } from "@bazaar/runtime/errors";
+import { preconditionFailed, notFound } from "@bazaar/runtime/errors";
 import {
   commitEffect,
   inLockOrder,
@@ -25,7 +25,7 @@ import {
  * Inventory's operations, each run inside a transaction the caller owns: the
  * gRPC handlers wrap one call in `db.transaction`, and an event consumer can
  * run the same operation in the transaction that records the event in its inbox.
- * Throwing (an RpcError included) rolls the whole transaction back.
+ * Throwing (a DomainError included) rolls the whole transaction back.
  */
 
 /** Hold stock for every line of the order, or for none of them. */
@@ -42,7 +42,7 @@ export async function reserveStock(tx: Queryable, request: ReserveRequest): Prom
     // that were held and the reservation itself.
     const stock = await readStock(tx, short.productId);
     if (!stock) throw notFound(`product ${short.productId} not found`);
-    throw failedPrecondition(outOfStockMessage(short.productId, stock.available, short.quantity));
+    throw preconditionFailed(outOfStockMessage(short.productId, stock.available, short.quantity));
   }
   await addReservationLines(tx, request.orderId, request.lines);
   return { orderId: request.orderId, lines: request.lines, state: "HELD" };

@@ -1,4 +1,3 @@
-import { status } from "@grpc/grpc-js";
 import { newId } from "@bazaar/runtime/ids";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,7 +11,7 @@ import {
   type Reservation,
   reserveAgain,
 } from "../src/domain.js";
-import { rpcErrorOf, violationsOf } from "@bazaar/runtime/testing";
+import { domainErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
 const orderId = newId("ord");
 const line = (productId: string, quantity = 1) => ({ productId, quantity });
@@ -99,8 +98,8 @@ describe("reservation transitions", () => {
   it("answers a repeated reserve with the existing reservation unless it was released", () => {
     expect(reserveAgain(reservation("HELD"))).toEqual(reservation("HELD"));
     expect(reserveAgain(reservation("COMMITTED"))).toEqual(reservation("COMMITTED"));
-    const error = rpcErrorOf(() => reserveAgain(reservation("RELEASED")));
-    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    const error = domainErrorOf(() => reserveAgain(reservation("RELEASED")));
+    expect(error.kind).toBe("precondition-failed");
     expect(error.message).toBe(`reservation for order ${orderId} was released`);
   });
 
@@ -113,6 +112,6 @@ describe("reservation transitions", () => {
   it("commits held units once and never a released reservation", () => {
     expect(commitEffect(reservation("HELD"))).toBe("take-held-units");
     expect(commitEffect(reservation("COMMITTED"))).toBe("none");
-    expect(rpcErrorOf(() => commitEffect(reservation("RELEASED"))).code).toBe(status.FAILED_PRECONDITION);
+    expect(domainErrorOf(() => commitEffect(reservation("RELEASED"))).kind).toBe("precondition-failed");
   });
 });

@@ -4,7 +4,7 @@ import {
   type ReservationLine,
   ReservationStatus,
 } from "@bazaar/gen/bazaar/inventory/v1/inventory";
-import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";

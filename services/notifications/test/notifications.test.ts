@@ -8,7 +8,7 @@ import {
 } from "@bazaar/gen/bazaar/notifications/v1/notifications";
 import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
 import { PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
-import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { events } from "@bazaar/runtime/events/catalog";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { ensureStream } from "@bazaar/runtime/events/nats";

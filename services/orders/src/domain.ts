@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { failedPrecondition, Violations } from "@bazaar/runtime/errors";
+import { type ErrorKind, preconditionFailed, Violations } from "@bazaar/runtime/errors";
 import { checkCustomerId, checkId, checkIdempotencyKey, checkProductId } from "@bazaar/runtime/ids";
 import { readPageSize, readPageToken } from "@bazaar/runtime/pagination";
 
@@ -24,8 +24,8 @@ export interface Order {
   customerId: string;
   status: OrderStatus;
   statusReason: string;
-  /** The gRPC status code a rejected order answered with. */
-  failureCode: number | undefined;
+  /** The kind of failure a rejected order answered with. */
+  failureKind: ErrorKind | undefined;
   lines: OrderLine[];
   total: Money | undefined;
   paymentId: string;
@@ -92,7 +92,7 @@ export function priceOrder(items: PlaceOrderCommand["items"], products: PricedPr
     return { productId: product.id, productName: product.name, quantity: item.quantity, unitPrice: product.price };
   });
   const currencies = new Set(lines.map((line) => line.unitPrice.currencyCode));
-  if (currencies.size > 1) throw failedPrecondition(`items are priced in several currencies (${[...currencies].join(", ")})`);
+  if (currencies.size > 1) throw preconditionFailed(`items are priced in several currencies (${[...currencies].join(", ")})`);
   const minorUnits = lines.reduce((sum, line) => sum + lineTotal(line).minorUnits, 0);
   return { lines, total: { currencyCode: lines[0]!.unitPrice.currencyCode, minorUnits } };
 }
@@ -105,8 +105,8 @@ export function lineTotal(line: OrderLine): Money {
 export function cancelAction(order: Order): "cancel" | "already-cancelled" {
   if (order.status === "CONFIRMED") return "cancel";
   if (order.status === "CANCELLED") return "already-cancelled";
-  if (order.status === "PENDING") throw failedPrecondition(`order ${order.id} is still being placed; retry`);
-  throw failedPrecondition(`order ${order.id} was rejected and cannot be cancelled`);
+  if (order.status === "PENDING") throw preconditionFailed(`order ${order.id} is still being placed; retry`);
+  throw preconditionFailed(`order ${order.id} was rejected and cannot be cancelled`);
 }
 
 export function parseOrderId(request: { orderId: string }): string {

@@ -1,9 +1,9 @@
-import { status, type ServiceError } from "@grpc/grpc-js";
 import { type CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { type InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { type PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
-import { dependencyUnavailable, fieldViolationsOf, failedPrecondition, RpcError } from "@bazaar/runtime/errors";
+import { conflict, DomainError, PASSING_KINDS, preconditionFailed, unavailable } from "@bazaar/runtime/errors";
+import { fromDownstream } from "@bazaar/runtime/grpc/status";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
@@ -83,7 +83,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     order = priceOrder(command.items, products);
   } catch (error) {
     await release(deps, orderId, log);
-    return reject(deps, pending, error instanceof RpcError ? error : failedPrecondition((error as Error).message));
+    return reject(deps, pending, error instanceof DomainError ? error : preconditionFailed((error as Error).message));
   }
 
   let paymentId: string;
@@ -118,7 +118,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     log.error({ err: error }, "could not confirm a charged order; compensating");
     await refund(deps, paymentId, "order could not be confirmed");
     await release(deps, orderId, log);
-    return reject(deps, pending, new RpcError(status.UNAVAILABLE, "the order could not be recorded; nothing was charged"));
+    return reject(deps, pending, unavailable("the order could not be recorded; nothing was charged"));
   }
   if (confirmed) return confirmed;
   // The sweeper rejected this order as stalled while the saga was still running (its confirm waited
@@ -138,17 +138,14 @@ async function refund(deps: PlaceOrderDeps, paymentId: string, reason: string): 
 /** The outcome of the first call with this idempotency key. */
 async function replay(deps: PlaceOrderDeps, customerId: string, idempotencyKey: string, digest: string): Promise<Order> {
   const order = await getOrderByKey(deps.db, customerId, idempotencyKey);
-  if (!order) throw new RpcError(status.ABORTED, "idempotency_key is being used concurrently; retry");
+  if (!order) throw conflict("idempotency_key is being used concurrently; retry");
   if (order.requestDigest !== digest) {
-    throw failedPrecondition(`idempotency_key was already used for a different order (${order.id})`);
+    throw preconditionFailed(`idempotency_key was already used for a different order (${order.id})`);
   }
-  if (order.status === "PENDING") throw new RpcError(status.ABORTED, `order ${order.id} is still being placed; retry`);
+  if (order.status === "PENDING") throw conflict(`order ${order.id} is still being placed; retry`);
   if (order.status === "REJECTED") throw rejectedOnRetry(order);
   return order;
 }
-
-/** The statuses that tell a client to try again: the fault was passing, not in the request. */
-const RETRYABLE = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.ABORTED, status.RESOURCE_EXHAUSTED]);
 
 /**
  * What a retry of a rejected order answers. A final rejection (declined card, out of
@@ -158,10 +155,10 @@ const RETRYABLE = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED,
  * The order is final (rejected, compensated), so the retry gets a final status that
  * names it and says what to do: place it again with a new key.
  */
-function rejectedOnRetry(order: Order): RpcError {
-  const code = order.failureCode ?? status.FAILED_PRECONDITION;
-  if (!RETRYABLE.has(code)) return new RpcError(code, order.statusReason);
-  return failedPrecondition(
+function rejectedOnRetry(order: Order): DomainError {
+  const kind = order.failureKind ?? "precondition-failed";
+  if (!PASSING_KINDS.has(kind)) return new DomainError(kind, order.statusReason);
+  return preconditionFailed(
     `order ${order.id} was rejected (${order.statusReason}); its stock and any charge are given back: place it again with a new idempotency_key`,
   );
 }
@@ -180,9 +177,9 @@ async function release(deps: PlaceOrderDeps, orderId: string, log: Logger): Prom
  * retry will get. If the order is no longer PENDING (the sweeper rejected it first)
  * its rejection and event are already recorded: there is nothing more to write.
  */
-async function reject(deps: PlaceOrderDeps, order: Order, error: RpcError): Promise<never> {
+async function reject(deps: PlaceOrderDeps, order: Order, error: DomainError): Promise<never> {
   await deps.db.transaction(async (tx) => {
-    const rejected = await rejectOrder(tx, order.id, error.message, error.code);
+    const rejected = await rejectOrder(tx, order.id, error.message, error.kind);
     if (!rejected) return;
     await deps.outbox.add(tx, events.orderRejected, {
       orderId: order.id,
@@ -192,28 +189,4 @@ async function reject(deps: PlaceOrderDeps, order: Order, error: RpcError): Prom
     });
   });
   throw error;
-}
-
-/**
- * A dependency's failure as this service's answer. The client's own mistakes
- * (unknown product, out of stock, declined card, bad token) keep their code;
- * anything else means the dependency is down or slow.
- */
-export function fromDownstream(error: unknown, dependency: string): RpcError {
-  if (error instanceof RpcError) return error;
-  const { code, details } = error as ServiceError;
-  switch (code) {
-    case status.NOT_FOUND:
-    case status.FAILED_PRECONDITION:
-      return new RpcError(code, details);
-    case status.INVALID_ARGUMENT:
-      return new RpcError(code, details, fieldViolationsOf(error as ServiceError));
-    case status.DEADLINE_EXCEEDED:
-      return new RpcError(code, `${dependency} did not answer in time`);
-    default:
-      // Orders' client already retried what could be retried: the caller must not multiply it. The words
-      // reach the customer (the order's reason, OrderRejected, the notification): the dependency's own
-      // details (addresses, connection errors) stay in orders' log, written where the saga fails.
-      return dependencyUnavailable(`${dependency} is unavailable`);
-  }
 }

@@ -1,4 +1,3 @@
-import { status } from "@grpc/grpc-js";
 import { type Database } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
@@ -23,7 +22,7 @@ export async function rejectStalledOrders(deps: { db: Database; outbox: Outbox }
   const rejected: string[] = [];
   for (const { id } of stalled) {
     await deps.db.transaction(async (tx) => {
-      const updated = await rejectOrder(tx, id, STALLED_REASON, status.UNAVAILABLE);
+      const updated = await rejectOrder(tx, id, STALLED_REASON, "unavailable");
       if (!updated) return; // its saga finished meanwhile
       await deps.outbox.add(tx, events.orderRejected, {
         orderId: id,

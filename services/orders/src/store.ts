@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { type Queryable } from "@bazaar/runtime/db/database";
+import { type ErrorKind } from "@bazaar/runtime/errors";
 import { type Money, type Order, type OrderLine, type OrderPageQuery, type OrderStatus } from "./domain.js";
 
 /** SQL for orders' own database. */
@@ -13,7 +14,7 @@ interface OrderRow {
   request_digest: string;
   status: OrderStatus;
   status_reason: string;
-  failure_code: number | null;
+  failure_kind: ErrorKind | null;
   currency_code: string | null;
   total_minor: number | null;
   payment_id: string;
@@ -31,7 +32,7 @@ interface LineRow {
 }
 
 const ORDER_COLUMNS =
-  "id, customer_id, request_digest, status, status_reason, failure_code, currency_code, total_minor, payment_id, created_at, updated_at";
+  "id, customer_id, request_digest, status, status_reason, failure_kind, currency_code, total_minor, payment_id, created_at, updated_at";
 
 const toOrder = (row: OrderRow, lines: OrderLine[]): Order => ({
   id: row.id,
@@ -39,7 +40,7 @@ const toOrder = (row: OrderRow, lines: OrderLine[]): Order => ({
   requestDigest: row.request_digest,
   status: row.status,
   statusReason: row.status_reason,
-  failureCode: row.failure_code ?? undefined,
+  failureKind: row.failure_kind ?? undefined,
   total: row.currency_code === null || row.total_minor === null ? undefined : { currencyCode: row.currency_code, minorUnits: row.total_minor },
   paymentId: row.payment_id,
   createdAt: row.created_at,
@@ -164,11 +165,11 @@ export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[]
 }
 
 /** PENDING → REJECTED. Undefined: the order is no longer PENDING, and nothing was written. */
-export async function rejectOrder(tx: Queryable, id: string, reason: string, failureCode: number): Promise<Order | undefined> {
+export async function rejectOrder(tx: Queryable, id: string, reason: string, failureKind: ErrorKind): Promise<Order | undefined> {
   const rows = await tx.query<OrderRow>(
-    `update orders set status = 'REJECTED', status_reason = $2, failure_code = $3, updated_at = now()
+    `update orders set status = 'REJECTED', status_reason = $2, failure_kind = $3, updated_at = now()
       where id = $1 and status = 'PENDING' returning ${ORDER_COLUMNS}`,
-    [id, reason, failureCode],
+    [id, reason, failureKind],
   );
   return (await withLines(tx, rows))[0];
 }

@@ -1,5 +1,4 @@
-import { status, type ServiceError, Metadata } from "@grpc/grpc-js";
-import { RpcError } from "@bazaar/runtime/errors";
+import { DomainError } from "@bazaar/runtime/errors";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { describe, expect, it } from "vitest";
 import {
@@ -15,7 +14,6 @@ import {
   priceOrder,
   requestDigest,
 } from "../src/domain.js";
-import { fromDownstream } from "../src/place-order.js";
 import { violationsOf } from "@bazaar/runtime/testing";
 
 // Orders' rules without I/O: validation, pricing, idempotency fingerprints,
@@ -40,7 +38,7 @@ const order = (orderStatus: OrderStatus): Order => ({
   customerId: "alice",
   status: orderStatus,
   statusReason: "",
-  failureCode: undefined,
+  failureKind: undefined,
   lines: [],
   total: undefined,
   paymentId: "",
@@ -228,9 +226,9 @@ describe("priceOrder", () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(RpcError);
-    expect((thrown as RpcError).code).toBe(status.FAILED_PRECONDITION);
-    expect((thrown as RpcError).message).toMatch(/EUR.*USD/);
+    expect(thrown).toBeInstanceOf(DomainError);
+    expect((thrown as DomainError).kind).toBe("precondition-failed");
+    expect((thrown as DomainError).message).toMatch(/EUR.*USD/);
   });
 });
 
@@ -246,12 +244,12 @@ describe("cancelAction", () => {
   it.each<[OrderStatus, RegExp]>([
     ["REJECTED", /rejected/],
     ["PENDING", /still being placed/],
-  ])("refuses to cancel a %s order with FAILED_PRECONDITION", (orderStatus, message) => {
+  ])("refuses to cancel a %s order: precondition failed", (orderStatus, message) => {
     expect(() => cancelAction(order(orderStatus))).toThrow(message);
     try {
       cancelAction(order(orderStatus));
     } catch (error) {
-      expect((error as RpcError).code).toBe(status.FAILED_PRECONDITION);
+      expect((error as DomainError).kind).toBe("precondition-failed");
     }
   });
 });
@@ -289,44 +287,4 @@ describe("order ids, cancel and list requests", () => {
       expect(fieldsOf(() => parseListOrders({ customerId: "alice", pageSize: 2, pageToken: forged }))).toEqual(["page_token"]);
     },
   );
-});
-
-describe("fromDownstream", () => {
-  const serviceError = (code: status, details: string): ServiceError =>
-    Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() });
-
-  it.each<[keyof typeof status, keyof typeof status]>([
-    ["NOT_FOUND", "NOT_FOUND"],
-    ["FAILED_PRECONDITION", "FAILED_PRECONDITION"],
-    ["INVALID_ARGUMENT", "INVALID_ARGUMENT"],
-    ["DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED"],
-    ["UNAVAILABLE", "UNAVAILABLE"],
-    ["INTERNAL", "UNAVAILABLE"],
-    ["UNKNOWN", "UNAVAILABLE"],
-    ["RESOURCE_EXHAUSTED", "UNAVAILABLE"],
-    ["UNIMPLEMENTED", "UNAVAILABLE"],
-    ["CANCELLED", "UNAVAILABLE"],
-  ])("maps a dependency's %s to %s", (code, expected) => {
-    const mapped = fromDownstream(serviceError(status[code], "something happened"), "payments");
-    expect(mapped).toBeInstanceOf(RpcError);
-    expect(mapped.code).toBe(status[expected]);
-  });
-
-  it("keeps the dependency's reason for the client's own mistakes", () => {
-    expect(fromDownstream(serviceError(status.FAILED_PRECONDITION, "card declined: insufficient funds"), "payments").message).toBe(
-      "card declined: insufficient funds",
-    );
-    expect(fromDownstream(serviceError(status.NOT_FOUND, "product nope-nope not found"), "catalog").message).toBe("product nope-nope not found");
-  });
-
-  it("names the dependency that was down or slow", () => {
-    expect(fromDownstream(serviceError(status.DEADLINE_EXCEEDED, "Deadline exceeded"), "payments").message).toBe("payments did not answer in time");
-    const down = fromDownstream(serviceError(status.UNAVAILABLE, "No connection established. Last error: connect ECONNREFUSED 10.0.0.7:50052"), "inventory");
-    expect(down.message).toBe("inventory is unavailable");
-  });
-
-  it("passes an RpcError through unchanged", () => {
-    const error = new RpcError(status.FAILED_PRECONDITION, "mixed currencies");
-    expect(fromDownstream(error, "catalog")).toBe(error);
-  });
 });

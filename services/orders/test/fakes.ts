@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { RpcError, toStatus } from "@bazaar/runtime/errors";
+import { DomainError } from "@bazaar/runtime/errors";
+import { toStatus } from "@bazaar/runtime/grpc/status";
 import { bindServer } from "@bazaar/runtime/grpc/server";
 
 /**
@@ -12,7 +13,7 @@ import { bindServer } from "@bazaar/runtime/grpc/server";
 type RequestOf<M> = M extends { requestDeserialize(bytes: Buffer): infer R } ? R : never;
 type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
 
-/** What one method does with a request: return the response, or throw an RpcError for a status. */
+/** What one method does with a request: return the response, or throw a DomainError for a status. */
 export type Behaviour<M> = (request: RequestOf<M>) => ResponseOf<M> | Promise<ResponseOf<M>>;
 export type Behaviours<D> = { -readonly [K in keyof D]: Behaviour<D[K]> };
 
@@ -53,7 +54,7 @@ export async function startFake<D extends grpc.ServiceDefinition>(definition: D,
         .then(
           (response) => callback(null, response),
           (error: unknown) =>
-            callback(error instanceof RpcError ? toStatus(error) : { code: grpc.status.INTERNAL, details: String(error) }),
+            callback(error instanceof DomainError ? toStatus(error) : { code: grpc.status.INTERNAL, details: String(error) }),
         );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }

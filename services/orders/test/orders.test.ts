@@ -9,7 +9,8 @@ import { type Order, OrderServiceService, OrderStatus, type PlaceOrderRequest } 
 import { PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
-import { failedPrecondition, fieldViolationsOf, notFound, RpcError } from "@bazaar/runtime/errors";
+import { notFound, preconditionFailed, unavailable } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { type Implementation } from "@bazaar/runtime/service";
@@ -94,7 +95,7 @@ beforeAll(async () => {
         },
       }),
       refund: () => {
-        throw failedPrecondition("not used by these tests");
+        throw preconditionFailed("not used by these tests");
       },
       getPayment: ({ paymentId }) => {
         throw notFound(`payment ${paymentId} not found`);
@@ -310,7 +311,7 @@ describe("PlaceOrder", () => {
 
   it("rejects an order whose card is declined: releases the stock, records REJECTED, publishes OrderRejected, answers a retry the same", async () => {
     payments.behave.charge = () => {
-      throw failedPrecondition("card declined: insufficient funds");
+      throw preconditionFailed("card declined: insufficient funds");
     };
     const request = placeRequest();
     const error = await failureOf(orders.placeOrder(request));
@@ -341,7 +342,7 @@ describe("PlaceOrder", () => {
 
   it("rejects an order that is out of stock with FAILED_PRECONDITION, never charging", async () => {
     inventory.behave.reserveStock = () => {
-      throw failedPrecondition("not enough stock of v60-dripper: 1 available");
+      throw preconditionFailed("not enough stock of v60-dripper: 1 available");
     };
     const error = await failureOf(orders.placeOrder(placeRequest()));
     expect(error.code).toBe(status.FAILED_PRECONDITION);
@@ -540,7 +541,7 @@ describe("CancelOrder", () => {
 
   it("refuses to cancel a rejected order with FAILED_PRECONDITION", async () => {
     payments.behave.charge = () => {
-      throw failedPrecondition("card declined");
+      throw preconditionFailed("card declined");
     };
     await failureOf(orders.placeOrder(placeRequest()));
     const orderId = orderIdSentToInventory();
@@ -594,8 +595,8 @@ describe("ListOrders", () => {
     // Newest first: .000300, .000200, .000100 of the same millisecond.
     for (const [index, id] of ids.entries()) {
       await db.query(
-        `insert into orders (id, customer_id, idempotency_key, request_digest, status, status_reason, failure_code, created_at, updated_at)
-         values ($1, $2, $3, '', 'REJECTED', 'planted by the test', 9, $4, $4)`,
+        `insert into orders (id, customer_id, idempotency_key, request_digest, status, status_reason, failure_kind, created_at, updated_at)
+         values ($1, $2, $3, '', 'REJECTED', 'planted by the test', 'precondition-failed', $4, $4)`,
         [id, customerId, `key-${id}`, `2026-01-01T00:00:00.000${3 - index}00Z`],
       );
     }
@@ -698,8 +699,8 @@ describe("any interleaving of a saga with the sweeper and a cancel", () => {
       payments.behave.charge = async (request) => {
         chargeAsked();
         await gate;
-        if (answer === "decline") throw failedPrecondition("card declined: insufficient funds");
-        if (answer === "fail") throw new RpcError(status.UNAVAILABLE, "payments is restarting");
+        if (answer === "decline") throw preconditionFailed("card declined: insufficient funds");
+        if (answer === "fail") throw unavailable("payments is restarting");
         return capture(request);
       };
       const placing = orders.placeOrder(placeRequest()).then(

@@ -33,7 +33,7 @@ describe("the stalled order sweep", () => {
     const running = await pendingOrder(1000);
 
     expect(await rejectStalledOrders({ db, outbox: new Outbox() }, 30_000)).toEqual([stalled]);
-    expect(await getOrder(db, stalled)).toMatchObject({ status: "REJECTED", statusReason: STALLED_REASON, failureCode: 14 });
+    expect(await getOrder(db, stalled)).toMatchObject({ status: "REJECTED", statusReason: STALLED_REASON, failureKind: "unavailable" });
     expect((await getOrder(db, running))?.status).toBe("PENDING");
 
     const rows = await db.query<{ type_name: string; payload: Uint8Array }>("select type_name, payload from outbox");

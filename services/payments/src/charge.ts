@@ -1,6 +1,5 @@
-import { status } from "@grpc/grpc-js";
 import { type Database, type Queryable } from "@bazaar/runtime/db/database";
-import { RpcError, unavailable } from "@bazaar/runtime/errors";
+import { cancelled, type DomainError, unavailable } from "@bazaar/runtime/errors";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
@@ -160,14 +159,11 @@ async function askProvider(provider: CardProvider, paymentId: string, command: C
   }
 }
 
-/** The status for a provider call that moved no money. None of them names the token. */
-function providerFailure(error: unknown, callSignal: AbortSignal, logger: Logger, paymentId: string): RpcError {
+/** The error for a provider call that moved no money. None of them names the token. */
+function providerFailure(error: unknown, callSignal: AbortSignal, logger: Logger, paymentId: string): DomainError {
   if (callSignal.aborted) {
     // Nobody reads this answer (grpc-js has already told the client); it is for the log line.
-    return new RpcError(
-      status.CANCELLED,
-      "charge abandoned: the call was cancelled or its deadline passed; nothing was charged",
-    );
+    return cancelled("charge abandoned: the call was cancelled or its deadline passed; nothing was charged");
   }
   if (error instanceof ProviderTimeout) {
     return unavailable(`the card provider did not answer within ${PROVIDER_TIMEOUT_MS} ms; nothing was charged, retry`);

@@ -1,5 +1,4 @@
-import { status } from "@grpc/grpc-js";
-import { failedPrecondition, RpcError, Violations } from "@bazaar/runtime/errors";
+import { conflict, preconditionFailed, Violations } from "@bazaar/runtime/errors";
 import { checkCustomerId, checkId, checkIdempotencyKey } from "@bazaar/runtime/ids";
 
 /** The payments rules, free of I/O: what a valid charge is, what a repeated key means, when a refund is allowed. */
@@ -112,7 +111,7 @@ export function checkSameCharge(earlier: Payment, command: ChargeCommand): void 
   ].filter((field) => field !== false);
   if (differing.length > 0) {
     const what = `${differing.join(", ")} differ`;
-    throw failedPrecondition(
+    throw preconditionFailed(
       `idempotency_key ${command.idempotencyKey} was used for a different charge (${what}); use a new key for a new charge`,
     );
   }
@@ -128,10 +127,10 @@ export function chargeResult(payment: Payment): Payment {
   return payment;
 }
 
-export const cardDeclined = (reason: string) => failedPrecondition(`card declined: ${reason}`);
+export const cardDeclined = (reason: string) => preconditionFailed(`card declined: ${reason}`);
 
 /** ABORTED, because the caller should retry: by then the other call has settled the charge. */
-export const chargeInProgress = () => new RpcError(status.ABORTED, "a charge with this key is in progress; retry");
+export const chargeInProgress = () => conflict("a charge with this key is in progress; retry");
 
 /** What a refund does to a payment: refund it now, or nothing because it already was (money goes back once). */
 export function refundAction(payment: Payment): "refund" | "already-refunded" {
@@ -141,7 +140,7 @@ export function refundAction(payment: Payment): "refund" | "already-refunded" {
     case "REFUNDED":
       return "already-refunded";
     case "DECLINED":
-      throw failedPrecondition(`payment ${payment.id} was declined; there is nothing to refund`);
+      throw preconditionFailed(`payment ${payment.id} was declined; there is nothing to refund`);
     case "PENDING":
       throw chargeInProgress();
   }

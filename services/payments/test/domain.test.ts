@@ -1,4 +1,3 @@
-import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import {
   type ChargeCommand,
@@ -12,7 +11,7 @@ import {
 } from "../src/domain.js";
 import { MemoryCardLedger } from "../src/card-ledger.js";
 import { ChargeVoided, type ChargeOutcome, SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
-import { rpcErrorOf, violationsOf } from "@bazaar/runtime/testing";
+import { domainErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
 const provider = new SimulatedCardProvider(new MemoryCardLedger(), 0);
 const tokenProblem = (token: string) => provider.tokenProblem(token);
@@ -89,8 +88,8 @@ describe("parseCharge", () => {
   });
 
   it("rejects an unknown token listing the test tokens, without echoing the token", () => {
-    const error = rpcErrorOf(() => parseCharge({ ...validCharge, paymentToken: "tok_live_SECRET4242" }, tokenProblem));
-    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    const error = domainErrorOf(() => parseCharge({ ...validCharge, paymentToken: "tok_live_SECRET4242" }, tokenProblem));
+    expect(error.kind).toBe("invalid");
     const [violation] = error.fieldViolations;
     expect(violation!.field).toBe("payment_token");
     for (const token of Object.keys(TEST_TOKENS)) expect(violation!.description).toContain(token);
@@ -131,8 +130,8 @@ describe("a repeated idempotency key", () => {
     ["amount.currency_code", { amount: { currencyCode: "USD", minorUnits: 1999 } }],
     ["amount.minor_units", { amount: { currencyCode: "EUR", minorUnits: 2000 } }],
   ])("with another %s is FAILED_PRECONDITION", (field, overrides) => {
-    const error = rpcErrorOf(() => checkSameCharge(payment(), { ...command, ...overrides }));
-    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    const error = domainErrorOf(() => checkSameCharge(payment(), { ...command, ...overrides }));
+    expect(error.kind).toBe("precondition-failed");
     expect(error.message).toContain(`idempotency_key ${command.idempotencyKey} was used for a different charge`);
     expect(error.message).toContain(field);
   });
@@ -141,11 +140,11 @@ describe("a repeated idempotency key", () => {
     expect(chargeResult(payment())).toEqual(payment());
     expect(chargeResult(payment({ status: "REFUNDED" })).status).toBe("REFUNDED");
 
-    const declined = rpcErrorOf(() => chargeResult(payment({ status: "DECLINED", declineReason: "insufficient_funds" })));
-    expect(declined.code).toBe(status.FAILED_PRECONDITION);
+    const declined = domainErrorOf(() => chargeResult(payment({ status: "DECLINED", declineReason: "insufficient_funds" })));
+    expect(declined.kind).toBe("precondition-failed");
     expect(declined.message).toBe("card declined: insufficient_funds");
 
-    expect(rpcErrorOf(() => chargeResult(payment({ status: "PENDING" }))).code).toBe(status.ABORTED);
+    expect(domainErrorOf(() => chargeResult(payment({ status: "PENDING" }))).kind).toBe("conflict");
   });
 });
 
@@ -156,10 +155,8 @@ describe("refunds", () => {
   });
 
   it("refuse a declined payment and ask to retry a pending one", () => {
-    expect(rpcErrorOf(() => refundAction(payment({ status: "DECLINED", declineReason: "card_declined" }))).code).toBe(
-      status.FAILED_PRECONDITION,
-    );
-    expect(rpcErrorOf(() => refundAction(payment({ status: "PENDING" }))).code).toBe(status.ABORTED);
+    expect(domainErrorOf(() => refundAction(payment({ status: "DECLINED", declineReason: "card_declined" }))).kind).toBe("precondition-failed");
+    expect(domainErrorOf(() => refundAction(payment({ status: "PENDING" }))).kind).toBe("conflict");
   });
 });
 

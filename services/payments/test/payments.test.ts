@@ -6,7 +6,7 @@ import { type ChargeRequest, PaymentServiceService, PaymentStatus } from "@bazaa
 import { type Database } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/runtime/events/catalog";
 import { Outbox } from "@bazaar/runtime/events/outbox";
-import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { type Implementation, type ServiceDeps } from "@bazaar/runtime/service";

@@ -1,5 +1,5 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
-import { fieldViolationsOf } from "@bazaar/runtime/errors";
+import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { type DynamicClient } from "./dynamic-client.js";
 import { readJson } from "./repo.js";
 

@@ -1,0 +1,51 @@
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
+import { freshDatabase } from "@bazaar/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getOrder, migrationsDir } from "../src/store.js";
+
+// A database made by an earlier version keeps what its rows meant after the upgrade.
+
+let db: Database;
+let earlier: string;
+beforeAll(async () => {
+  db = await openDatabase(await freshDatabase("orders_upgrade"));
+  await migrate(db, fileURLToPath(new URL("../../../lib/migrations", import.meta.url)));
+  // The schema as it was before 003: the same first two migrations, alone in a folder.
+  earlier = mkdtempSync(join(tmpdir(), "orders-migrations-"));
+  for (const file of ["001_create_orders.sql", "002_idempotency_key_per_customer.sql"]) cpSync(join(migrationsDir, file), join(earlier, file));
+  await migrate(db, earlier);
+});
+afterAll(async () => {
+  await db?.close();
+  rmSync(earlier, { recursive: true, force: true });
+});
+
+describe("003_failure_kind", () => {
+  it("turns each rejected order's gRPC code into the kind it meant", async () => {
+    const rejected = { ord_unavailable: 14, ord_declined: 9, ord_unknown_product: 5, ord_too_slow: 4, ord_bad_field: 3 } as const;
+    for (const [id, code] of Object.entries(rejected)) {
+      await db.query(
+        `insert into orders (id, customer_id, idempotency_key, request_digest, status, status_reason, failure_code)
+         values ($1, 'upgrader', $1, '', 'REJECTED', 'from before', $2)`,
+        [id, code],
+      );
+    }
+    await db.query("insert into orders (id, customer_id, idempotency_key, request_digest, status) values ('ord_confirmed', 'upgrader', 'k', '', 'CONFIRMED')");
+
+    expect(await migrate(db, migrationsDir)).toEqual(["003_failure_kind.sql"]);
+    const kinds = Object.fromEntries(await Promise.all(Object.keys(rejected).map(async (id) => [id, (await getOrder(db, id))?.failureKind] as const)));
+    expect(kinds).toEqual({
+      ord_unavailable: "unavailable",
+      ord_declined: "precondition-failed",
+      ord_unknown_product: "not-found",
+      ord_too_slow: "timed-out",
+      ord_bad_field: "invalid",
+    });
+    expect((await getOrder(db, "ord_confirmed"))?.failureKind).toBeUndefined();
+  });
+});
