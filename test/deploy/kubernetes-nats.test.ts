@@ -19,7 +19,7 @@ import { natsPod, withoutBlock } from "./support/nats-config.js";
 // filesystem is read-only).
 
 const renderer = kustomizeCommand();
-const skip = missingTool("kubectl (or kustomize)", renderer !== undefined, "apt-get install -y kubernetes-client");
+const skip = missingTool("kubectl (or kustomize)", renderer !== undefined, "kubectl 1.21 or later, or kustomize 4 or later");
 
 const CERTS = testCertificates();
 const logger = createLogger("kubernetes-nats-test", process.env.LOG_LEVEL ?? "silent");

@@ -101,14 +101,23 @@ export interface K8sObject {
   stringData?: Record<string, string>;
 }
 
-/** `kubectl kustomize deploy/k8s/overlays/<overlay>`, parsed. Warnings (deprecated fields in kustomize v5) are ignored. */
+/** `kubectl kustomize deploy/k8s/overlays/<overlay>`, parsed. */
 export function renderOverlay(overlay: string): K8sObject[] {
+  return parseYamlStream(kustomize(overlay).stdout) as K8sObject[];
+}
+
+/** What kustomize says about an overlay besides the objects: its warnings (deprecated fields, for one). */
+export function overlayWarnings(overlay: string): string {
+  return kustomize(overlay).stderr.trim();
+}
+
+function kustomize(overlay: string): { stdout: string; stderr: string } {
   const renderer = kustomizeCommand();
   if (!renderer) throw new Error("no kubectl or kustomize on PATH");
   const dir = join(ROOT, "deploy", "k8s", "overlays", overlay);
   const result = spawnSync(renderer.command, renderer.args(dir), { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${renderer.command} ${renderer.args(dir).join(" ")} failed:\n${result.stderr}`);
-  return parseYamlStream(result.stdout) as K8sObject[];
+  return result;
 }
 
 export function parseYamlStream(text: string): unknown[] {
