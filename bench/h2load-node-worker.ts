@@ -18,21 +18,9 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:http2";
 import { createInterface } from "node:readline";
 import { type TLSSocket } from "node:tls";
-import type { H2loadResult } from "./lib/h2load.js";
+import type { H2loadResult, NodeLoadPlan } from "./lib/h2load.js";
 import { cpuSeconds } from "./lib/process.js";
 import { quantile, round } from "./lib/stats.js";
-
-export interface NodeLoadPlan {
-  url: string;
-  bodyFile: string;
-  inFlight: number;
-  seconds: number;
-  warmUpSeconds: number;
-  /** PEM files: the CA that signed the server, and this client's certificate and key. Unset: plaintext (h2c). */
-  tls?: { ca: string; cert: string; key: string };
-  /** The server's pid: its CPU use over the measured window is reported, to show which side was the limit. */
-  serverPid: number;
-}
 
 async function load(plan: NodeLoadPlan): Promise<H2loadResult> {
   const url = new URL(plan.url);

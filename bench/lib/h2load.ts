@@ -10,11 +10,24 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import type { NodeLoadPlan } from "../h2load-node-worker.js";
 import { ROOT } from "./process.js";
 import { quantile } from "./stats.js";
 
 const run = promisify(execFile);
+
+/** One load the Node worker (bench/h2load-node-worker.ts) runs, sent as a JSON line on its stdin. */
+export interface NodeLoadPlan {
+  url: string;
+  bodyFile: string;
+  inFlight: number;
+  seconds: number;
+  warmUpSeconds: number;
+  /** PEM files: the CA that signed the server, and this client's certificate and key. Unset: plaintext (h2c). */
+  tls?: { ca: string; cert: string; key: string };
+  /** The server's pid: its CPU use over the measured window is reported, to show which side was the limit. */
+  serverPid: number;
+}
+
 
 /** A gRPC message as it travels: uncompressed flag 0, 4-byte big-endian length, bytes. */
 export function grpcFrame(message: Uint8Array): Buffer {

@@ -11,10 +11,6 @@ import type { AuthConfig } from "./config.js";
  * scripts/token.ts and the tests that sign them.
  */
 
-export const DEFAULT_ISSUER = "bazaar";
-export const DEFAULT_AUDIENCE = "bazaar-gateway";
-/** HS256 wants a key at least as long as its 256-bit hash; 32 characters is that much at the very least. */
-export const MIN_SECRET_LENGTH = 32;
 export const DEFAULT_TTL_SECONDS = 60 * 60;
 
 const ALGORITHM = "HS256";

@@ -2,8 +2,12 @@ import { env, transportVariables } from "@bazaar/runtime/config";
 import { devModeFlag, devSettingRefused } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { z } from "zod";
-import { DEFAULT_AUDIENCE, DEFAULT_ISSUER, MIN_SECRET_LENGTH } from "./auth.js";
 import { isDevAuthSecret } from "./dev-key.js";
+
+export const DEFAULT_ISSUER = "bazaar";
+export const DEFAULT_AUDIENCE = "bazaar-gateway";
+/** HS256 wants a key at least as long as its 256-bit hash; 32 characters is that much at the very least. */
+export const MIN_SECRET_LENGTH = 32;
 
 /**
  * How customers' bearer tokens are checked (HS256 JWTs, see auth.ts). The

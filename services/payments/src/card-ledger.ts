@@ -1,5 +1,5 @@
 import { type Queryable } from "@bazaar/runtime/db/database";
-import { type ChargeOutcome } from "./provider.js";
+import { type ChargeOutcome } from "./domain.js";
 
 /**
  * The simulated card network's record of charges, by charge id. The first word

@@ -4,8 +4,8 @@ import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { type Logger } from "@bazaar/runtime/logger";
-import { type ChargeCommand, chargeInProgress, chargeResult, checkSameCharge, type Payment } from "./domain.js";
-import { type CardProvider, type ChargeOutcome } from "./provider.js";
+import { type ChargeCommand, chargeInProgress, type ChargeOutcome, chargeResult, checkSameCharge, type Payment } from "./domain.js";
+import { type CardProvider } from "./provider.js";
 import { refundPayment } from "./refund.js";
 import {
   deletePendingPayment,

@@ -32,6 +32,9 @@ export interface Payment {
 }
 
 /** A charge as validated from a request. The token is kept only in memory, never stored or logged. */
+/** What the card network answered a charge: approved (the money moved) or declined, with its reason. */
+export type ChargeOutcome = { approved: true } | { approved: false; reason: string };
+
 export interface ChargeCommand {
   idempotencyKey: string;
   orderId: string;

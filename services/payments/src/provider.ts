@@ -1,5 +1,5 @@
 import { type CardLedger } from "./card-ledger.js";
-import { type Money } from "./domain.js";
+import { type ChargeOutcome, type Money } from "./domain.js";
 
 /**
  * The port to the card network. Payments talks to it only through this
@@ -29,8 +29,6 @@ export interface CardProvider {
    */
   resolve(chargeId: string): Promise<ChargeOutcome | undefined>;
 }
-
-export type ChargeOutcome = { approved: true } | { approved: false; reason: string };
 
 /**
  * The simulated provider's test tokens (documented in the README):

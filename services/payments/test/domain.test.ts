@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type ChargeCommand,
+  type ChargeOutcome,
   chargeResult,
   checkSameCharge,
   parseCharge,
@@ -10,7 +11,7 @@ import {
   refundAction,
 } from "../src/domain.js";
 import { MemoryCardLedger } from "../src/card-ledger.js";
-import { ChargeVoided, type ChargeOutcome, SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
+import { ChargeVoided, SimulatedCardProvider, TEST_TOKENS } from "../src/provider.js";
 import { domainErrorOf, violationsOf } from "@bazaar/runtime/testing";
 
 const provider = new SimulatedCardProvider(new MemoryCardLedger(), 0);
