@@ -1,0 +1,120 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../lib/test/support/process.js";
+
+// The shape of the house, checked on the code's own imports: no file imports
+// itself in a loop, and no service reaches into another's code (they talk over
+// gRPC and events only).
+
+const SOURCE_ROOTS = ["lib/src", "services", "scripts", "bench"];
+
+/** Every TypeScript source file (not tests, not build output, not dependencies). */
+function sources(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      if (name === "node_modules" || name === "dist" || name === "test") continue;
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (/\.(ts|mts)$/.test(name) && !name.endsWith(".d.ts")) files.push(relative(repoRoot, path));
+    }
+  };
+  for (const root of SOURCE_ROOTS) walk(join(repoRoot, root));
+  return files;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|import\(\s*"([^"]+)"\s*\)/g;
+
+/** The repository files `file` imports (relative imports and the workspace packages), type-only ones included. */
+function importsOf(file: string, known: ReadonlySet<string>): string[] {
+  const text = readFileSync(join(repoRoot, file), "utf8");
+  const targets: string[] = [];
+  for (const match of text.matchAll(IMPORT)) {
+    const specifier = match[1] ?? match[2]!;
+    const candidates = specifier.startsWith(".")
+      ? [resolve(join(repoRoot, dirname(file)), specifier)]
+      : specifier.startsWith("@bazaar/runtime/")
+        ? [join(repoRoot, "lib/src", specifier.slice("@bazaar/runtime/".length))]
+        : specifier.startsWith("@bazaar/") && !specifier.startsWith("@bazaar/gen")
+          ? [join(repoRoot, "services", specifier.slice("@bazaar/".length).split("/")[0]!, "src")]
+          : [];
+    for (const candidate of candidates) {
+      const path = relative(repoRoot, candidate).replace(/\.js$/, "");
+      const found = [`${path}.ts`, `${path}.mts`, path, `${path}/index.ts`].find((option) => known.has(option));
+      if (found) targets.push(found);
+      else if (specifier.startsWith("@bazaar/") && !specifier.startsWith("@bazaar/runtime/")) targets.push(`${path}/`);
+    }
+  }
+  return targets;
+}
+
+/** Strongly connected groups of more than one file, or a file importing itself (Tarjan). */
+function circles(graph: Map<string, string[]>): string[][] {
+  let index = 0;
+  const order = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const visit = (node: string) => {
+    order.set(node, index);
+    low.set(node, index++);
+    stack.push(node);
+    onStack.add(node);
+    for (const next of graph.get(node) ?? []) {
+      if (!order.has(next)) {
+        visit(next);
+        low.set(node, Math.min(low.get(node)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(node, Math.min(low.get(node)!, order.get(next)!));
+    }
+    if (low.get(node) === order.get(node)) {
+      const group: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        group.push(member);
+      } while (member !== node);
+      if (group.length > 1 || (graph.get(node) ?? []).includes(node)) found.push(group.sort());
+    }
+  };
+  for (const node of graph.keys()) if (!order.has(node)) visit(node);
+  return found;
+}
+
+const serviceOf = (file: string) => /^services\/([^/]+)\//.exec(file)?.[1];
+
+describe("the house", () => {
+  const files = sources();
+  const known = new Set(files);
+  const graph = new Map(files.map((file) => [file, importsOf(file, known)]));
+
+  it("reads the imports it checks (a parser that found none would prove nothing)", () => {
+    expect(files.length).toBeGreaterThan(50);
+    expect(graph.get("services/orders/src/main.ts")).toContain("lib/src/service.ts");
+    expect(graph.get("services/orders/src/main.ts")).toContain("services/orders/src/service.ts");
+  });
+
+  it("has no import circles, type-only imports included", () => {
+    expect(circles(graph)).toEqual([]);
+  });
+
+  it("finds a circle when there is one", () => {
+    expect(circles(new Map([["a.ts", ["b.ts"]], ["b.ts", ["a.ts"]], ["c.ts", ["a.ts"]]]))).toEqual([["a.ts", "b.ts"]]);
+  });
+
+  it("keeps every service's code its own: a service imports no other service", () => {
+    const crossings = [...graph].flatMap(([file, targets]) =>
+      targets.filter((target) => serviceOf(file) !== undefined && serviceOf(target) !== undefined && serviceOf(target) !== serviceOf(file)).map((target) => `${file} -> ${target}`),
+    );
+    expect(crossings).toEqual([]);
+  });
+
+  it("keeps the runtime free of any service's code", () => {
+    const reaching = [...graph].flatMap(([file, targets]) =>
+      file.startsWith("lib/src/") ? targets.filter((target) => !target.startsWith("lib/src/")).map((target) => `${file} -> ${target}`) : [],
+    );
+    expect(reaching).toEqual([]);
+  });
+});
