@@ -1,13 +1,9 @@
 import { Violations } from "@bazaar/runtime/errors";
 import { checkCustomerId } from "@bazaar/runtime/ids";
 import { encodePageToken, readPageSize, readPageToken } from "@bazaar/runtime/pagination";
+import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 
 /** The notifications rules, free of I/O: what each event tells the customer, how a listing is paged. */
-
-export interface Money {
-  currencyCode: string;
-  minorUnits: number;
-}
 
 export type NotificationKind = "ORDER_CONFIRMED" | "ORDER_REJECTED" | "ORDER_CANCELLED" | "PAYMENT_REFUNDED";
 

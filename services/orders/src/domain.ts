@@ -2,13 +2,9 @@ import { createHash } from "node:crypto";
 import { type ErrorKind, preconditionFailed, Violations } from "@bazaar/runtime/errors";
 import { checkCustomerId, checkId, checkIdempotencyKey, checkProductId } from "@bazaar/runtime/ids";
 import { readPageSize, readPageToken } from "@bazaar/runtime/pagination";
+import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 
 /** Orders' rules, free of I/O: what a valid order is, how it is priced, which transitions are allowed. */
-
-export interface Money {
-  currencyCode: string;
-  minorUnits: number;
-}
 
 export type OrderStatus = "PENDING" | "CONFIRMED" | "REJECTED" | "CANCELLED";
 

@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { type Queryable } from "@bazaar/runtime/db/database";
 import { type ErrorKind } from "@bazaar/runtime/errors";
-import { type Money, type Order, type OrderLine, type OrderPageQuery, type OrderStatus } from "./domain.js";
+import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
+import { type Order, type OrderLine, type OrderPageQuery, type OrderStatus } from "./domain.js";
 
 /** SQL for orders' own database. */
 

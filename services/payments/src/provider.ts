@@ -1,5 +1,6 @@
+import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 import { type CardLedger } from "./card-ledger.js";
-import { type ChargeOutcome, type Money } from "./domain.js";
+import { type ChargeOutcome } from "./domain.js";
 
 /**
  * The port to the card network. Payments talks to it only through this
