@@ -16,6 +16,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import forge from "node-forge";
 import { identityUri } from "@bazaar/runtime/security/identity";
+import { CLIENT_ONLY_IDENTITIES } from "@bazaar/runtime/security/policy";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_DAYS = 3650;
@@ -91,9 +92,11 @@ function issueLeaf(authority: Authority, name: string, options: IssueOptions): {
   prepare(cert, keys.publicKey, LEAF_DAYS);
   cert.setSubject([{ name: "commonName", value: name }, { name: "organizationName", value: "Bazaar" }]);
   cert.setIssuer(authority.cert.subject.attributes);
-  // Every identity but the operator also serves (services, NATS); all of them are clients.
-  const serves = name !== "operator";
+  // Every identity but the people's (operator, nats-admin) also serves (services, NATS); all of them are clients.
+  const serves = !CLIENT_ONLY_IDENTITIES.has(name);
   const dnsNames = serves ? [name, "localhost", ...(options.namespace ? [`${name}.${options.namespace}`, `${name}.${options.namespace}.svc`, `${name}.${options.namespace}.svc.cluster.local`] : [])] : [name];
+  // NATS's cluster routes dial each pod by its headless name (deploy/k8s/base/nats.conf) and check it.
+  if (name === "nats") dnsNames.push(...natsRouteNames(options.namespace));
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
@@ -111,6 +114,18 @@ function issueLeaf(authority: Authority, name: string, options: IssueOptions): {
   ]);
   cert.sign(authority.key, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/**
+ * The names the Kubernetes NATS pods route to each other by: nats-<n>.nats-headless
+ * for each pod of the StatefulSet (3), also with the namespace's suffixes. Named one
+ * by one: a wildcard over a single-label parent (*.nats-headless) is refused by
+ * OpenSSL and Node, whatever nats-server would accept.
+ */
+export function natsRouteNames(namespace?: string): string[] {
+  const pods = [0, 1, 2].map((index) => `nats-${index}.nats-headless`);
+  const suffixes = ["", ...(namespace ? [`.${namespace}`, `.${namespace}.svc`, `.${namespace}.svc.cluster.local`] : [])];
+  return pods.flatMap((pod) => suffixes.map((suffix) => pod + suffix));
 }
 
 /** Serial, validity (backdated an hour for clock skew), public key. */
