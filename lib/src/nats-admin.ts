@@ -6,7 +6,7 @@
  *     declare the event streams (ORDERS, PAYMENTS: NATS_EVENT_MAX_AGE, NATS_EVENT_MAX_BYTES)
  *     and DEAD_LETTERS (NATS_DEAD_LETTER_MAX_AGE, NATS_DEAD_LETTER_MAX_BYTES), each with
  *     NATS_STREAM_REPLICAS, or bring them to it; waits for NATS and JetStream.
- *     `make up`, the compose service nats-provision and the Kubernetes Job
+ *     `make up`, the compose service nats-admin and the Kubernetes Job
  *     nats-provision run it.
  *   node lib/dist/nats-admin.js replay-dead-letters [--consumer <service or durable>] [--subject <subject>]
  *     publish the dead letters again as their events and delete them (`make replay-dead-letters`).
