@@ -7,7 +7,7 @@ PROTOS := $(shell find proto third_party/proto -name '*.proto')
 # Run TypeScript tools straight from source (workspace packages resolve to src/).
 TSX := node --conditions=bazaar-source --import tsx
 
-.PHONY: help node-version install gen build lint test test-unit contract certs up down status logs clean bench
+.PHONY: help node-version install gen build lint test test-unit contract certs up down status logs clean bench replay-dead-letters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -63,6 +63,10 @@ status: ## show whether each process of the local mesh runs, and its health
 
 logs: ## follow the logs of the local mesh
 	$(TSX) scripts/mesh.ts logs
+
+# As nats-admin (certs/nats-admin.pem), against NATS_URL (make up's by default): an operator's privilege.
+replay-dead-letters: build ## publish the dead letters again as their events, then delete them (CONSUMER=<service or durable>, SUBJECT=<event subject> narrow it); idempotent
+	node lib/dist/nats-admin.js replay-dead-letters $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(SUBJECT),--subject $(SUBJECT))
 
 clean: ## stop the local mesh, then remove build output, generated code and local state (.data: the databases)
 	@if [ -d node_modules ]; then $(TSX) scripts/mesh.ts down; fi

@@ -6,7 +6,7 @@
  *
  * Usage: node --conditions=bazaar-source --import tsx scripts/mesh.ts up|down|status|logs
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -331,9 +331,25 @@ async function up(): Promise<number> {
       }
       console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} SERVING (pid ${pid})`);
     }
+    if (group.some((component) => component.name === "nats") && !provisionNats(deadline)) {
+      for (const name of started.reverse()) await stop(name);
+      return 1;
+    }
   }
   console.log(`logs in ${LOG_DIR} (make logs); stop with make down`);
   return 0;
+}
+
+/** The streams, declared as nats-admin (lib/src/nats-admin.ts): the services may only look them up and publish. */
+function provisionNats(deadline: number): boolean {
+  const result = spawnSync(process.execPath, [join(ROOT, "lib", "dist", "nats-admin.js"), "provision"], {
+    env: { ...process.env, NATS_URL, TLS_DIR, TLS_MODE },
+    encoding: "utf8",
+    timeout: Math.max(1000, deadline - Date.now()),
+  });
+  if (result.status === 0) return true;
+  console.error(`nats-admin provision failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}${result.stderr}`);
+  return false;
 }
 
 async function down(): Promise<number> {

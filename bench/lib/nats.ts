@@ -1,6 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
+import { NATS_ADMIN, provisionStreams as provision } from "@bazaar/runtime/events/dead-letters";
+import { connectNats } from "@bazaar/runtime/events/nats";
+import { createLogger } from "@bazaar/runtime/logger";
+import { certificateFiles } from "../../scripts/certs/issue.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
 
 export interface BenchNats {
@@ -36,12 +42,24 @@ export async function startNats(options: { certs: string; store?: string; log?: 
     options.log ?? join(store, "nats.log"),
   );
   await waitFor(started, () => httpOk(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`));
+  const url = `tls://127.0.0.1:${port}`;
+  await provisionStreams(url, options.certs);
   return {
-    url: `tls://127.0.0.1:${port}`,
+    url,
     started,
     async stop() {
       await stopProcess(started);
       if (temporary) rmSync(temporary, { recursive: true, force: true });
     },
   };
+}
+
+/** As `make up` does once NATS is up: nats-admin declares the streams (the services may only look them up). */
+async function provisionStreams(url: string, certs: string): Promise<void> {
+  const connection = await connectNats(url, NATS_ADMIN, createLogger(NATS_ADMIN, "silent"), certificateFiles(certs, NATS_ADMIN));
+  try {
+    await provision(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}));
+  } finally {
+    await connection.close();
+  }
 }

@@ -14,6 +14,19 @@ export class ConfigError extends Error {
 /** Exit code for a configuration error (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
+const DURATION = /^(\d+)(d|h|m|s)$/;
+const DURATION_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+const parseDuration = (v: string) => {
+  const [, amount, unit] = DURATION.exec(v) ?? [];
+  return Number(amount) * (DURATION_MS[unit ?? ""] ?? Number.NaN);
+};
+const SIZE = /^(\d+)(KiB|MiB|GiB)?$/;
+const SIZE_BYTES: Record<string, number> = { "": 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const parseSize = (v: string) => {
+  const [, amount, unit] = SIZE.exec(v) ?? [];
+  return Number(amount) * (SIZE_BYTES[unit ?? ""] ?? Number.NaN);
+};
+
 const LISTEN_ADDRESS = /^(?<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?<port>\d{1,5})$/;
 
 /** Reusable variable types; each error message says what was expected. */
@@ -34,6 +47,20 @@ export const env = {
       .int("expected a whole number of milliseconds")
       .min(0, "expected a whole number of milliseconds")
       .default(fallback),
+  /** A length of time as a whole number and a unit: 30d, 12h, 90m, 45s. */
+  duration: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => DURATION.test(v) && parseDuration(v) > 0, "expected a duration above zero: a whole number and d, h, m or s, e.g. 7d or 12h")
+      .transform(parseDuration),
+  /** A size in bytes, as a whole number with an optional unit: 512MiB, 2GiB, 1048576. */
+  bytes: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => SIZE.test(v) && parseSize(v) > 0, "expected a size above zero: a whole number with KiB, MiB or GiB, e.g. 512MiB")
+      .transform(parseSize),
   /** nats://host:port (several, comma-separated, for a cluster). */
   natsUrl: () =>
     z
@@ -62,6 +89,26 @@ export function transportVariables() {
   };
 }
 
+/** Replicas of the streams: 1 for one nats-server, 3 for a cluster (Kubernetes). */
+const streamReplicas = () =>
+  z.coerce
+    .number({ error: "expected a whole number from 1 to 5" })
+    .int("expected a whole number from 1 to 5")
+    .min(1, "expected a whole number from 1 to 5")
+    .max(5, "expected a whole number from 1 to 5")
+    .default(1);
+
+/**
+ * How long a stream keeps messages and how much it may hold (lib/src/events/nats.ts
+ * StreamSettings): each event stream (ORDERS, PAYMENTS) and DEAD_LETTERS. The
+ * defaults of the three add up to 1.25 GiB, under the JetStream store
+ * deploy/nats/nats.conf gives a server (2 GB).
+ */
+export const STREAM_LIMITS = {
+  events: { maxAge: "7d", maxBytes: "512MiB" },
+  deadLetters: { maxAge: "30d", maxBytes: "256MiB" },
+} as const;
+
 /** The variables every service reads. */
 export function baseServiceConfig(service: ServiceName) {
   return z.object({
@@ -70,13 +117,6 @@ export function baseServiceConfig(service: ServiceName) {
     LOG_LEVEL: env.logLevel(),
     DATABASE_URL: env.databaseUrl(),
     NATS_URL: env.natsUrl(),
-    /** Replicas of the streams the service declares: 1 for one nats-server, 3 for a cluster (Kubernetes). */
-    NATS_STREAM_REPLICAS: z.coerce
-      .number({ error: "expected a whole number from 1 to 5" })
-      .int("expected a whole number from 1 to 5")
-      .min(1, "expected a whole number from 1 to 5")
-      .max(5, "expected a whole number from 1 to 5")
-      .default(1),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
     ...transportVariables(),
     /** Who may call which method (security/policy.ts); unset: deploy/authz-policy.yaml. */
@@ -91,6 +131,22 @@ export function baseServiceConfig(service: ServiceName) {
 }
 
 export type BaseServiceConfig = z.infer<ReturnType<typeof baseServiceConfig>>;
+
+/** What the NATS administrator (lib/src/nats-admin.ts) reads: where NATS is, its certificate, how the streams are kept. */
+export function natsAdminConfig() {
+  return z.object({
+    NATS_URL: env.natsUrl(),
+    LOG_LEVEL: env.logLevel(),
+    ...transportVariables(),
+    NATS_STREAM_REPLICAS: streamReplicas(),
+    NATS_EVENT_MAX_AGE: env.duration(STREAM_LIMITS.events.maxAge),
+    NATS_EVENT_MAX_BYTES: env.bytes(STREAM_LIMITS.events.maxBytes),
+    NATS_DEAD_LETTER_MAX_AGE: env.duration(STREAM_LIMITS.deadLetters.maxAge),
+    NATS_DEAD_LETTER_MAX_BYTES: env.bytes(STREAM_LIMITS.deadLetters.maxBytes),
+  });
+}
+
+export type NatsAdminConfig = z.infer<ReturnType<typeof natsAdminConfig>>;
 
 /** Variables whose values must never reach a log, even when they are wrong (URLs can carry passwords). */
 const SECRET_VARIABLE = /SECRET|PASSWORD|TOKEN|_KEY$|DATABASE_URL/;

@@ -139,7 +139,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const handlers = options.events?.consumes?.(deps) ?? [];
   const events =
     publishes.length + handlers.length > 0
-      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, outbox: deps.outbox, tls: transport.files, streamReplicas: config.NATS_STREAM_REPLICAS })
+      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, outbox: deps.outbox, tls: transport.files })
       : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ services: names }, "serving");

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { baseServiceConfig, ConfigError, EXIT_CONFIG, parseConfig, splitAddress } from "../src/config.js";
+import { baseServiceConfig, ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
 import { freshDatabase } from "../src/testing.js";
 import { spawnTs } from "./support/process.js";
 
 const catalogConfig = baseServiceConfig("catalog");
 
-function configError(env: NodeJS.ProcessEnv): string {
+function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | ReturnType<typeof natsAdminConfig> = catalogConfig): string {
   try {
-    parseConfig(catalogConfig, env);
+    parseConfig(schema, env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as Error).message;
@@ -23,7 +23,6 @@ describe("service configuration", () => {
       LOG_LEVEL: "info",
       DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog",
       NATS_URL: "nats://127.0.0.1:4222",
-      NATS_STREAM_REPLICAS: 1,
       SHUTDOWN_GRACE_MS: 10_000,
       TLS_MODE: "mtls",
       TLS_DIR: "certs",
@@ -54,7 +53,6 @@ describe("service configuration", () => {
     [{ SHUTDOWN_GRACE_MS: "soon" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ SHUTDOWN_GRACE_MS: "-5" }, "SHUTDOWN_GRACE_MS", "milliseconds"],
     [{ TLS_MODE: "off" }, "TLS_MODE", 'expected "mtls" or "insecure"'],
-    [{ NATS_STREAM_REPLICAS: "7" }, "NATS_STREAM_REPLICAS", "from 1 to 5"],
     [{ TLS_DIR: "" }, "TLS_DIR", "non-empty"],
     [{ BAZAAR_DEV_MODE: "yes" }, "BAZAAR_DEV_MODE", 'expected "1" (development-only settings allowed) or "0"'],
   ])("rejects %j naming the variable", (env, variable, expected) => {
@@ -87,6 +85,30 @@ describe("service configuration", () => {
   it("lists every bad variable at once", () => {
     const message = configError({ GRPC_ADDR: "x", LOG_LEVEL: "y" });
     expect(message).toMatch(/GRPC_ADDR:[\s\S]*LOG_LEVEL:/);
+  });
+});
+
+describe("the NATS administrator's configuration (lib/src/nats-admin.ts)", () => {
+  it("keeps events a week and dead letters a month by default, and reads durations and sizes with their units", () => {
+    expect(parseConfig(natsAdminConfig(), {})).toMatchObject({
+      NATS_STREAM_REPLICAS: 1,
+      NATS_EVENT_MAX_AGE: 7 * 86_400_000,
+      NATS_EVENT_MAX_BYTES: 512 * 1024 ** 2,
+      NATS_DEAD_LETTER_MAX_AGE: 30 * 86_400_000,
+      NATS_DEAD_LETTER_MAX_BYTES: 256 * 1024 ** 2,
+    });
+    const config = parseConfig(natsAdminConfig(), { NATS_EVENT_MAX_AGE: "36h", NATS_EVENT_MAX_BYTES: "2GiB", NATS_DEAD_LETTER_MAX_AGE: "90m", NATS_DEAD_LETTER_MAX_BYTES: "1048576" });
+    expect(config).toMatchObject({ NATS_EVENT_MAX_AGE: 36 * 3_600_000, NATS_EVENT_MAX_BYTES: 2 * 1024 ** 3, NATS_DEAD_LETTER_MAX_AGE: 90 * 60_000, NATS_DEAD_LETTER_MAX_BYTES: 1_048_576 });
+  });
+
+  it.each([
+    [{ NATS_STREAM_REPLICAS: "7" }, "NATS_STREAM_REPLICAS", "expected a whole number from 1 to 5"],
+    [{ NATS_EVENT_MAX_AGE: "7 days" }, "NATS_EVENT_MAX_AGE", "expected a duration above zero"],
+    [{ NATS_DEAD_LETTER_MAX_AGE: "0d" }, "NATS_DEAD_LETTER_MAX_AGE", "expected a duration above zero"],
+    [{ NATS_EVENT_MAX_BYTES: "1GB" }, "NATS_EVENT_MAX_BYTES", "expected a size above zero"],
+    [{ NATS_DEAD_LETTER_MAX_BYTES: "0" }, "NATS_DEAD_LETTER_MAX_BYTES", "expected a size above zero"],
+  ])("rejects %j naming the variable", (env, variable, expected) => {
+    expect(configError(env, natsAdminConfig())).toContain(`${variable}: ${expected}`);
   });
 });
 

@@ -10,7 +10,7 @@ import { ensureStream } from "../src/events/nats.js";
 import { freePort } from "./support/process.js";
 
 // NATS_STREAM_REPLICAS against a real three-node JetStream cluster on
-// 127.0.0.1 (as Kubernetes runs it): the streams a service declares live on
+// 127.0.0.1 (as Kubernetes runs it): the streams nats-admin declares live on
 // every node, and a stream made with one replica is scaled when the setting says more.
 
 const nodes: ChildProcess[] = [];
@@ -56,8 +56,9 @@ afterAll(async () => {
   stores.forEach((store) => rmSync(store, { recursive: true, force: true }));
 });
 
-/** ensureStream, retried while the cluster still settles (a fresh meta leader can answer "insufficient resources"). */
-const ensure = (subject: string, replicas?: number) => until(() => ensureStream(jsm, streamOf(subject), replicas), 30_000);
+/** ensureStream (as its owner when `replicas` is given), retried while the cluster still settles (a fresh meta leader can answer "insufficient resources"). */
+const ensure = (subject: string, replicas?: number) =>
+  until(() => ensureStream(jsm, streamOf(subject), replicas === undefined ? undefined : { replicas, maxAgeMs: 3_600_000, maxBytes: 64 * 1024 ** 2 }), 30_000);
 
 describe("stream replicas (NATS_STREAM_REPLICAS)", () => {
   it("declares a stream on three nodes when the setting says 3", async () => {

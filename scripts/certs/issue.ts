@@ -9,10 +9,11 @@
  * DNS and IP SANs cover how the mesh is dialed locally, in compose and in
  * Kubernetes; NATS maps a client to its user by the DNS SAN <name>.
  *
- * A certificate may do only what its identity does (extendedKeyUsage, see
- * TLS_ROLES): one that only calls cannot stand in for a server, and a server
- * that never calls cannot log in anywhere as a client. Private keys are
- * written 0600 from their first byte; certificates 0644.
+ * A certificate may do only what its identity does (extendedKeyUsage): one that
+ * only calls (CLIENT_ONLY_IDENTITIES: the gateway, the people's) cannot stand in
+ * for a server. Every other identity serves and calls: the services call each
+ * other and NATS, and NATS's nodes dial each other's routes with theirs.
+ * Private keys are written 0600 from their first byte; certificates 0644.
  *
  * RSA 2048 because node-forge, the one dependency-free X.509 writer on npm,
  * signs only RSA; key generation uses Node's native crypto.
@@ -21,6 +22,7 @@ import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, read
 import { basename, dirname, join } from "node:path";
 import forge from "node-forge";
 import { identityUri } from "@bazaar/runtime/security/identity";
+import { CLIENT_ONLY_IDENTITIES } from "@bazaar/runtime/security/policy";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_DAYS = 3650;
@@ -29,20 +31,6 @@ const LEAF_DAYS = 825;
 export const KEY_MODE = 0o600;
 /** Certificates and the CA's certificate are public. */
 export const CERT_MODE = 0o644;
-
-/**
- * Which side of a TLS handshake each identity takes. The services serve gRPC
- * and call each other and NATS. The gateway only calls (its HTTP port is plain
- * HTTP, TLS ends in front of it) and the operator is a person with grpcurl or
- * the nats CLI. NATS only serves: its cluster routes do not use this certificate.
- * Any other name (tests issue their own) is a service.
- */
-const CLIENT_ONLY = new Set(["gateway", "operator"]);
-const SERVER_ONLY = new Set(["nats"]);
-
-function tlsRoles(name: string): { server: boolean; client: boolean } {
-  return { server: !CLIENT_ONLY.has(name), client: !SERVER_ONLY.has(name) };
-}
 
 export interface IssueOptions {
   /** Extra DNS names for every server certificate (e.g. a Kubernetes namespace's service names). */
@@ -145,12 +133,14 @@ function issueLeaf(authority: Authority, name: string, options: IssueOptions): {
   prepare(cert, keys.publicKey, LEAF_DAYS);
   cert.setSubject([{ name: "commonName", value: name }, { name: "organizationName", value: "Bazaar" }]);
   cert.setIssuer(authority.cert.subject.attributes);
-  const { server: serves, client } = tlsRoles(name);
+  const serves = !CLIENT_ONLY_IDENTITIES.has(name);
   const dnsNames = serves ? [name, "localhost", ...(options.namespace ? [`${name}.${options.namespace}`, `${name}.${options.namespace}.svc`, `${name}.${options.namespace}.svc.cluster.local`] : [])] : [name];
+  // NATS's cluster routes dial each pod by its headless name (deploy/k8s/base/nats.conf) and check it.
+  if (name === "nats") dnsNames.push(...natsRouteNames(options.namespace));
   cert.setExtensions([
     { name: "basicConstraints", cA: false, critical: true },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: serves, clientAuth: client },
+    { name: "extKeyUsage", serverAuth: serves, clientAuth: true },
     {
       name: "subjectAltName",
       altNames: [
@@ -164,6 +154,18 @@ function issueLeaf(authority: Authority, name: string, options: IssueOptions): {
   ]);
   cert.sign(authority.key, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/**
+ * The names the Kubernetes NATS pods route to each other by: nats-<n>.nats-headless
+ * for each pod of the StatefulSet (3), also with the namespace's suffixes. Named one
+ * by one: a wildcard over a single-label parent (*.nats-headless) is refused by
+ * OpenSSL and Node, whatever nats-server would accept.
+ */
+export function natsRouteNames(namespace?: string): string[] {
+  const pods = [0, 1, 2].map((index) => `nats-${index}.nats-headless`);
+  const suffixes = ["", ...(namespace ? [`.${namespace}`, `.${namespace}.svc`, `.${namespace}.svc.cluster.local`] : [])];
+  return pods.flatMap((pod) => suffixes.map((suffix) => pod + suffix));
 }
 
 /** Serial, validity (backdated an hour for clock skew), public key. */

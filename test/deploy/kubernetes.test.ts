@@ -4,12 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, posix } from "node:path";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "@bazaar/runtime/config";
+import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
 import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
 import { identityOf } from "@bazaar/runtime/security/identity";
@@ -44,6 +45,7 @@ const SCHEMAS: Record<string, new (data: never) => { validate(): void }> = {
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+  "batch/v1/Job": Job,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "v1/ConfigMap": ConfigMap,
@@ -94,8 +96,8 @@ interface VolumeMount {
 
 /** The Secret a workload's mutual-TLS certificate comes from. */
 const tlsSecret = (name: string) => `${name}-tls`;
-/** Every workload with such a Secret: the services, the gateway and NATS. */
-const TLS_WORKLOADS = [...SERVICE_NAMES, "nats"];
+/** Every identity with such a Secret: the services, the gateway, NATS and nats-admin (the Job nats-provision). */
+const TLS_WORKLOADS = [...SERVICE_NAMES, "nats", "nats-admin"];
 /** The files NATS's client tls { } block reads: CA, certificate, key. */
 const natsTlsFiles = (config: string) => ["ca_file", "cert_file", "key_file"].map((key) => valueOf(blockOf(config, "tls") ?? "", key));
 
@@ -401,6 +403,31 @@ describe.skipIf(skip).each([
     expect(config).toMatch(/jetstream\s*\{/);
     const routes = [...config.matchAll(/nats:\/\/([a-z0-9-]+)\.([a-z0-9-]+):(\d+)/g)].map((match) => match.slice(1));
     expect(routes).toEqual([0, 1, 2].map((ordinal) => [`nats-${ordinal}`, headless.metadata.name, "6222"]));
+  });
+
+  it("declares the streams with a Job as nats-admin, on every NATS node, and lets it reach NATS and nothing else", () => {
+    const job = objects.find((object) => object.kind === "Job" && object.metadata.name === "nats-provision")!;
+    const pod = job.spec.template.spec;
+    const [container] = pod.containers as Container[];
+    expect((container as unknown as { command: string[] }).command).toEqual(["node", "/app/lib/dist/nats-admin.js", "provision"]);
+    expect((container as unknown as { image: string }).image).toMatch(/^bazaar\/[a-z]+:.+/);
+    const { env } = environmentOf(container!, objects);
+    const config = parseConfig(natsAdminConfig(), env);
+    expect(config.NATS_STREAM_REPLICAS).toBe(workload("nats").spec.replicas);
+    expect(config.TLS_MODE).toBe("mtls");
+    const secret = (pod.volumes as PodVolume[]).find((volume) => volume.secret)!;
+    expect(secret.secret!.secretName).toBe(tlsSecret("nats-admin"));
+    expect((container as unknown as { volumeMounts: VolumeMount[] }).volumeMounts).toContainEqual({ name: secret.name, mountPath: env.TLS_DIR, readOnly: true });
+    const { host, port } = hostPort(new URL(env.NATS_URL!).host)!;
+    const [nats] = resolve(objects, host, port);
+    // The gateway is open to anyone; every other pod refuses the Job but NATS's client port.
+    for (const target of workloadsOf(objects).filter((candidate) => candidate.metadata.name !== "gateway"))
+      for (const targetPort of containersOf(target).flatMap((candidate) => (candidate.ports ?? []).map((entry) => entry.containerPort))) {
+        const isNats = target === nats!.workload && targetPort === nats!.containerPort;
+        expect(allowed(objects, job, target, targetPort), `nats-provision -> ${target.metadata.name}:${targetPort}`).toBe(isNats);
+      }
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect((container as unknown as { securityContext: object }).securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
   });
 
   it("runs NATS with the users of compose and `make up`, byte for byte, and mutual TLS from the Secret nats-tls", () => {

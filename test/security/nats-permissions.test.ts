@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
+import { nanos, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
+import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
+import { NATS_ADMIN } from "@bazaar/runtime/events/dead-letters";
 import { DEAD_LETTER_STREAM, streamOf } from "@bazaar/runtime/events/event-type";
 import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
@@ -10,7 +12,7 @@ import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { repoRoot } from "../../lib/test/support/process.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
-import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSUMERS, durableOf, neededBy, OPERATOR, PUBLISHERS, SERVICES, USES } from "./support/nats-needs.js";
+import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSUMERS, durableOf, NATS_ADMIN_NEEDS, neededBy, OPERATOR, PUBLISHERS, SERVICES, USES } from "./support/nats-needs.js";
 
 // deploy/nats/nats.conf on a real nats-server, with certificates from a test
 // CA: what each service may publish and consume (its users are authorization.conf,
@@ -56,17 +58,18 @@ async function refusal(attempt: Promise<unknown>): Promise<string> {
 }
 
 describe("what each service may do: the config against the event catalog", () => {
-  it("grants each service that uses events exactly what the runtime needs for them, the operator its look-ups, and nobody else a user", () => {
+  it("grants each service that uses events exactly what the runtime needs for them, the operator its look-ups, nats-admin the streams, and nobody else a user", () => {
     // The file nats.conf includes: the users of compose, `make up` and Kubernetes alike.
     const configured = configuredUsers(readFileSync(join(repoRoot, "deploy/nats/authorization.conf"), "utf8"));
     expect(Object.fromEntries(configured)).toEqual({
       ...Object.fromEntries(SERVICES.map((service) => [service, neededBy(service)])),
       operator: OPERATOR,
+      [NATS_ADMIN]: NATS_ADMIN_NEEDS,
     });
   });
 
-  // Publishers first: their streams must exist before anyone consumes from them.
-  it.each(PUBLISHERS)("%s declares its streams and publishes each of its subjects, acknowledged by JetStream", async (service) => {
+  // The streams exist: nats-admin declared them when the server started (startTestNats, as `make up` does).
+  it.each(PUBLISHERS)("%s looks up its streams and publishes each of its subjects, acknowledged by JetStream", async (service) => {
     const { connection, jsm } = await as(service);
     const js = jetstream(connection);
     for (const type of USES[service]!.publishes) {
@@ -99,7 +102,7 @@ describe("what each service may do: the config against the event catalog", () =>
     }
   });
 
-  it.each(SERVICES)("%s may publish nothing else: not another's events, dead letters or streams", async (service) => {
+  it.each(SERVICES)("%s may publish nothing else: not another's events or dead letters", async (service) => {
     const { connection, jsm } = await as(service);
     const js = jetstream(connection);
     const own = new Set(USES[service]!.publishes.map((type) => type.subject));
@@ -109,16 +112,51 @@ describe("what each service may do: the config against the event catalog", () =>
     for (const { durable } of ALL_DURABLES.filter((entry) => entry.service !== service)) {
       expect(await refusal(js.publish(`dead.${durable}`, new Uint8Array()))).toBe(`publish dead.${durable}`);
     }
-    const ownStreams = new Set([...own].map((subject) => streamOf(subject).name));
-    for (const stream of ["ORDERS", "PAYMENTS", "DEAD_LETTERS"]) {
-      // Nobody, not even its publisher, may delete or purge a stream.
+  });
+});
+
+describe("the streams are nats-admin's: no service can erase dead letters or forge events through a stream", () => {
+  const STREAMS = ["ORDERS", "PAYMENTS", "DEAD_LETTERS"];
+
+  it.each(SERVICES)("%s can neither change, delete nor purge a stream, nor delete one of its messages", async (service) => {
+    const { connection, jsm } = await as(service);
+    for (const stream of STREAMS) {
+      // The raw request: nats.js's update() would ask for the stream's info first, which not every service may.
+      const update = `$JS.API.STREAM.UPDATE.${stream}`;
+      const shorter = { name: stream, subjects: [`${stream === "DEAD_LETTERS" ? "dead" : stream.toLowerCase()}.>`], max_age: nanos(1000) };
+      expect(await refusal(connection.request(update, JSON.stringify(shorter)))).toBe(`publish ${update}`);
       expect(await refusal(jsm.streams.delete(stream))).toBe(`publish $JS.API.STREAM.DELETE.${stream}`);
       expect(await refusal(jsm.streams.purge(stream))).toBe(`publish $JS.API.STREAM.PURGE.${stream}`);
-      if (stream !== "DEAD_LETTERS" && !ownStreams.has(stream)) {
-        expect(await refusal(jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`] }))).toBe(`publish $JS.API.STREAM.CREATE.${stream}`);
-      }
+      expect(await refusal(jsm.streams.deleteMessage(stream, 1))).toBe(`publish $JS.API.STREAM.MSG.DELETE.${stream}`);
     }
   });
+
+  it.each(SERVICES)("%s cannot create a stream that republishes onto a subject it may not publish, not even its own", async (service) => {
+    const { jsm } = await as(service);
+    const forged = ALL_SUBJECTS.find((subject) => !USES[service]!.publishes.some((type) => type.subject === subject))!;
+    const republish = { src: ">", dest: forged };
+    const own = `FORGE_${service.toUpperCase()}`;
+    expect(await refusal(jsm.streams.add({ name: own, subjects: [`forge.${service}`], republish }))).toBe(`publish $JS.API.STREAM.CREATE.${own}`);
+    for (const stream of STREAMS) {
+      expect(await refusal(jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], republish }))).toBe(`publish $JS.API.STREAM.CREATE.${stream}`);
+    }
+  });
+
+  it("leaves every stream as nats-admin declared it, dead letters and limits included", async () => {
+    const { jsm } = await as("operator");
+    const deadLetters = await jsm.streams.info("DEAD_LETTERS");
+    expect(deadLetters.state.messages).toBeGreaterThan(0); // the consumers' own, published above
+    const defaults = parseConfig(natsAdminConfig(), {});
+    expect(deadLetters.config).toMatchObject({ max_age: nanos(defaults.NATS_DEAD_LETTER_MAX_AGE), max_bytes: defaults.NATS_DEAD_LETTER_MAX_BYTES });
+    expect(deadLetters.config.republish).toBeUndefined();
+    for (const stream of ["ORDERS", "PAYMENTS"]) {
+      expect((await jsm.streams.info(stream)).config).toMatchObject({ max_age: nanos(defaults.NATS_EVENT_MAX_AGE), max_bytes: defaults.NATS_EVENT_MAX_BYTES });
+    }
+    expect((await jsm.streams.names().next()).sort()).toEqual(["DEAD_LETTERS", "ORDERS", "PAYMENTS"]);
+  });
+});
+
+describe("what each service may read", () => {
 
   it.each(SERVICES)("%s may consume nothing it does not handle, nor read another's consumers or replies", async (service) => {
     const { connection, jsm } = await as(service);

@@ -5,7 +5,8 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger } from "../logger.js";
 import { consumerPending, eventMetrics } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
-import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
+import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
+import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
 import { ensureStream } from "./nats.js";
 import { isTransient } from "./transient.js";
 
@@ -36,8 +37,8 @@ export interface ConsumerOptions {
   backoffMs?: number;
   /** How long JetStream waits for an ack before redelivering. */
   ackWaitMs?: number;
-  /** Replicas of the DEAD_LETTERS stream this service declares (NATS_STREAM_REPLICAS). */
-  streamReplicas?: number;
+  /** How often old inbox rows are deleted (pruneInbox). */
+  inboxPruneEveryMs?: number;
 }
 
 /**
@@ -66,6 +67,12 @@ export const DEAD_LETTER_HEADERS = {
 class Poison extends Error {}
 
 /**
+ * How long past the sum of its stream's and DEAD_LETTERS' max_age an inbox row is
+ * kept anyway: the clocks of NATS and PostgreSQL need not agree.
+ */
+export const INBOX_RETENTION_MARGIN_MS = 24 * 3600_000;
+
+/**
  * One durable JetStream pull consumer per handled subject, with explicit acks.
  * Each message is applied in one database transaction together with an inbox
  * row (consumer, event id): a redelivered event finds its row and is only
@@ -74,8 +81,12 @@ class Poison extends Error {}
  * terminated. One whose handler keeps failing is dead-lettered after
  * `maxDeliver` failures; a transient failure (a connection, the database going
  * away: transient.ts) is redelivered with a capped backoff for as long as it
- * lasts and does not count. Streams and consumers are declared here at start,
- * idempotently.
+ * lasts and does not count. Consumers are declared here at start, idempotently;
+ * the streams, and DEAD_LETTERS, only looked up: their owners declare them.
+ *
+ * The event id is the Bazaar-Event-Id header when there is one (a dead letter
+ * replayed under a JetStream message id of its own keeps its event's id there),
+ * else the Nats-Msg-Id the outbox relay gave it.
  */
 export class EventConsumers {
   private readonly subscriptions: ConsumerMessages[] = [];
@@ -90,6 +101,9 @@ export class EventConsumers {
    * more tries, never fewer. An entry goes when its message is acked or dead-lettered.
    */
   private readonly failures = new Map<string, number>();
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
+  private running = false;
 
   constructor(
     private readonly handlers: EventHandler<unknown>[],
@@ -108,7 +122,9 @@ export class EventConsumers {
 
   async start(): Promise<void> {
     const { js, jsm } = this.deps;
-    await ensureStream(jsm, DEAD_LETTER_STREAM, this.options.streamReplicas);
+    // Looked up only: the provisioner declares it (lib/src/nats-admin.ts), no service may change it.
+    await ensureStream(jsm, DEAD_LETTER_STREAM);
+    this.running = true;
     for (const handler of this.handlers) {
       const stream = streamOf(handler.type.subject);
       await ensureStream(jsm, stream);
@@ -131,14 +147,59 @@ export class EventConsumers {
       this.loops.push(this.run(messages, handler));
       this.deps.logger.info({ stream: stream.name, durable, subject: handler.type.subject }, "consuming");
     }
+    this.schedulePrune(0);
   }
 
   async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.pruneTimer);
+    await this.pruning;
     for (const handler of this.handlers) {
       consumerPending.delete(`${streamOf(handler.type.subject).name}/${this.durableName(handler.type.subject)}`);
     }
     for (const messages of this.subscriptions) messages.stop();
     await Promise.all(this.loops);
+  }
+
+  /**
+   * Delete this service's inbox rows that no delivery can need any more. An
+   * event reaches a consumer from its stream until the stream's max_age, and
+   * again from a dead-letter replay until DEAD_LETTERS' max_age after that, so
+   * a row older than the two together (plus a margin) is never looked at
+   * again. A stream without a max_age keeps its rows forever. Returns how many went.
+   */
+  async pruneInbox(): Promise<number> {
+    const maxAgeMs = async (stream: string) => (await this.deps.jsm.streams.info(stream)).config.max_age / 1e6;
+    const deadLetters = await maxAgeMs(DEAD_LETTER_STREAM.name);
+    let total = 0;
+    for (const handler of this.handlers) {
+      const events = await maxAgeMs(streamOf(handler.type.subject).name);
+      if (events <= 0 || deadLetters <= 0) continue;
+      total += await deleteInBatches(
+        this.deps.db,
+        "inbox",
+        "consumer = $1 and received_at < now() - $2 * interval '1 millisecond'",
+        [this.durableName(handler.type.subject), events + deadLetters + INBOX_RETENTION_MARGIN_MS],
+        () => this.running,
+      );
+    }
+    return total;
+  }
+
+  /** Prune the inbox after `delayMs`, then every inboxPruneEveryMs while running. */
+  private schedulePrune(delayMs: number): void {
+    this.pruneTimer = setTimeout(() => {
+      this.pruning = this.pruneInbox().then(
+        (pruned) => {
+          if (pruned > 0) this.deps.logger.info({ pruned }, "deleted inbox rows no delivery can need");
+        },
+        (error: unknown) => this.deps.logger.warn({ err: error }, "could not prune the inbox; will try again"),
+      );
+      void this.pruning.then(() => {
+        if (this.running) this.schedulePrune(this.options.inboxPruneEveryMs ?? PRUNE_EVERY_MS);
+      });
+    }, delayMs);
+    this.pruneTimer.unref();
   }
 
   private async run(messages: ConsumerMessages, handler: EventHandler<unknown>): Promise<void> {
@@ -156,7 +217,7 @@ export class EventConsumers {
   }
 
   private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
-    const eventId = message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
+    const eventId = message.headers?.get(EVENT_ID_HEADER) || message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
     const consumer = this.durableName(message.subject);
     const failureKey = `${consumer}/${eventId}`;
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });

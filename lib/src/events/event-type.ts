@@ -32,6 +32,13 @@ export function eventType<T>(typeName: string, fns: MessageFns<T>): EventType<T>
 
 export const EVENT_TYPE_HEADER = "Bazaar-Event-Type";
 export const MESSAGE_ID_HEADER = "Nats-Msg-Id";
+/**
+ * The event id when it differs from the Nats-Msg-Id: a replayed dead letter is
+ * published under a message id of its own (JetStream would drop the original's
+ * as a duplicate within its window) and keeps its event id here, which consumers
+ * read first.
+ */
+export const EVENT_ID_HEADER = "Bazaar-Event-Id";
 
 export interface StreamSpec {
   name: string;

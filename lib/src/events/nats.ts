@@ -1,5 +1,5 @@
-import { type JetStreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
-import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
+import { type JetStreamManager, JetStreamApiCodes, JetStreamApiError, type StreamConfig } from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { type Logger } from "../logger.js";
 import { type StreamSpec } from "./event-type.js";
 
@@ -52,38 +52,59 @@ export async function connectNats(url: string, name: string, logger: Logger, tls
 }
 
 /**
- * Declare a stream, idempotently: nothing to do if it exists with these
- * subjects, else update it or add it. Looking first means a service that only
- * consumes a stream needs no right to create or change it: it waits (its
- * caller retries) until the publisher has declared it. `replicas` (for the
- * streams the caller owns: its own, DEAD_LETTERS) is kept too: a stream made
- * with one replica is scaled when NATS_STREAM_REPLICAS says more; a consumer's
- * look-up passes none and changes nothing.
+ * How its owner keeps a stream: replicas (NATS_STREAM_REPLICAS), and limits so
+ * it cannot grow without end: messages older than maxAgeMs go, and the oldest go
+ * first once it holds maxBytes.
  */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, replicas?: number): Promise<void> {
-  let config: { subjects?: string[]; num_replicas?: number };
+export interface StreamSettings {
+  replicas: number;
+  maxAgeMs: number;
+  maxBytes: number;
+}
+
+/**
+ * Declare a stream, idempotently: nothing to do if it exists as `settings` say,
+ * else update it or add it. Looking first means a service that only consumes a
+ * stream needs no right to create or change it: it waits (its caller retries)
+ * until the owner has declared it. `settings` are for the owner (a publisher
+ * for its stream, the provisioner for DEAD_LETTERS): a stream made with other
+ * replicas or limits is brought to them; a consumer's look-up passes none and
+ * changes nothing.
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, settings?: StreamSettings): Promise<void> {
+  let config: StreamConfig;
   try {
     config = (await jsm.streams.info(spec.name)).config;
   } catch (error) {
     if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
-    await addStream(jsm, spec, replicas);
+    await addStream(jsm, spec, settings);
     return;
   }
-  const subjectsDiffer = [...(config.subjects ?? [])].sort().join() !== [...spec.subjects].sort().join();
-  const replicasDiffer = replicas !== undefined && config.num_replicas !== replicas;
-  if (subjectsDiffer || replicasDiffer) await jsm.streams.update(spec.name, { subjects: spec.subjects, ...(replicas !== undefined && { num_replicas: replicas }) });
+  const wanted = streamConfig(spec, settings);
+  const differs = (Object.keys(wanted) as Array<keyof typeof wanted>).some((key) =>
+    key === "subjects" ? [...config.subjects].sort().join() !== [...spec.subjects].sort().join() : config[key] !== wanted[key],
+  );
+  if (differs) await jsm.streams.update(spec.name, wanted);
 }
 
-/** Add a stream; if another process added it since we looked, make its subjects ours. */
-async function addStream(jsm: JetStreamManager, spec: StreamSpec, replicas = 1): Promise<void> {
+/** The fields of a stream's config that its spec and settings decide. */
+function streamConfig(spec: StreamSpec, settings?: StreamSettings) {
+  return {
+    subjects: spec.subjects,
+    ...(settings && { num_replicas: settings.replicas, max_age: nanos(settings.maxAgeMs), max_bytes: settings.maxBytes }),
+  };
+}
+
+/** Add a stream; if another process added it since we looked, make its config ours. */
+async function addStream(jsm: JetStreamManager, spec: StreamSpec, settings?: StreamSettings): Promise<void> {
   try {
-    await jsm.streams.add({ name: spec.name, subjects: spec.subjects, num_replicas: replicas });
+    await jsm.streams.add({ name: spec.name, num_replicas: 1, ...streamConfig(spec, settings) });
   } catch (error) {
     if (isPermissionViolation(error)) {
-      throw new Error(`stream ${spec.name} does not exist yet, and only its publisher may declare it: waiting for it`, { cause: error });
+      throw new Error(`stream ${spec.name} does not exist yet, and only its owner may declare it: waiting for it`, { cause: error });
     }
     if (!(error instanceof JetStreamApiError) || !/already in use/.test(error.message)) throw error;
-    await jsm.streams.update(spec.name, { subjects: spec.subjects, num_replicas: replicas });
+    await jsm.streams.update(spec.name, streamConfig(spec, settings));
   }
 }
 

@@ -1,6 +1,7 @@
 import { type JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
+import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
 import { newId } from "../ids.js";
 import { type Logger } from "../logger.js";
 import { eventMetrics, outboxOldestAge, outboxPending } from "../observability/metrics.js";
@@ -64,10 +65,7 @@ export interface RelayOptions {
   pruneEveryMs: number;
 }
 
-const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000, sentRetentionMs: 7 * 24 * 3600_000, pruneEveryMs: 10 * 60_000 };
-
-/** Rows deleted per statement when pruning: short statements, no long lock on a big table. */
-const PRUNE_BATCH = 1000;
+const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000, sentRetentionMs: 7 * 24 * 3600_000, pruneEveryMs: PRUNE_EVERY_MS };
 
 /**
  * Publishes unsent outbox rows to JetStream, oldest first, with Nats-Msg-Id set
@@ -166,18 +164,8 @@ export class OutboxRelay {
   }
 
   /** Delete rows sent more than sentRetentionMs ago, a batch per statement; returns how many. */
-  async pruneSent(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await this.db.query<{ seq: number }>(
-        `delete from outbox where seq in (
-           select seq from outbox where sent_at < now() - $1 * interval '1 millisecond' order by seq limit ${PRUNE_BATCH}
-         ) returning seq`,
-        [this.options.sentRetentionMs],
-      );
-      total += deleted.length;
-      if (deleted.length < PRUNE_BATCH || !this.running) return total;
-    }
+  pruneSent(): Promise<number> {
+    return deleteInBatches(this.db, "outbox", "sent_at < now() - $1 * interval '1 millisecond'", [this.options.sentRetentionMs], () => this.running);
   }
 
   /**

@@ -14,8 +14,6 @@ export interface EventsOptions {
   logger: Logger;
   publishes: EventType<unknown>[];
   handlers: EventHandler<unknown>[];
-  /** Replicas of the streams this service declares (1 on a single server, 3 on a cluster). */
-  streamReplicas?: number;
   /** The outbox the service's handlers record events in: its commits wake the relay. */
   outbox?: Outbox;
   /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
@@ -24,9 +22,11 @@ export interface EventsOptions {
 
 /**
  * A service's event plumbing, started in the background once its database is
- * ready: connect to NATS (waiting for it if it is not up yet), declare the
- * streams it publishes to, run the outbox relay and the consumers. A service
- * serves gRPC whether or not NATS is there; events wait in the outbox.
+ * ready: connect to NATS (waiting for it if it is not up yet), look up the
+ * streams it publishes to (nats-admin declares them: lib/src/nats-admin.ts; on
+ * a server without users the first service to need one adds it), run the outbox
+ * relay and the consumers. A service serves gRPC whether or not NATS is there;
+ * events wait in the outbox.
  */
 export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
   const { logger } = options;
@@ -42,19 +42,19 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
       try {
         const jsm = await jetstreamManager(connection);
         const streams = new Map(options.publishes.map((type) => [streamOf(type.subject).name, streamOf(type.subject)]));
-        for (const stream of streams.values()) await ensureStream(jsm, stream, options.streamReplicas);
+        for (const stream of streams.values()) await ensureStream(jsm, stream);
         if (options.publishes.length > 0) {
           relay = new OutboxRelay(options.db, js, logger);
           relay.start(options.service, options.outbox);
         }
         if (options.handlers.length > 0) {
-          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service, streamReplicas: options.streamReplicas });
+          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });
           await consumers.start();
         }
         return;
       } catch (error) {
         const delay = Math.min(5000, 250 * 2 ** attempt);
-        logger.error({ err: error, retry_in_ms: delay }, "could not declare streams and consumers");
+        logger.error({ err: error, retry_in_ms: delay }, "could not find its streams or declare its consumers");
         await relay?.stop();
         await consumers?.stop();
         await new Promise((resolve) => setTimeout(resolve, delay));

@@ -6,8 +6,19 @@ import { ConfigError } from "../config.js";
 import { contractRegistry } from "../contracts.js";
 import { PORTS, type ServiceName } from "../ports.js";
 
-/** Every identity the development CA issues a certificate for (`make certs`). */
-export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator"] as const;
+/**
+ * Every identity the development CA issues a certificate for (`make certs`):
+ * the services, the gateway, NATS, and two people's: the operator (reads) and
+ * nats-admin (DEAD_LETTERS: provisions it, replays dead letters).
+ */
+export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator", "nats-admin"] as const;
+
+/**
+ * Identities that only ever connect as clients, so their certificates serve
+ * nothing: the gateway (its HTTP port is plain HTTP; TLS ends in front of it)
+ * and the people's (the operator with grpcurl or the nats CLI, nats-admin).
+ */
+export const CLIENT_ONLY_IDENTITIES: ReadonlySet<string> = new Set(["gateway", "operator", "nats-admin"]);
 
 /** The policy file shipped with the code (deploy/authz-policy.yaml); AUTHZ_POLICY_FILE points elsewhere. */
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL("../../../deploy/authz-policy.yaml", import.meta.url));

@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { certificateFiles } from "../../../scripts/certs/issue.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { natsAdminConfig, parseConfig } from "../../src/config.js";
+import { NATS_ADMIN, provisionStreams } from "../../src/events/dead-letters.js";
 import { natsTlsOptions } from "../../src/events/nats.js";
 import { freePort, repoRoot } from "./process.js";
 
@@ -19,6 +22,8 @@ export interface TestNats {
   /** Wait until a client named `name` is connected (throws after 30 s). */
   connected(name: string): Promise<void>;
   stopServer(): Promise<void>;
+  /** The last few KB the server logged (stderr). */
+  log(): string;
   /** SIGKILL: no lame duck, no flush, a crash (chaos tests); startServer() brings it back on the same port and store. */
   killServer(): Promise<void>;
   startServer(): Promise<void>;
@@ -35,6 +40,9 @@ export interface TestNatsOptions {
   config?: string;
   /** A directory of `make certs` files (ca.pem, nats.pem, nats-key.pem) for the config's NATS_TLS_* variables. */
   certs?: string;
+  /** More command-line arguments (a cluster's --cluster and --routes) and environment variables (a config's $POD_NAME). */
+  args?: string[];
+  env?: Record<string, string>;
 }
 
 export async function startTestNats(options: TestNatsOptions = {}): Promise<TestNats> {
@@ -45,6 +53,7 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
   const setup = options.config ? ["-c", resolve(repoRoot, options.config)] : ["-js", "-sd", store];
   const env = {
     ...process.env,
+    ...options.env,
     NATS_STORE_DIR: store,
     ...(options.certs && {
       NATS_TLS_CA: join(options.certs, "ca.pem"),
@@ -57,7 +66,7 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
 
   const startServer = async () => {
     stderr = "";
-    server = spawn("nats-server", [...setup, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor)], {
+    server = spawn("nats-server", [...setup, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), ...(options.args ?? [])], {
       env,
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -98,12 +107,16 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
   };
 
   await startServer();
+  const url = `${options.certs ? "tls" : "nats"}://127.0.0.1:${port}`;
+  // As `make up` does once NATS is up: nats-admin declares the streams, which no service may.
+  if (options.certs) await provisionAsAdmin(url, options.certs);
   return {
     // tls:// says what the client must do; nats.js takes its certificate from its own options.
-    url: `${options.certs ? "tls" : "nats"}://127.0.0.1:${port}`,
+    url,
     startServer,
     stopServer,
     killServer: () => signal("SIGKILL"),
+    log: () => stderr,
     connections,
     connected,
     async stop() {
@@ -111,6 +124,16 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
       rmSync(store, { recursive: true, force: true });
     },
   };
+}
+
+/** Declare every stream with the default settings as nats-admin, the provisioning identity. */
+export async function provisionAsAdmin(url: string, certs: string): Promise<void> {
+  const connection = await connectAs(url, certs, NATS_ADMIN);
+  try {
+    await provisionStreams(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}));
+  } finally {
+    await connection.close();
+  }
 }
 
 /**

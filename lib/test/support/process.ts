@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** Run a TypeScript entry point from source as its own process, as tsx does for scripts. */
-export function spawnTs(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, ["--conditions=bazaar-source", "--import", "tsx", entry], {
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, ["--conditions=bazaar-source", "--import", "tsx", entry, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
   });

@@ -41,8 +41,8 @@ export class ChaosService {
   /**
    * Start the process and wait until it serves and, unless told not to, until
    * every durable consumer is declared: a consumer waits for its stream, which
-   * only the publisher may declare (deploy/nats/nats.conf), so at the first
-   * start of the mesh that wait comes after orders is up.
+   * only nats-admin may declare (deploy/nats/nats.conf; startTestNats does it
+   * once the server is up).
    */
   async start({ consumers = true } = {}): Promise<void> {
     const child = spawnNode(join(repoRoot, "services", this.name, "dist", "main.js"), this.env);

@@ -1,3 +1,6 @@
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { join } from "node:path";
 import { type K8sObject } from "./deploy.js";
 
 /**
@@ -83,4 +86,55 @@ export function natsPod(objects: K8sObject[]) {
   const configMap = objects.find((object) => object.kind === "ConfigMap" && object.metadata.name === configVolume.configMap!.name);
   if (!configMap?.data) throw new Error(`no ConfigMap ${configVolume.configMap!.name}`);
   return { statefulSet, container, volumes, mounts, configFile, configMount, configMap: configMap as K8sObject & { data: Record<string, string> } };
+}
+
+/**
+ * A directory that holds what a NATS pod of `objects` (rendered manifests) sees
+ * at each of its mount paths: the ConfigMap's keys, the Secret nats-tls's files
+ * (what scripts/k8s-dev-secrets.sh puts in it: ca.pem, nats.pem, nats-key.pem
+ * from `certs`; `certificate` puts another identity's there), empty directories
+ * for the rest. The cluster block is left out unless `cluster` says keep it.
+ * Returns the path of the config file in it, the config's own paths moved into
+ * it; a path on no volume of the pod throws (its root filesystem is read-only).
+ */
+export function layOutNatsPod(objects: K8sObject[], root: string, certs: string, options: { cluster?: boolean; certificate?: string } = {}): string {
+  const { volumes, mounts, configFile, configMap } = natsPod(objects);
+  const certificate = options.certificate ?? "nats";
+  for (const mount of mounts) {
+    const dir = join(root, mount.mountPath);
+    mkdirSync(dir, { recursive: true });
+    const volume = volumes.find((candidate) => candidate.name === mount.name);
+    if (volume?.configMap) for (const [key, value] of Object.entries(configMap.data)) writeFileSync(join(dir, key), value);
+    if (volume?.secret) {
+      copyFileSync(join(certs, "ca.pem"), join(dir, "ca.pem"));
+      copyFileSync(join(certs, `${certificate}.pem`), join(dir, "nats.pem"));
+      copyFileSync(join(certs, `${certificate}-key.pem`), join(dir, "nats-key.pem"));
+    }
+  }
+  const onVolume = (path: string) => mounts.some((mount) => path === mount.mountPath || path.startsWith(`${mount.mountPath}/`));
+  const text = configMap.data[configFile.split("/").pop()!]!;
+  const config = (options.cluster ? withoutComments(text) : withoutBlock(text, "cluster")).replace(/^(\s*\w+\s*[:=]\s*)(\/[^/\s]\S*)\s*$/gm, (_line, key: string, path: string) => {
+    if (!onVolume(path)) throw new Error(`${path}: on no volume of the pod`);
+    return `${key}${join(root, path)}`;
+  });
+  writeFileSync(join(root, configFile), config);
+  return join(root, configFile);
+}
+
+/**
+ * Speak plain NATS protocol: the server's INFO line (none from a port that
+ * starts with the TLS handshake), then whatever it says to CONNECT and PING
+ * until it hangs up.
+ */
+export async function plaintextClient(url: string): Promise<{ info: Record<string, unknown> | undefined; rest: string }> {
+  const { hostname, port } = new URL(url);
+  const socket = createConnection({ host: hostname, port: Number(port) });
+  let text = "";
+  socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  socket.on("connect", () => socket.write('CONNECT {"verbose":false}\r\nPING\r\n'));
+  socket.on("error", () => {});
+  await new Promise((resolve) => socket.on("close", resolve));
+  const [info, ...rest] = text.split("\r\n");
+  const parsed = info?.startsWith("INFO ") ? (JSON.parse(info.replace(/^INFO /, "")) as Record<string, unknown>) : undefined;
+  return { info: parsed, rest: parsed ? rest.join("\r\n") : text };
 }

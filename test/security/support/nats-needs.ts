@@ -1,5 +1,6 @@
 import { events } from "@bazaar/runtime/events/catalog";
 import { EventConsumers } from "@bazaar/runtime/events/consumer";
+import { NATS_ADMIN, shopStreams } from "@bazaar/runtime/events/dead-letters";
 import { DEAD_LETTER_STREAM, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { type ServiceDeps } from "@bazaar/runtime/service";
 import { inventoryEventHandlers } from "../../../services/inventory/src/events.js";
@@ -47,15 +48,13 @@ export interface Permissions {
  */
 export function neededBy(service: string): Permissions {
   const { publishes, consumes } = USES[service]!;
-  const owned = new Set(publishes.map((type) => streamOf(type.subject).name));
-  const read = new Set(consumes.map((type) => streamOf(type.subject).name).filter((stream) => !owned.has(stream)));
-  const declare = (stream: string) => ["INFO", "CREATE", "UPDATE"].map((op) => `$JS.API.STREAM.${op}.${stream}`);
+  // Every stream is nats-admin's: a service looks up those it publishes to or reads, and DEAD_LETTERS if it consumes.
+  const streams = new Set([...publishes, ...consumes].map((type) => streamOf(type.subject).name));
+  if (consumes.length > 0) streams.add(DEAD_LETTER_STREAM.name);
   const publish = [
     ...publishes.map((type) => type.subject),
     "$JS.API.INFO",
-    ...[...owned].flatMap(declare),
-    ...[...read].map((stream) => `$JS.API.STREAM.INFO.${stream}`),
-    ...(consumes.length > 0 ? declare(DEAD_LETTER_STREAM.name) : []),
+    ...[...streams].map((stream) => `$JS.API.STREAM.INFO.${stream}`),
     ...consumes.flatMap(({ subject }) => {
       const stream = streamOf(subject).name;
       const durable = durableOf(service, subject);
@@ -70,6 +69,22 @@ export function neededBy(service: string): Permissions {
   ];
   return { publish: publish.sort(), subscribe: [`_INBOX.${service}.>`] };
 }
+
+/**
+ * nats-admin's grant, what lib/src/events/dead-letters.ts does: declare every
+ * stream (provisionStreams), read and delete dead letters and publish each
+ * again on its event's subject, any event of the catalog (replayDeadLetters).
+ */
+const { events: EVENT_STREAMS, deadLetters: DEAD_LETTERS } = shopStreams();
+export const NATS_ADMIN_NEEDS: Permissions = {
+  publish: [
+    ...ALL_SUBJECTS,
+    "$JS.API.INFO",
+    ...[...EVENT_STREAMS, DEAD_LETTERS].flatMap(({ name }) => ["INFO", "CREATE", "UPDATE"].map((op) => `$JS.API.STREAM.${op}.${name}`)),
+    ...["MSG.GET", "MSG.DELETE"].map((op) => `$JS.API.STREAM.${op}.${DEAD_LETTERS.name}`),
+  ].sort(),
+  subscribe: [`_INBOX.${NATS_ADMIN}.>`],
+};
 
 /** The operator's read-only grant: stream, message and consumer look-ups; no event, no consumer of its own. */
 export const OPERATOR: Permissions = {
@@ -99,7 +114,7 @@ export function configuredUsers(config: string): Map<string, Permissions> {
   const authorization = config.slice(start.index);
   for (const block of authorization.split(/\n\s*user:\s*/).slice(1)) {
     const [publish = "", subscribe = ""] = block.slice(block.indexOf("publish:")).split("subscribe:");
-    users.set(/^\w+/.exec(block)![0], { publish: quoted(publish), subscribe: quoted(subscribe.slice(0, subscribe.indexOf("}"))) });
+    users.set(/^[\w-]+/.exec(block)![0], { publish: quoted(publish), subscribe: quoted(subscribe.slice(0, subscribe.indexOf("}"))) });
   }
   return users;
 }
