@@ -51,8 +51,8 @@ export class HeldCardNetwork {
   };
 
   /**
-   * Script the next charge; resolves once payments has asked the network for it
-   * (the charge is then in flight, its payment PENDING).
+   * Script the next charge. `asked` resolves once payments has asked the network
+   * for it (the charge is then in flight, its payment PENDING).
    */
   next(charge: ChargeScript, retry: RetryScript): { asked: Promise<void> } {
     this.script = { charge, retry };
