@@ -56,6 +56,33 @@ async function addOrUpdateConsumer(jsm: JetStreamManager, stream: string, config
   }
 }
 
+/** The durable consumer `service` reads `subject` with (no dots allowed in names); also its inbox rows' consumer. */
+export const durableNameOf = (service: string, subject: string) => `${service}-${subject.replaceAll(".", "_")}`;
+
+/**
+ * Apply a decoded event once per consumer: its handler runs in one transaction
+ * with an inbox row (consumer, event id), so a redelivered event finds the row
+ * and changes nothing. True if it was applied now, false if seen before. The
+ * JetStream consumers below call it for every message; tests that deliver events
+ * by hand call it too, so both apply them the same way.
+ */
+export async function applyOnce<T>(
+  db: Database,
+  handler: EventHandler<T>,
+  event: T,
+  delivery: { consumer: string; eventId: string; subject: string },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const fresh = await tx.query(
+      "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
+      [delivery.consumer, delivery.eventId, delivery.subject],
+    );
+    if (fresh.length === 0) return false; // seen before: its effect is already committed
+    await handler.handle(event, { tx, eventId: delivery.eventId, subject: delivery.subject });
+    return true;
+  });
+}
+
 /** Header names added to a dead letter, next to the original headers. */
 export const DEAD_LETTER_HEADERS = {
   reason: "Bazaar-Dead-Reason",
@@ -117,7 +144,7 @@ export class EventConsumers {
 
   /** The durable name of this service's consumer of `subject` (no dots allowed in names). */
   durableName(subject: string): string {
-    return `${this.options.service}-${subject.replaceAll(".", "_")}`;
+    return durableNameOf(this.options.service, subject);
   }
 
   async start(): Promise<void> {
@@ -223,15 +250,7 @@ export class EventConsumers {
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });
     try {
       const event = this.decode(message, handler.type);
-      const applied = await this.deps.db.transaction(async (tx) => {
-        const fresh = await tx.query(
-          "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
-          [consumer, eventId, message.subject],
-        );
-        if (fresh.length === 0) return false; // seen before: its effect is already committed
-        await handler.handle(event, { tx, eventId, subject: message.subject });
-        return true;
-      });
+      const applied = await applyOnce(this.deps.db, handler, event, { consumer, eventId, subject: message.subject });
       message.ack();
       this.failures.delete(failureKey);
       eventMetrics.consumed.inc({ subject: message.subject, consumer, outcome: applied ? "applied" : "duplicate" });
