@@ -1,6 +1,7 @@
+import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 import { PostgresCardLedger } from "../../../services/payments/src/card-ledger.js";
-import { type Money } from "../../../services/payments/src/domain.js";
-import { type CardProvider, type ChargeOutcome, SimulatedCardProvider } from "../../../services/payments/src/provider.js";
+import { type ChargeOutcome } from "../../../services/payments/src/domain.js";
+import { type CardProvider, SimulatedCardProvider } from "../../../services/payments/src/provider.js";
 import { type ProviderOf } from "../../../services/payments/src/service.js";
 
 /**
