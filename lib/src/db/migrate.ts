@@ -7,11 +7,12 @@ import { type Database } from "./database.js";
  * recording what ran in schema_migrations. Everything runs in one transaction
  * under an advisory lock, so replicas starting together against one PostgreSQL
  * server migrate once and a failed migration leaves nothing half-done.
- * Returns the names it applied.
+ * Returns the names it applied. `through` stops after that file: the schema
+ * as an earlier version left it, for a test of the migrations that follow.
  */
-export async function migrate(db: Database, dir: string): Promise<string[]> {
+export async function migrate(db: Database, dir: string, { through }: { through?: string } = {}): Promise<string[]> {
   const files = readdirSync(dir)
-    .filter((name) => name.endsWith(".sql"))
+    .filter((name) => name.endsWith(".sql") && (through === undefined || name <= through))
     .sort();
   return db.transaction(async (tx) => {
     await tx.query("select pg_advisory_xact_lock(hashtext('bazaar.schema_migrations'))");

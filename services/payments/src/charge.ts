@@ -4,13 +4,14 @@ import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { type Logger } from "@bazaar/runtime/logger";
-import { type ChargeCommand, chargeInProgress, type ChargeOutcome, chargeResult, checkSameCharge, type Payment } from "./domain.js";
+import { type ChargeCommand, chargeInProgress, type ChargeOutcome, chargeResult, checkSameCharge, orderGivenUp, type Payment } from "./domain.js";
 import { type CardProvider } from "./provider.js";
 import { refundPayment } from "./refund.js";
 import {
   deletePendingPayment,
   getPaymentByKeyForUpdate,
   getPaymentForUpdate,
+  givenUpReason,
   insertPendingPayment,
   reclaimExpiredPending,
   settlePayment,
@@ -83,8 +84,9 @@ export async function resolveUnanswered(deps: Pick<ChargeDeps, "db" | "provider"
 /**
  * Record the provider's outcome of a PENDING payment, with its PaymentCaptured
  * event, in one transaction; a capture whose order was given up meanwhile
- * (events.ts) is refunded in the same one. A row another caller settled first
- * (recovery, or a retry that took it over) is returned as it is.
+ * (events.ts; the order's lock makes sure one of the two sees the other) is
+ * refunded in the same one. A row another caller settled first (recovery, or a
+ * retry that took it over) is returned as it is.
  */
 async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, paymentId: string, outcome: ChargeOutcome): Promise<Payment> {
   return deps.db.transaction(async (tx) => {
@@ -107,7 +109,8 @@ async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, paymentId: 
         occurredAt: payment.updatedAt,
       });
       // Its order was rejected or cancelled while the provider was answering (events.ts): give it back now.
-      if (payment.refundDueReason !== "") return refundPayment(tx, deps.outbox, payment.id, payment.refundDueReason);
+      const givenUp = await givenUpReason(tx, payment.orderId);
+      if (givenUp !== undefined) return refundPayment(tx, deps.outbox, payment.id, givenUp);
     }
     return payment;
   });
@@ -132,8 +135,13 @@ async function claimKey(deps: ChargeDeps, command: ChargeCommand): Promise<Claim
 
 async function claimTakenKey(tx: Queryable, command: ChargeCommand, leaseMs: number): Promise<Claim> {
   const earlier = await getPaymentByKeyForUpdate(tx, command.idempotencyKey);
-  // Gone since the insert found it: the other call moved no money and deleted its row. A retry claims the key.
-  if (!earlier) throw chargeInProgress();
+  if (!earlier) {
+    // Not charged, and never to be: the order was rejected or cancelled before its charge began.
+    const givenUp = await givenUpReason(tx, command.orderId);
+    if (givenUp !== undefined) throw orderGivenUp(command.orderId, givenUp);
+    // Gone since the insert found it: the other call moved no money and deleted its row. A retry claims the key.
+    throw chargeInProgress();
+  }
   checkSameCharge(earlier, command);
   if (earlier.status !== "PENDING") return { settled: true, payment: earlier };
   if (await reclaimExpiredPending(tx, earlier.id, leaseMs)) return { settled: false, payment: earlier };

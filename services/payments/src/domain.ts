@@ -22,7 +22,6 @@ export interface Payment {
   /** Why it was refunded (for the PaymentRefunded event); empty otherwise. */
   refundReason: string;
   /** Set while PENDING when its order was rejected or cancelled: the settle refunds a capture at once. */
-  refundDueReason: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -130,6 +129,8 @@ export const cardDeclined = (reason: string) => preconditionFailed(`card decline
 
 /** ABORTED, because the caller should retry: by then the other call has settled the charge. */
 export const chargeInProgress = () => conflict("a charge with this key is in progress; retry");
+/** A charge for an order that was rejected or cancelled before its charge began: nothing is charged. */
+export const orderGivenUp = (orderId: string, reason: string) => preconditionFailed(`order ${orderId} was given up (${reason}); nothing was charged`);
 
 /** What a refund does to a payment: refund it now, or nothing because it already was (money goes back once). */
 export function refundAction(payment: Payment): "refund" | "already-refunded" {

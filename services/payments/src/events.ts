@@ -4,7 +4,7 @@ import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { on } from "@bazaar/runtime/events/consumer";
 import { type ServiceDeps } from "@bazaar/runtime/service";
 import { refundPayment } from "./refund.js";
-import { findPaymentOfOrder, markRefundDue } from "./store.js";
+import { lockOrder, paymentsOfOrderForUpdate, recordGivenUp } from "./store.js";
 
 /**
  * What payments consumes: a cancelled order gets its money back, and so does a
@@ -18,14 +18,17 @@ export const paymentEventHandlers = ({ outbox }: ServiceDeps) => [
 ];
 
 /**
- * The order's payment, locked: a settle in flight waits for this transaction, or
- * this one for the settle. CAPTURED is refunded now. PENDING (the provider may
- * have answered, the settle not yet committed) is marked: its settle refunds a
- * capture at once, so the refund is never lost between the two. DECLINED,
- * REFUNDED or none: nothing was taken.
+ * Remember that the order was given up and refund what was captured for it. The
+ * order's lock (lockOrder) orders this against any settle of a charge for it:
+ * a capture that settled first is refunded here; one that settles after finds
+ * the order given up and refunds at once (charge.ts); a charge not yet begun is
+ * refused. So no capture outlives its order, whatever orders' own compensation
+ * calls did. A declined or refunded payment needs nothing.
  */
 async function giveBack(tx: Queryable, outbox: Outbox, orderId: string, reason: string): Promise<void> {
-  const payment = await findPaymentOfOrder(tx, orderId, { forUpdate: true });
-  if (payment?.status === "CAPTURED") await refundPayment(tx, outbox, payment.id, reason);
-  else if (payment?.status === "PENDING") await markRefundDue(tx, payment.id, reason);
+  await lockOrder(tx, orderId);
+  await recordGivenUp(tx, orderId, reason);
+  for (const payment of await paymentsOfOrderForUpdate(tx, orderId)) {
+    if (payment.status === "CAPTURED") await refundPayment(tx, outbox, payment.id, reason);
+  }
 }

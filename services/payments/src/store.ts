@@ -21,14 +21,13 @@ interface PaymentRow {
   status: PaymentStatus;
   decline_reason: string;
   refund_reason: string;
-  refund_due_reason: string;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS = [
   "id, idempotency_key, order_id, customer_id, amount_minor, currency_code",
-  "status, decline_reason, refund_reason, refund_due_reason, created_at, updated_at",
+  "status, decline_reason, refund_reason, created_at, updated_at",
 ].join(", ");
 
 const toPayment = (row: PaymentRow): Payment => ({
@@ -40,7 +39,6 @@ const toPayment = (row: PaymentRow): Payment => ({
   status: row.status,
   declineReason: row.decline_reason,
   refundReason: row.refund_reason,
-  refundDueReason: row.refund_due_reason,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -56,40 +54,64 @@ export async function getPaymentForUpdate(tx: Queryable, id: string): Promise<Pa
   return first(await tx.query<PaymentRow>(`select ${COLUMNS} from payments where id = $1 for update`, [id]));
 }
 
+/** Every payment of an order, locked until the transaction ends (the order's lock first: lockOrder). */
+export async function paymentsOfOrderForUpdate(tx: Queryable, orderId: string): Promise<Payment[]> {
+  const rows = await tx.query<PaymentRow>(`select ${COLUMNS} from payments where order_id = $1 order by created_at, id for update`, [orderId]);
+  return rows.map(toPayment);
+}
+
 /**
- * The payment of an order, for refunding on OrderCancelled. Orders charge with
- * one key per order, so there is normally one; if a caller used several keys,
- * the one that took money (CAPTURED or REFUNDED) wins over declines, then the newest.
+ * The payment of an order (for a test or an operator). Orders charge with one
+ * key per order, so there is normally one; if a caller used several keys, the
+ * one that took money (CAPTURED or REFUNDED) wins over declines, then the newest.
  */
-export async function findPaymentOfOrder(db: Queryable, orderId: string, options: { forUpdate?: boolean } = {}): Promise<Payment | undefined> {
+export async function findPaymentOfOrder(db: Queryable, orderId: string): Promise<Payment | undefined> {
   return first(
     await db.query<PaymentRow>(
       `select ${COLUMNS} from payments where order_id = $1
         order by status in ('CAPTURED', 'REFUNDED') desc, created_at desc, id
-        limit 1${options.forUpdate ? " for update" : ""}`,
+        limit 1`,
       [orderId],
     ),
   );
 }
 
 /**
- * Record, on a charge still PENDING, that its order was given up: its settle refunds a capture at once.
- * updated_at is left alone: on a PENDING row it is the lease's clock (recovery.ts).
+ * Hold the order's lock until the transaction ends. Whoever learns that an
+ * order is given up (its event) and whoever settles a charge for it take this
+ * lock first, so one of them always sees what the other did: a capture
+ * settled first is found and refunded by the event; an order given up first
+ * is found by the settle, which refunds at once.
  */
-export async function markRefundDue(tx: Queryable, id: string, reason: string): Promise<void> {
-  await tx.query("update payments set refund_due_reason = $2 where id = $1 and status = 'PENDING'", [id, reason]);
+const orderLock = (orderId: string) => `pg_advisory_xact_lock(hashtextextended('payments-order:' || ${orderId}, 0))`;
+
+export async function lockOrder(tx: Queryable, orderId: string): Promise<void> {
+  await tx.query(`select ${orderLock("$1")}`, [orderId]);
+}
+
+/** Remember that an order was given up (the first reason stands). */
+export async function recordGivenUp(tx: Queryable, orderId: string, reason: string): Promise<void> {
+  await tx.query("insert into given_up_orders (order_id, reason) values ($1, $2) on conflict (order_id) do nothing", [orderId, reason]);
+}
+
+/** Why the order was given up, or undefined if it was not. */
+export async function givenUpReason(db: Queryable, orderId: string): Promise<string | undefined> {
+  const [row] = await db.query<{ reason: string }>("select reason from given_up_orders where order_id = $1", [orderId]);
+  return row?.reason;
 }
 
 /**
  * Claim the command's idempotency key with a PENDING row. Undefined if the key
- * is taken: on PostgreSQL a concurrent insert of the same key waits for the
- * other transaction and then does nothing, so exactly one caller claims it.
+ * is taken, or if its order was given up: on PostgreSQL a concurrent insert of
+ * the same key waits for the other transaction and then does nothing, so
+ * exactly one caller claims it.
  */
 export async function insertPendingPayment(db: Queryable, id: string, command: ChargeCommand): Promise<Payment | undefined> {
   return first(
     await db.query<PaymentRow>(
       `insert into payments (id, idempotency_key, order_id, customer_id, amount_minor, currency_code, status)
-       values ($1, $2, $3, $4, $5, $6, 'PENDING')
+       select $1, $2, $3, $4, $5, $6, 'PENDING'
+        where not exists (select 1 from given_up_orders where order_id = $3)
        on conflict (idempotency_key) do nothing
        returning ${COLUMNS}`,
       [id, command.idempotencyKey, command.orderId, command.customerId, command.amount.minorUnits, command.amount.currencyCode],
@@ -129,7 +151,11 @@ export async function reclaimExpiredPending(tx: Queryable, id: string, leaseMs: 
   return rows.length === 1;
 }
 
-/** Settle a PENDING payment with the provider's answer. Undefined if it is no longer PENDING (an invariant broke). */
+/**
+ * Settle a PENDING payment with the provider's answer, its order's lock taken
+ * first (lockOrder: the lock before the row's, in the one order every
+ * transaction here takes them). Undefined if it is no longer PENDING.
+ */
 export async function settlePayment(
   tx: Queryable,
   id: string,
@@ -138,7 +164,9 @@ export async function settlePayment(
   const declineReason = outcome.status === "DECLINED" ? outcome.declineReason : "";
   return first(
     await tx.query<PaymentRow>(
-      `update payments set status = $2, decline_reason = $3, updated_at = now()
+      `with locked as (select ${orderLock("order_id")} as held from payments where id = $1)
+       update payments set status = $2, decline_reason = $3, updated_at = now()
+         from locked
         where id = $1 and status = 'PENDING'
         returning ${COLUMNS}`,
       [id, outcome.status, declineReason],

@@ -34,7 +34,6 @@ const payment = (overrides: Partial<Payment> = {}): Payment => ({
   status: "CAPTURED",
   declineReason: "",
   refundReason: "",
-  refundDueReason: "",
   createdAt: new Date(0),
   updatedAt: new Date(0),
   ...overrides,

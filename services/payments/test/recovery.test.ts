@@ -146,3 +146,31 @@ describe("recovery of charges a dead process left PENDING", () => {
     expect(await eventsOf(id)).toEqual(["PaymentCaptured"]);
   });
 });
+
+describe("an order given up before its charge", () => {
+  const reject = async (request: ChargeRequest) => {
+    const onRejected = paymentEventHandlers(deps).find((handler) => handler.type === events.orderRejected)!;
+    const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
+    await deps.db.transaction((tx) => onRejected.handle(event, { tx, eventId: randomUUID(), subject: events.orderRejected.subject }));
+  };
+
+  it("is never charged: a charge arriving after OrderRejected is refused before the card network is asked", async () => {
+    const request = chargeRequest();
+    await reject(request);
+    const error = await failureOf(client.charge(request));
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toBe(`order ${request.orderId} was given up (order rejected: the order was interrupted); nothing was charged`);
+    expect(await findPaymentOfOrder(deps.db, request.orderId)).toBeUndefined();
+  });
+
+  it("keeps its fate when its first charge moved no money and was deleted: a charge under a new payment id is refused too", async () => {
+    const request = chargeRequest();
+    const id = await abandoned(request, { charged: false });
+    await reject(request);
+    expect(await recover()).toContainEqual({ paymentId: id, status: "VOIDED" });
+    expect((await failureOf(client.charge(request))).code).toBe(status.FAILED_PRECONDITION);
+    const [books] = await deps.db.query<{ n: number }>("select count(*)::int as n from simulated_card_ledger where charge_id in (select id from payments where order_id = $1)", [request.orderId]);
+    expect(books!.n).toBe(0);
+  });
+});
+
