@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { CLIENT_ONLY_IDENTITIES, MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
 import { repoRoot } from "../../lib/test/support/process.js";
 
 // What `make certs` (scripts/certs.ts) leaves on disk: who may read each file,
@@ -58,9 +58,9 @@ describe("make certs", () => {
     expect(readFileSync(join(dir, key), "utf8")).toBe(before);
   }, 60_000);
 
-  it("lets each certificate do only what its identity does: the gateway and the operator call, NATS serves, services both", () => {
+  it("lets each certificate do only what its identity does: the gateway and the people's only call, services and NATS (its routes) both", () => {
     const usage = (name: string) => [...(new X509Certificate(readFileSync(join(dir, `${name}.pem`))).keyUsage ?? [])].sort();
-    const expected: Record<string, string[]> = { gateway: [CLIENT_AUTH], operator: [CLIENT_AUTH], nats: [SERVER_AUTH] };
-    for (const name of MESH_IDENTITIES) expect(usage(name), name).toEqual(expected[name] ?? [SERVER_AUTH, CLIENT_AUTH]);
+    for (const name of MESH_IDENTITIES) expect(usage(name), name).toEqual(CLIENT_ONLY_IDENTITIES.has(name) ? [CLIENT_AUTH] : [SERVER_AUTH, CLIENT_AUTH]);
+    expect([...CLIENT_ONLY_IDENTITIES].sort()).toEqual(["gateway", "nats-admin", "operator"]);
   });
 });

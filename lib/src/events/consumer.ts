@@ -6,6 +6,7 @@ import { type Logger } from "../logger.js";
 import { consumerPending, eventMetrics } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
+import { type PeriodicJob, startPeriodic } from "../periodic.js";
 import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
 import { ensureStream } from "./nats.js";
 import { isTransient } from "./transient.js";
@@ -128,8 +129,7 @@ export class EventConsumers {
    * more tries, never fewer. An entry goes when its message is acked or dead-lettered.
    */
   private readonly failures = new Map<string, number>();
-  private pruneTimer: NodeJS.Timeout | undefined;
-  private pruning: Promise<void> | undefined;
+  private pruneJob: PeriodicJob | undefined;
   private running = false;
 
   constructor(
@@ -174,13 +174,15 @@ export class EventConsumers {
       this.loops.push(this.run(messages, handler));
       this.deps.logger.info({ stream: stream.name, durable, subject: handler.type.subject }, "consuming");
     }
-    this.schedulePrune(0);
+    this.pruneJob = startPeriodic("inbox prune", this.options.inboxPruneEveryMs ?? PRUNE_EVERY_MS, this.deps.logger, async () => {
+      const pruned = await this.pruneInbox();
+      if (pruned > 0) this.deps.logger.info({ pruned }, "deleted inbox rows no delivery can need");
+    });
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.pruneTimer);
-    await this.pruning;
+    await this.pruneJob?.stop();
     for (const handler of this.handlers) {
       consumerPending.delete(`${streamOf(handler.type.subject).name}/${this.durableName(handler.type.subject)}`);
     }
@@ -211,22 +213,6 @@ export class EventConsumers {
       );
     }
     return total;
-  }
-
-  /** Prune the inbox after `delayMs`, then every inboxPruneEveryMs while running. */
-  private schedulePrune(delayMs: number): void {
-    this.pruneTimer = setTimeout(() => {
-      this.pruning = this.pruneInbox().then(
-        (pruned) => {
-          if (pruned > 0) this.deps.logger.info({ pruned }, "deleted inbox rows no delivery can need");
-        },
-        (error: unknown) => this.deps.logger.warn({ err: error }, "could not prune the inbox; will try again"),
-      );
-      void this.pruning.then(() => {
-        if (this.running) this.schedulePrune(this.options.inboxPruneEveryMs ?? PRUNE_EVERY_MS);
-      });
-    }, delayMs);
-    this.pruneTimer.unref();
   }
 
   private async run(messages: ConsumerMessages, handler: EventHandler<unknown>): Promise<void> {
