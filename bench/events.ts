@@ -172,7 +172,7 @@ async function latency() {
         if (committed !== undefined) latencies.push(now() - committed);
       }),
     ],
-    { db: consumerDb, js: jetstream(consumer), jsm: await jetstreamManager(consumer), logger },
+    { db: consumerDb, outbox: new Outbox(), js: jetstream(consumer), jsm: await jetstreamManager(consumer), logger },
     // Its durable, inventory-orders_order_placed, is one the inventory user may create and pull from.
     { service: "inventory" },
   );

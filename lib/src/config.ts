@@ -152,7 +152,7 @@ export type NatsAdminConfig = z.infer<ReturnType<typeof natsAdminConfig>>;
 const SECRET_VARIABLE = /SECRET|PASSWORD|TOKEN|_KEY$|DATABASE_URL/;
 
 /** Validate `source` (the environment) against `schema`; throws ConfigError naming each bad variable. */
-export function parseConfig<S extends z.ZodObject>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function parseConfig<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const result = schema.safeParse(source);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
@@ -165,7 +165,7 @@ export function parseConfig<S extends z.ZodObject>(schema: S, source: NodeJS.Pro
 }
 
 /** parseConfig for a process entry point: on error, print the message and exit EX_CONFIG. */
-export function loadConfigOrExit<S extends z.ZodObject>(schema: S): z.infer<S> {
+export function loadConfigOrExit<S extends z.ZodType>(schema: S): z.infer<S> {
   try {
     return parseConfig(schema);
   } catch (error) {

@@ -64,7 +64,8 @@ export interface ServiceOptions {
   /** The events this service publishes (through its outbox) and consumes. */
   events?: {
     publishes?: EventType<unknown>[];
-    consumes?: (deps: ServiceDeps) => EventHandler<unknown>[];
+    /** Handlers get the service's outbox with each event (EventContext). */
+    consumes?: EventHandler<unknown>[];
   };
   /** Work run in the background once SERVING (sweepers and the like); stopped while draining. */
   background?: (deps: ServiceDeps) => Array<{ stop(): Promise<void> }>;
@@ -136,7 +137,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const deps: ServiceDeps = { db, logger, outbox: new Outbox() };
   for (const install of installs) install(deps);
   const publishes = options.events?.publishes ?? [];
-  const handlers = options.events?.consumes?.(deps) ?? [];
+  const handlers = options.events?.consumes ?? [];
   const events =
     publishes.length + handlers.length > 0
       ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, outbox: deps.outbox, tls: transport.files })

@@ -11,6 +11,7 @@ import { DEAD_LETTER_HEADERS, EventConsumers, INBOX_RETENTION_MARGIN_MS, on } fr
 import { NATS_ADMIN, provisionStreams } from "../src/events/dead-letters.js";
 import { EVENT_TYPE_HEADER } from "../src/events/event-type.js";
 import { connectNats } from "../src/events/nats.js";
+import { Outbox } from "../src/events/outbox.js";
 import { createLogger } from "../src/logger.js";
 import { freshDatabase } from "../src/testing.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
@@ -83,7 +84,7 @@ describe("dead letters replayed (make replay-dead-letters)", () => {
       if (service === "inventory" && inventoryBroken) throw new Error("inventory cannot release this order");
       await tx.query("insert into applied (consumer, event_id, order_id) values ($1, $2, $3)", [service, eventId, event.orderId]);
     });
-    const started = new EventConsumers([handler], { db, js: jetstream(connection), jsm, logger }, { service, maxDeliver, backoffMs: 20 });
+    const started = new EventConsumers([handler], { db, outbox: new Outbox(), js: jetstream(connection), jsm, logger }, { service, maxDeliver, backoffMs: 20 });
     await started.start();
     consumers.push(started);
     return { jsm, durable: started.durableName(events.orderCancelled.subject) };
@@ -154,7 +155,7 @@ describe("dead letters replayed (make replay-dead-letters)", () => {
 describe("inbox pruning", () => {
   it("deletes a consumer's inbox rows older than its stream's and DEAD_LETTERS' max_age together, and no other", async () => {
     const { connection, jsm } = await as("inventory");
-    const pruner = new EventConsumers([on(events.orderPlaced, async () => {})], { db, js: jetstream(connection), jsm, logger }, { service: "inventory" });
+    const pruner = new EventConsumers([on(events.orderPlaced, async () => {})], { db, outbox: new Outbox(), js: jetstream(connection), jsm, logger }, { service: "inventory" });
     const durable = pruner.durableName(events.orderPlaced.subject);
     // ORDERS keeps an event 7 days, DEAD_LETTERS a letter 30: a row may be needed for 37 days, plus the margin.
     const horizonMs = 37 * DAY_MS + INBOX_RETENTION_MARGIN_MS;

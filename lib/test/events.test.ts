@@ -216,7 +216,7 @@ describe("consumers", () => {
           await tx.query("insert into applied (event_id, order_id) values ($1, $2)", [eventId, event.orderId]);
         }),
       ],
-      { db, js: jetstream(connection), jsm, logger },
+      { db, outbox: new Outbox(), js: jetstream(connection), jsm, logger },
       { service: "test", maxDeliver: 2, backoffMs: 20 },
     );
     await consumers.start();
@@ -262,7 +262,7 @@ describe("consumers", () => {
   });
 
   it("brings a consumer an earlier version made (max_deliver 6) to unlimited deliveries, keeping its position", async () => {
-    const legacy = new EventConsumers([on(orderCancelled, async () => {})], { db, js: jetstream(connection), jsm, logger }, { service: "legacy" });
+    const legacy = new EventConsumers([on(orderCancelled, async () => {})], { db, outbox: new Outbox(), js: jetstream(connection), jsm, logger }, { service: "legacy" });
     const durable = legacy.durableName("orders.order.cancelled");
     await jsm.consumers.add("ORDERS", { durable_name: durable, filter_subject: "orders.order.cancelled", ack_policy: AckPolicy.Explicit, max_deliver: 6 });
     await legacy.start();

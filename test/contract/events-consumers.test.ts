@@ -6,7 +6,7 @@ import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { inventoryEventHandlers } from "../../services/inventory/src/events.js";
 import { inventoryService } from "../../services/inventory/src/service.js";
 import { migrationsDir as inventoryMigrations } from "../../services/inventory/src/store.js";
-import { notificationEvents } from "../../services/notifications/src/events.js";
+import { notificationEventHandlers } from "../../services/notifications/src/events.js";
 import { notificationsService } from "../../services/notifications/src/service.js";
 import { migrationsDir as notificationsMigrations } from "../../services/notifications/src/store.js";
 import { paymentEventHandlers } from "../../services/payments/src/events.js";
@@ -39,7 +39,7 @@ beforeAll(async () => {
   // Payments consumes but does not publish here: its PaymentRefunded would reach
   // notifications and blur which event caused which notification.
   const started = await Promise.all([
-    startTestService("notifications", { migrationsDir: notificationsMigrations, services: [notificationsService], events: notificationEvents }, env),
+    startTestService("notifications", { migrationsDir: notificationsMigrations, services: [notificationsService], events: { consumes: notificationEventHandlers } }, env),
     startTestService("inventory", { migrationsDir: inventoryMigrations, services: [inventoryService], events: { consumes: inventoryEventHandlers } }, env),
     startTestService("payments", { migrationsDir: paymentsMigrations, services: [paymentService], events: { consumes: paymentEventHandlers } }, env),
   ]);

@@ -12,7 +12,8 @@ import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../services/catalog/src/store.js";
 import { inventoryService } from "../../services/inventory/src/service.js";
 import { migrationsDir as inventoryMigrations } from "../../services/inventory/src/store.js";
-import { orderServiceWith, ordersPublishes } from "../../services/orders/src/service.js";
+import { orders as ordersModule } from "../../services/orders/src/module.js";
+import { orderServiceWith } from "../../services/orders/src/service.js";
 import { migrationsDir as ordersMigrations } from "../../services/orders/src/store.js";
 import { paymentService } from "../../services/payments/src/service.js";
 import { migrationsDir as paymentsMigrations } from "../../services/payments/src/store.js";
@@ -49,7 +50,7 @@ beforeAll(async () => {
     payments: createClient(PaymentServiceService, payments.address, { deadlineMs: 5000 }),
   };
   closers.push(...Object.values(downstream).map((client) => () => client.close()));
-  const orders = await startTestService("orders", { migrationsDir: ordersMigrations, services: [orderServiceWith(downstream, 5000)], events: { publishes: ordersPublishes } }, env);
+  const orders = await startTestService("orders", { migrationsDir: ordersMigrations, services: [orderServiceWith(downstream, 5000)], events: { publishes: ordersModule.publishes } }, env);
   services = [orders, catalog, inventory, payments];
   clients = clientsFor({ orders: orders.address, payments: payments.address });
   bus = await openBus(nats.url);

@@ -21,10 +21,11 @@ import { migrationsDir as catalogMigrations } from "../../services/catalog/src/s
 import { inventoryEventHandlers } from "../../services/inventory/src/events.js";
 import { inventoryService } from "../../services/inventory/src/service.js";
 import { migrationsDir as inventoryMigrations } from "../../services/inventory/src/store.js";
-import { notificationEvents } from "../../services/notifications/src/events.js";
+import { notificationEventHandlers } from "../../services/notifications/src/events.js";
 import { notificationsService } from "../../services/notifications/src/service.js";
 import { migrationsDir as notificationsMigrations } from "../../services/notifications/src/store.js";
-import { orderServiceWith, ordersPublishes } from "../../services/orders/src/service.js";
+import { orders as ordersModule } from "../../services/orders/src/module.js";
+import { orderServiceWith } from "../../services/orders/src/service.js";
 import { migrationsDir as ordersMigrations } from "../../services/orders/src/store.js";
 import { paymentEventHandlers } from "../../services/payments/src/events.js";
 import { paymentService } from "../../services/payments/src/service.js";
@@ -66,7 +67,7 @@ beforeAll(async () => {
     events: { publishes: [events.paymentCaptured, events.paymentRefunded], consumes: paymentEventHandlers },
   });
   const inventory = await start("inventory", { migrationsDir: inventoryMigrations, services: [inventoryService], events: { consumes: inventoryEventHandlers } });
-  const notifier = await start("notifications", { migrationsDir: notificationsMigrations, services: [notificationsService], events: notificationEvents });
+  const notifier = await start("notifications", { migrationsDir: notificationsMigrations, services: [notificationsService], events: { consumes: notificationEventHandlers } });
   // Orders calls its dependencies as services/orders/src/main.ts does: with the orders certificate.
   const asOrders = createTransport({ TLS_MODE: "mtls", TLS_DIR }, "orders");
   const downstream = {
@@ -75,7 +76,7 @@ beforeAll(async () => {
     payments: createClient(PaymentServiceService, payments.address, { deadlineMs: 5000, credentials: asOrders.client("payments") }),
   };
   closers.push(...Object.values(downstream).map((client) => () => client.close()));
-  const ordersService = await start("orders", { migrationsDir: ordersMigrations, services: [orderServiceWith(downstream, 5000)], events: { publishes: ordersPublishes } });
+  const ordersService = await start("orders", { migrationsDir: ordersMigrations, services: [orderServiceWith(downstream, 5000)], events: { publishes: ordersModule.publishes } });
   // The shop's public side calls as the gateway.
   const asGateway = createTransport({ TLS_MODE: "mtls", TLS_DIR }, "gateway");
   orders = createClient(OrderServiceService, ordersService.address, { deadlineMs: 10_000, credentials: asGateway.client("orders") });

@@ -7,7 +7,6 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { events } from "@bazaar/runtime/events/catalog";
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { type ServiceName } from "@bazaar/runtime/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
@@ -15,21 +14,20 @@ import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
 import { repoRoot, type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
 import { devAuthSecret } from "../../scripts/dev-env.js";
+import { SHOP_MODULES } from "../../scripts/shop.js";
 
 export type ComponentName = ServiceName | "gateway";
 
 const COMPONENTS: readonly ComponentName[] = ["catalog", "inventory", "orders", "payments", "notifications", "gateway"];
 
 /**
- * Who consumes what, as each service's events.ts wires it. The mesh is ready
+ * Who consumes what, as each service's module declares it. The mesh is ready
  * only once every one of these durable consumers exists, so a test that
  * publishes (or dead-letters) an event knows who will see it.
  */
-export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<unknown>[]>>> = {
-  inventory: [events.orderPlaced, events.orderCancelled, events.orderRejected],
-  payments: [events.orderCancelled, events.orderRejected],
-  notifications: [events.orderPlaced, events.orderRejected, events.orderCancelled, events.paymentRefunded],
-};
+export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<unknown>[]>>> = Object.fromEntries(
+  SHOP_MODULES.filter((module) => module.consumes !== undefined).map((module) => [module.name, module.consumes!.map((handler) => handler.type)]),
+);
 
 /** Six processes starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;

@@ -3,6 +3,7 @@ import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Logger } from "../logger.js";
+import { type Outbox } from "./outbox.js";
 import { consumerPending, eventMetrics } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
@@ -11,10 +12,12 @@ import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, EVENT_TYPE_HEADER, type EventType,
 import { ensureStream } from "./nats.js";
 import { isTransient } from "./transient.js";
 
-/** What an event handler gets besides the event: the transaction its effect must use. */
+/** What an event handler gets besides the event: the transaction its effect must use, and the service's outbox. */
 export interface EventContext {
   /** The consumer's database transaction; the inbox row is in it too. */
   tx: Queryable;
+  /** Events the handler publishes in turn go here, in `tx`. */
+  outbox: Outbox;
   eventId: string;
   subject: string;
 }
@@ -68,18 +71,18 @@ export const durableNameOf = (service: string, subject: string) => `${service}-$
  * by hand call it too, so both apply them the same way.
  */
 export async function applyOnce<T>(
-  db: Database,
+  service: { db: Database; outbox: Outbox },
   handler: EventHandler<T>,
   event: T,
   delivery: { consumer: string; eventId: string; subject: string },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
+  return service.db.transaction(async (tx) => {
     const fresh = await tx.query(
       "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
       [delivery.consumer, delivery.eventId, delivery.subject],
     );
     if (fresh.length === 0) return false; // seen before: its effect is already committed
-    await handler.handle(event, { tx, eventId: delivery.eventId, subject: delivery.subject });
+    await handler.handle(event, { tx, outbox: service.outbox, eventId: delivery.eventId, subject: delivery.subject });
     return true;
   });
 }
@@ -134,7 +137,7 @@ export class EventConsumers {
 
   constructor(
     private readonly handlers: EventHandler<unknown>[],
-    private readonly deps: { db: Database; js: JetStreamClient; jsm: JetStreamManager; logger: Logger },
+    private readonly deps: { db: Database; outbox: Outbox; js: JetStreamClient; jsm: JetStreamManager; logger: Logger },
     private readonly options: ConsumerOptions,
   ) {
     this.maxDeliver = options.maxDeliver ?? 5;
@@ -236,7 +239,7 @@ export class EventConsumers {
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });
     try {
       const event = this.decode(message, handler.type);
-      const applied = await applyOnce(this.deps.db, handler, event, { consumer, eventId, subject: message.subject });
+      const applied = await applyOnce(this.deps, handler, event, { consumer, eventId, subject: message.subject });
       message.ack();
       this.failures.delete(failureKey);
       eventMetrics.consumed.inc({ subject: message.subject, consumer, outcome: applied ? "applied" : "duplicate" });

@@ -15,7 +15,7 @@ export interface EventsOptions {
   publishes: EventType<unknown>[];
   handlers: EventHandler<unknown>[];
   /** The outbox the service's handlers record events in: its commits wake the relay. */
-  outbox?: Outbox;
+  outbox: Outbox;
   /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
   tls?: NatsTls;
 }
@@ -48,7 +48,7 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
           relay.start(options.service, options.outbox);
         }
         if (options.handlers.length > 0) {
-          consumers = new EventConsumers(options.handlers, { db: options.db, js, jsm, logger }, { service: options.service });
+          consumers = new EventConsumers(options.handlers, { db: options.db, outbox: options.outbox, js, jsm, logger }, { service: options.service });
           await consumers.start();
         }
         return;

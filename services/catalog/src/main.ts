@@ -1,14 +1,5 @@
-import { loadConfigOrExit } from "@bazaar/runtime/config";
-import { runService } from "@bazaar/runtime/service";
-import { catalogConfig } from "./config.js";
-import { catalogServiceWith } from "./service.js";
-import { migrationsDir } from "./store.js";
+import { runModule } from "@bazaar/runtime/module";
+import { catalog } from "./module.js";
 
-// The catalog process: configuration from the environment, the runtime does the rest.
-const config = loadConfigOrExit(catalogConfig);
-await runService({
-  name: "catalog",
-  config,
-  migrationsDir,
-  services: [catalogServiceWith(config.PRODUCT_CACHE_TTL_MS)],
-});
+// The catalog process: its module (module.ts) run by the runtime, configured by the environment.
+await runModule(catalog);

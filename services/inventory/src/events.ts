@@ -9,7 +9,7 @@ import { lockReservation } from "./store.js";
  * the release orders already asked for, in case that call was lost). Each runs in the consumer's transaction, next
  * to the inbox row that makes a redelivery harmless.
  */
-export const inventoryEventHandlers = () => [
+export const inventoryEventHandlers = [
   on(events.orderPlaced, async (event, { tx }) => {
     // Events of different subjects arrive in no set order: a quick cancel's OrderCancelled can be
     // applied before the OrderPlaced it follows. Its stock is back already; there is nothing to sell,

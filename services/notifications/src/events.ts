@@ -17,11 +17,9 @@ async function record(tx: Queryable, eventId: string, notification: NewNotificat
   await new NotificationStore(tx).add(newId("ntf"), eventId, notification);
 }
 
-export const notificationEvents = {
-  consumes: () => [
-    on(events.orderPlaced, (event, { tx, eventId }) => record(tx, eventId, orderConfirmed(event))),
-    on(events.orderRejected, (event, { tx, eventId }) => record(tx, eventId, orderRejected(event))),
-    on(events.orderCancelled, (event, { tx, eventId }) => record(tx, eventId, orderCancelled(event))),
-    on(events.paymentRefunded, (event, { tx, eventId }) => record(tx, eventId, paymentRefunded(event))),
-  ],
-};
+export const notificationEventHandlers = [
+  on(events.orderPlaced, (event, { tx, eventId }) => record(tx, eventId, orderConfirmed(event))),
+  on(events.orderRejected, (event, { tx, eventId }) => record(tx, eventId, orderRejected(event))),
+  on(events.orderCancelled, (event, { tx, eventId }) => record(tx, eventId, orderCancelled(event))),
+  on(events.paymentRefunded, (event, { tx, eventId }) => record(tx, eventId, paymentRefunded(event))),
+];

@@ -17,7 +17,7 @@ import { newId } from "@bazaar/runtime/ids";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
-import { notificationEvents } from "../src/events.js";
+import { notificationEventHandlers } from "../src/events.js";
 import { notificationsService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
 
   service = await startTestService(
     "notifications",
-    { migrationsDir, services: [notificationsService], events: notificationEvents },
+    { migrationsDir, services: [notificationsService], events: { consumes: notificationEventHandlers } },
     { NATS_URL: nats.url },
   );
   notifications = createClient(NotificationServiceService, service.address, { deadlineMs: 5000 });

@@ -77,6 +77,3 @@ function toMessage(order: Order): OrderMessage {
 /** Orders as the runtime starts it, calling its dependencies through `downstream`. */
 export const orderServiceWith = (downstream: Downstream, timeoutMs: number) =>
   implement(OrderServiceService, ({ db, outbox, logger }) => orderHandlers({ db, outbox, logger, downstream, timeoutMs }));
-
-/** The events orders publishes (through its outbox). */
-export const ordersPublishes = [events.orderPlaced, events.orderCancelled, events.orderRejected];

@@ -20,7 +20,8 @@ import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js"
 import { freePort } from "../../../lib/test/support/process.js";
 import { type Downstream } from "../src/place-order.js";
 import { rejectStalledOrders, STALLED_REASON } from "../src/recovery.js";
-import { orderServiceWith, ordersPublishes } from "../src/service.js";
+import { orders as ordersModule } from "../src/module.js";
+import { orderServiceWith } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 import { type Fake, neverAnswers, startFake } from "./fakes.js";
 
@@ -118,7 +119,7 @@ beforeAll(async () => {
   };
   service = await startTestService(
     "orders",
-    { migrationsDir, services: [seeingTheDatabase], events: { publishes: ordersPublishes } },
+    { migrationsDir, services: [seeingTheDatabase], events: { publishes: ordersModule.publishes } },
     { NATS_URL: nats.url },
   );
   orders = createClient(OrderServiceService, service.address, { deadlineMs: 10_000 });

@@ -2,7 +2,6 @@ import { type Queryable } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/runtime/events/catalog";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { on } from "@bazaar/runtime/events/consumer";
-import { type ServiceDeps } from "@bazaar/runtime/service";
 import { refundPayment } from "./refund.js";
 import { lockOrder, paymentsOfOrderForUpdate, recordGivenUp } from "./store.js";
 
@@ -12,9 +11,9 @@ import { lockOrder, paymentsOfOrderForUpdate, recordGivenUp } from "./store.js";
  * its PaymentRefunded outbox row and the inbox row commit together, so a
  * redelivered event refunds once.
  */
-export const paymentEventHandlers = ({ outbox }: ServiceDeps) => [
-  on(events.orderCancelled, (event, { tx }) => giveBack(tx, outbox, event.orderId, event.reason || "order cancelled")),
-  on(events.orderRejected, (event, { tx }) => giveBack(tx, outbox, event.orderId, `order rejected: ${event.reason}`)),
+export const paymentEventHandlers = [
+  on(events.orderCancelled, (event, { tx, outbox }) => giveBack(tx, outbox, event.orderId, event.reason || "order cancelled")),
+  on(events.orderRejected, (event, { tx, outbox }) => giveBack(tx, outbox, event.orderId, `order rejected: ${event.reason}`)),
 ];
 
 /**

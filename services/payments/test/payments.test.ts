@@ -371,9 +371,9 @@ describe("an order given up while its charge is settling", () => {
     await providerAsked;
     expect((await findPaymentOfOrder(deps.db, request.orderId))?.status).toBe("PENDING");
 
-    const onRejected = paymentEventHandlers(deps).find((handler) => handler.type === events.orderRejected)!;
+    const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
     answer();
 
     const { payment } = await charging;

@@ -116,9 +116,9 @@ describe("recovery of charges a dead process left PENDING", () => {
   it("refunds at once a charge made for an order that was rejected meanwhile", async () => {
     const request = chargeRequest();
     const id = await abandoned(request, { charged: true });
-    const onRejected = paymentEventHandlers(deps).find((handler) => handler.type === events.orderRejected)!;
+    const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "payments is unavailable", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
 
     expect(await recover()).toContainEqual({ paymentId: id, status: "REFUNDED" });
     expect(await findPaymentOfOrder(deps.db, request.orderId)).toMatchObject({ status: "REFUNDED", refundReason: "order rejected: payments is unavailable" });
@@ -149,9 +149,9 @@ describe("recovery of charges a dead process left PENDING", () => {
 
 describe("an order given up before its charge", () => {
   const reject = async (request: ChargeRequest) => {
-    const onRejected = paymentEventHandlers(deps).find((handler) => handler.type === events.orderRejected)!;
+    const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
   };
 
   it("is never charged: a charge arriving after OrderRejected is refused before the card network is asked", async () => {

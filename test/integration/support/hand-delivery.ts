@@ -1,5 +1,6 @@
 import { type Database } from "@bazaar/runtime/db/database";
 import { applyOnce, durableNameOf, type EventHandler } from "@bazaar/runtime/events/consumer";
+import { type Outbox } from "@bazaar/runtime/events/outbox";
 
 /**
  * Events carried from producers' outboxes to consumers' handlers by hand, at the
@@ -15,6 +16,8 @@ import { applyOnce, durableNameOf, type EventHandler } from "@bazaar/runtime/eve
 export interface Consumer {
   service: string;
   db: Database;
+  /** The consumer's own outbox: its handlers publish in turn through it. */
+  outbox: Outbox;
   handlers: EventHandler<unknown>[];
 }
 
@@ -58,7 +61,7 @@ export class HandDelivery {
   async deliver(delivery: Delivery): Promise<boolean> {
     const { consumer, handler, eventId, subject } = delivery;
     const event = handler.type.decode(delivery.payload);
-    const applied = await applyOnce(consumer.db, handler, event, { consumer: durableNameOf(consumer.service, subject), eventId, subject });
+    const applied = await applyOnce(consumer, handler, event, { consumer: durableNameOf(consumer.service, subject), eventId, subject });
     this.delivered.add(keyOf(delivery));
     return applied;
   }

@@ -108,8 +108,8 @@ export async function startMoneyMesh(): Promise<MoneyMesh> {
     // Payments' events (PaymentCaptured, PaymentRefunded) are read too; only notifications consumes them.
     [deps.orders.db, deps.payments.db],
     [
-      { service: "payments", db: deps.payments.db, handlers: paymentEventHandlers(deps.payments) },
-      { service: "inventory", db: deps.inventory.db, handlers: inventoryEventHandlers() },
+      { service: "payments", db: deps.payments.db, outbox: deps.payments.outbox, handlers: paymentEventHandlers },
+      { service: "inventory", db: deps.inventory.db, outbox: deps.inventory.outbox, handlers: inventoryEventHandlers },
     ],
   );
   return {

@@ -1,36 +1,28 @@
 import { events } from "@bazaar/runtime/events/catalog";
-import { EventConsumers } from "@bazaar/runtime/events/consumer";
+import { durableNameOf } from "@bazaar/runtime/events/consumer";
 import { NATS_ADMIN, shopStreams } from "@bazaar/runtime/events/dead-letters";
 import { DEAD_LETTER_STREAM, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
-import { type ServiceDeps } from "@bazaar/runtime/service";
-import { inventoryEventHandlers } from "../../../services/inventory/src/events.js";
-import { notificationEvents } from "../../../services/notifications/src/events.js";
-import { ordersPublishes } from "../../../services/orders/src/service.js";
-import { paymentEventHandlers } from "../../../services/payments/src/events.js";
+import { SHOP_MODULES } from "../../../scripts/shop.js";
 
 /**
- * What each service needs from NATS, read from the code its main.ts wires:
+ * What each service needs from NATS, read from its module (services/<name>/src/module.ts):
  * the events it publishes and consumes, and the streams and durable names the
  * runtime derives from them. deploy/nats/authorization.conf, the users of every
  * nats-server config, is checked against this.
  */
-
-/** Each service's main.ts `events`; the handlers are only read for their event types, never run. */
-const noDeps = {} as ServiceDeps;
-export const USES: Record<string, { publishes: EventType<unknown>[]; consumes: EventType<unknown>[] }> = {
-  orders: { publishes: ordersPublishes, consumes: [] },
-  // services/payments/src/main.ts lists what it publishes inline; this is that list.
-  payments: { publishes: [events.paymentCaptured, events.paymentRefunded], consumes: paymentEventHandlers(noDeps).map((handler) => handler.type) },
-  inventory: { publishes: [], consumes: inventoryEventHandlers().map((handler) => handler.type) },
-  notifications: { publishes: [], consumes: notificationEvents.consumes().map((handler) => handler.type) },
-};
+export const USES: Record<string, { publishes: EventType<unknown>[]; consumes: EventType<unknown>[] }> = Object.fromEntries(
+  SHOP_MODULES.filter((module) => (module.publishes ?? []).length + (module.consumes ?? []).length > 0).map((module) => [
+    module.name,
+    { publishes: module.publishes ?? [], consumes: (module.consumes ?? []).map((handler) => handler.type) },
+  ]),
+);
 export const SERVICES = Object.keys(USES);
 export const PUBLISHERS = SERVICES.filter((service) => USES[service]!.publishes.length > 0);
 export const CONSUMERS = SERVICES.filter((service) => USES[service]!.consumes.length > 0);
 export const ALL_SUBJECTS = Object.values(events).map((type) => type.subject);
 
 /** The durable name the runtime gives `service`'s consumer of `subject`. */
-export const durableOf = (service: string, subject: string) => new EventConsumers([], {} as never, { service }).durableName(subject);
+export const durableOf = durableNameOf;
 
 /** Every durable consumer of the shop, with its service and subject. */
 export const ALL_DURABLES = CONSUMERS.flatMap((service) =>

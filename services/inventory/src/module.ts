@@ -1,0 +1,14 @@
+import { baseServiceConfig } from "@bazaar/runtime/config";
+import { defineService } from "@bazaar/runtime/module";
+import { inventoryEventHandlers } from "./events.js";
+import { inventoryService } from "./service.js";
+import { migrationsDir } from "./store.js";
+
+/** Inventory: stock and reservations over its own database; sells or gives back a reservation on the orders' events. */
+export const inventory = defineService({
+  name: "inventory",
+  config: baseServiceConfig("inventory"),
+  migrationsDir,
+  grpc: () => [inventoryService],
+  consumes: inventoryEventHandlers,
+});

@@ -1,0 +1,14 @@
+import { baseServiceConfig } from "@bazaar/runtime/config";
+import { defineService } from "@bazaar/runtime/module";
+import { notificationEventHandlers } from "./events.js";
+import { notificationsService } from "./service.js";
+import { migrationsDir } from "./store.js";
+
+/** Notifications: one message to the customer for each order and payment event, read back over gRPC. */
+export const notifications = defineService({
+  name: "notifications",
+  config: baseServiceConfig("notifications"),
+  migrationsDir,
+  grpc: () => [notificationsService],
+  consumes: notificationEventHandlers,
+});
