@@ -1,24 +1,22 @@
 /**
  * The whole shop as real processes for end-to-end tests: a throwaway
- * nats-server with JetStream, every service from its compiled dist/main.js with
- * an in-memory database, and the HTTP gateway. Every port is picked by the OS
+ * nats-server with JetStream, every service from its compiled dist/main.js
+ * (its environment from scripts/launch.ts) with a database of its own on the
+ * test cluster, and the HTTP gateway. Every port is picked by the OS
  * (port 0) and read back from the process's "listening" log line, so a mesh
  * never collides with `make up` on the default ports or with another mesh.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { type ServiceName } from "@bazaar/runtime/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
-import { repoRoot, type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
-import { devAuthSecret } from "../../scripts/dev-env.js";
+import { type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
+import { entryOf, gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment, startLayers } from "../../scripts/launch.js";
 import { SHOP_MODULES } from "../../scripts/shop.js";
 
-export type ComponentName = ServiceName | "gateway";
-
-const COMPONENTS: readonly ComponentName[] = ["catalog", "inventory", "orders", "payments", "notifications", "gateway"];
+export type ComponentName = ProcessName;
 
 /**
  * Who consumes what, as each service's module declares it. The mesh is ready
@@ -28,6 +26,12 @@ const COMPONENTS: readonly ComponentName[] = ["catalog", "inventory", "orders", 
 export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<unknown>[]>>> = Object.fromEntries(
   SHOP_MODULES.filter((module) => module.consumes !== undefined).map((module) => [module.name, module.consumes!.map((handler) => handler.type)]),
 );
+
+/** What differs here from every other mesh, per service. */
+const EXTRA_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
+  // The budget of the whole saga; generous, because two cores are shared by everything here.
+  orders: { PLACE_ORDER_TIMEOUT_MS: "15000" },
+};
 
 /** Six processes starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;
@@ -50,11 +54,9 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-const entryOf = (name: ComponentName) => join(repoRoot, "services", name, "dist", "main.js");
-
 /** The suite runs the compiled code, as `make up` does; a missing build is the runner's mistake, said plainly. */
 function requireBuilt(): void {
-  const missing = COMPONENTS.filter((name) => !existsSync(entryOf(name)));
+  const missing = [...SHOP_MODULES.map((module) => module.name), "gateway" as const].filter((name) => !existsSync(entryOf(name)));
   if (missing.length > 0) {
     throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
   }
@@ -71,15 +73,11 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
   const killAll = () => processes.forEach((child) => child.kill());
   process.once("exit", killAll);
 
-  const baseEnv = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "5000", TLS_MODE: "mtls", TLS_DIR: tlsDir, ...extraEnv };
-  const serviceEnv = { ...baseEnv, GRPC_ADDR: "127.0.0.1:0", ADMIN_ADDR: "127.0.0.1:0", NATS_URL: nats.url };
-  // Each service its own database on the test run's cluster, as each has its own in a deployment.
-  const databases = new Map(
-    await Promise.all((["catalog", "inventory", "payments", "notifications", "orders"] as const).map(async (name) => [name, await freshDatabase(`mesh_${name}`)] as const)),
-  );
+  const grpc = {} as Record<ServiceName, string>;
+  // Ports are the OS's (port 0), read back from each process's "listening" line: a service's callers start after it.
+  const placement: Placement = { grpcAddress: (name) => grpc[name], natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000", ...extraEnv } };
   const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
-    const database = databases.get(name as ServiceName);
-    const child = spawnNode(entryOf(name), database ? { ...env, DATABASE_URL: database } : env);
+    const child = spawnNode(entryOf(name), env);
     processes.set(name, child);
     return child;
   };
@@ -96,36 +94,20 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
   };
 
   try {
-    // Nothing depends on these four: they start together.
-    const first = (["catalog", "inventory", "payments", "notifications"] as const).map((name) => [name, launch(name, serviceEnv)] as const);
-    const grpc = {} as Record<ServiceName, string>;
-    for (const [name, child] of first) grpc[name] = await grpcAddressOf(child);
-    // Orders calls catalog, inventory and payments: it starts once they serve.
-    await Promise.all(first.filter(([name]) => name !== "notifications").map(([, child]) => child.logLine("serving", START_TIMEOUT_MS)));
-    const orders = launch("orders", {
-      ...serviceEnv,
-      CATALOG_ADDR: grpc.catalog,
-      INVENTORY_ADDR: grpc.inventory,
-      PAYMENTS_ADDR: grpc.payments,
-      // The budget of the whole saga; generous, because two cores are shared by everything here.
-      PLACE_ORDER_TIMEOUT_MS: "15000",
-    });
-    grpc.orders = await grpcAddressOf(orders);
-    await Promise.all([orders.logLine("serving", START_TIMEOUT_MS), processes.get("notifications")!.logLine("serving", START_TIMEOUT_MS)]);
+    for (const layer of startLayers()) {
+      const started = await Promise.all(
+        layer.map(async (module) => {
+          // Each service its own database on the test run's cluster, as each has its own in a deployment.
+          const own = { grpc: "127.0.0.1:0", admin: "127.0.0.1:0", databaseUrl: await freshDatabase(`mesh_${module.name}`) };
+          return [module.name, launch(module.name, { ...serviceEnvironment(module, placement, own), ...EXTRA_ENV[module.name] })] as const;
+        }),
+      );
+      for (const [name, child] of started) grpc[name] = await grpcAddressOf(child);
+      await Promise.all(started.map(([, child]) => child.logLine("serving", START_TIMEOUT_MS)));
+    }
 
     // The gateway last, so its first requests find every service SERVING.
-    const gateway = launch("gateway", {
-      ...baseEnv,
-      HTTP_ADDR: "127.0.0.1:0",
-      CATALOG_ADDR: grpc.catalog,
-      ORDERS_ADDR: grpc.orders,
-      NOTIFICATIONS_ADDR: grpc.notifications,
-      REQUEST_TIMEOUT_MS: "20000",
-      // Customers' token key: the environment's, else deploy/dev.env's (support/auth.ts signs with the same).
-      AUTH_JWT_SECRET: devAuthSecret(),
-      // deploy/dev.env's key is a development-only setting: allowed on purpose here.
-      BAZAAR_DEV_MODE: "1",
-    });
+    const gateway = launch("gateway", { ...gatewayEnvironment(placement, "127.0.0.1:0"), REQUEST_TIMEOUT_MS: "20000" });
     const gatewayPort = Number((await gateway.logLine("listening", START_TIMEOUT_MS)).http_port);
 
     // Events start in the background after "serving": wait until every consumer is declared.

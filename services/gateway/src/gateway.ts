@@ -1,7 +1,4 @@
 import { type AddressInfo } from "node:net";
-import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
-import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
-import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { splitAddress } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { createTransport } from "@bazaar/runtime/security/transport";
@@ -11,7 +8,8 @@ import { createLogger, type Logger } from "@bazaar/runtime/logger";
 import { bearerAuthentication } from "./bearer.js";
 import { type GatewayConfig } from "./config.js";
 import { closeServer, createHttpServer } from "./http.js";
-import { apiRoutes, type Clients } from "./routes.js";
+import { type Clients, gatewayCalls } from "./calls.js";
+import { apiRoutes } from "./routes.js";
 
 export interface RunningGateway {
   /** The bound HTTP port (useful with HTTP_ADDR port 0). */
@@ -32,11 +30,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   // One circuit breaker and bulkhead per service behind the gateway, named for logs and metrics.
   const transport = createTransport(config, "gateway", logger);
   const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger, credentials: transport.client(target) });
-  const clients: Clients = {
-    catalog: createClient(CatalogServiceService, config.CATALOG_ADDR, options("catalog")),
-    orders: createClient(OrderServiceService, config.ORDERS_ADDR, options("orders")),
-    notifications: createClient(NotificationServiceService, config.NOTIFICATIONS_ADDR, options("notifications")),
-  };
+  const clients = Object.fromEntries(
+    Object.entries(gatewayCalls).map(([target, call]) => [target, createClient(call.service, config[call.address], options(target))]),
+  ) as unknown as Clients;
   const closeClients = () => Object.values(clients).forEach((client) => client.close());
 
   let draining = false;

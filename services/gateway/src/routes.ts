@@ -11,15 +11,10 @@ import { registry } from "@bazaar/runtime/observability/metrics";
 import { cancelOrderRequestOf, idempotencyKeyOf, pageRequestOf, placeOrderRequestOf } from "./body.js";
 import { notFound } from "@bazaar/runtime/errors";
 import { forbidden } from "./http-error.js";
+import { type Clients } from "./calls.js";
 import { type Reply, type Route } from "./http.js";
 
 /** The services the gateway calls, one typed client each. */
-export interface Clients {
-  catalog: PromiseClient<typeof CatalogServiceService>;
-  orders: PromiseClient<typeof OrderServiceService>;
-  notifications: PromiseClient<typeof NotificationServiceService>;
-}
-
 /**
  * Bodies are the generated toJSON of the response message (the proto3 JSON
  * mapping: lowerCamelCase names, defaults omitted), so curl users see the

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type ApiRequest } from "../src/http.js";
-import { apiRoutes, type Clients } from "../src/routes.js";
+import { type Clients } from "../src/calls.js";
+import { apiRoutes } from "../src/routes.js";
 
 // The probes need no service behind them, so they are called straight from the route table.
 
