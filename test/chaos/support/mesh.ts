@@ -7,7 +7,6 @@
  * the service.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
@@ -15,9 +14,10 @@ import { type ServiceName } from "@bazaar/runtime/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../../lib/test/support/certs.js";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
-import { freePort, repoRoot, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
+import { freePort, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
-import { CONSUMERS } from "../../support/mesh.js";
+import { consumersOf, entryOf, type Placement, serviceEnvironment } from "../../../scripts/launch.js";
+import { SHOP_MODULES } from "../../../scripts/shop.js";
 
 /** Five services starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;
@@ -45,7 +45,7 @@ export class ChaosService {
    * once the server is up).
    */
   async start({ consumers = true } = {}): Promise<void> {
-    const child = spawnNode(join(repoRoot, "services", this.name, "dist", "main.js"), this.env);
+    const child = spawnNode(entryOf(this.name), this.env);
     this.process = child;
     this.adminPort = Number((await child.logLine("listening", START_TIMEOUT_MS)).admin_port);
     await child.logLine("serving", START_TIMEOUT_MS);
@@ -55,7 +55,7 @@ export class ChaosService {
   /** Resolves once the current process has declared each of its durable consumers. */
   async consumersDeclared(): Promise<void> {
     const child = this.process!;
-    const subjects = (CONSUMERS[this.name] ?? []).map((type) => type.subject);
+    const subjects = consumersOf(SHOP_MODULES.find((module) => module.name === this.name)!);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!subjects.every((subject) => child.lines.some((line) => line.msg === "consuming" && line.subject === subject))) {
       if (child.child.exitCode !== null) throw new Error(`${this.name} exited: ${child.stderr}`);
@@ -111,51 +111,42 @@ export interface ChaosMesh {
   stop(): Promise<void>;
 }
 
-const entryOf = (name: ServiceName) => join(repoRoot, "services", name, "dist", "main.js");
 const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../../lib/migrations", import.meta.url));
 
+/** What differs here from every other mesh, per service: short sweeps, so the audit can wait for them, and a slow card network. */
+const CHAOS_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
+  payments: {
+    // The card network moves the money 100 ms before its answer arrives: a window a kill -9 can hit.
+    CARD_PROVIDER_LATENCY_MS: "200",
+    // Charges a killed payments left PENDING are resolved within seconds.
+    PENDING_CHARGE_LEASE_MS: "3000",
+    PENDING_CHARGE_SWEEP_MS: "500",
+  },
+  orders: {
+    PLACE_ORDER_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS),
+    // Orders a cut saga left PENDING are rejected (and given back) within seconds of being stalled.
+    STALLED_ORDER_SWEEP_MS: "1000",
+  },
+};
+
 export async function startChaosMesh(): Promise<ChaosMesh> {
-  const names: ServiceName[] = ["catalog", "inventory", "payments", "notifications", "orders"];
+  const names = SHOP_MODULES.map((module) => module.name);
   const missing = names.filter((name) => !existsSync(entryOf(name)));
   if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
 
   const databases = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freshDatabase(`chaos_${name}`)] as const))) as Record<ServiceName, string>;
   const tlsDir = testCertificates();
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
+  // Fixed for the suite: a process killed and started again is found where it was.
   const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const))) as Record<ServiceName, number>;
   const address = (name: ServiceName) => `127.0.0.1:${ports[name]}`;
-  const envOf = (name: ServiceName): NodeJS.ProcessEnv => ({
-    GRPC_ADDR: address(name),
-    ADMIN_ADDR: "127.0.0.1:0",
-    NATS_URL: nats.url,
-    LOG_LEVEL: "info",
-    SHUTDOWN_GRACE_MS: "5000",
-    TLS_MODE: "mtls",
-    TLS_DIR: tlsDir,
-    DATABASE_URL: databases[name],
-  });
-  const services: Record<ServiceName, ChaosService> = {
-    catalog: new ChaosService("catalog", address("catalog"), envOf("catalog")),
-    inventory: new ChaosService("inventory", address("inventory"), envOf("inventory")),
-    payments: new ChaosService("payments", address("payments"), {
-      ...envOf("payments"),
-      // The card network moves the money 100 ms before its answer arrives: a window a kill -9 can hit.
-      CARD_PROVIDER_LATENCY_MS: "200",
-      // Charges a killed payments left PENDING are resolved within seconds, so the audit can wait for them.
-      PENDING_CHARGE_LEASE_MS: "3000",
-      PENDING_CHARGE_SWEEP_MS: "500",
+  const placement: Placement = { grpcAddress: address, natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000" } };
+  const services = Object.fromEntries(
+    SHOP_MODULES.map((module) => {
+      const own = { grpc: address(module.name), admin: "127.0.0.1:0", databaseUrl: databases[module.name] };
+      return [module.name, new ChaosService(module.name, address(module.name), { ...serviceEnvironment(module, placement, own), ...CHAOS_ENV[module.name] })];
     }),
-    notifications: new ChaosService("notifications", address("notifications"), envOf("notifications")),
-    orders: new ChaosService("orders", address("orders"), {
-      ...envOf("orders"),
-      CATALOG_ADDR: address("catalog"),
-      INVENTORY_ADDR: address("inventory"),
-      PAYMENTS_ADDR: address("payments"),
-      PLACE_ORDER_TIMEOUT_MS: String(PLACE_ORDER_TIMEOUT_MS),
-      // Orders a cut saga left PENDING are rejected (and given back) within seconds of being stalled, so the audit can wait for them.
-      STALLED_ORDER_SWEEP_MS: "1000",
-    }),
-  };
+  ) as Record<ServiceName, ChaosService>;
 
   const killAll = () => Object.values(services).forEach((service) => service.process?.kill());
   // If the worker dies without afterAll, take the children with it.
