@@ -17,11 +17,13 @@ import { runningPostmaster, startCluster, stopCluster } from "@bazaar/runtime/db
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
-import { isRunning, SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
+import { isRunning } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
 import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/runtime/ports";
 import { ensureCertificates } from "./certs/issue.js";
-import { devAuthSecret, devDatabasePassword } from "./dev-env.js";
+import { devDatabasePassword } from "./dev-env.js";
+import { gatewayEnvironment, nodeArgsOf, type Placement, serviceEnvironment } from "./launch.js";
+import { SHOP_MODULES, type ShopModule } from "./shop.js";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -84,24 +86,25 @@ async function httpHealth(url: string): Promise<string> {
   }
 }
 
-function serviceComponent(name: ServiceName): Component {
-  const address = `127.0.0.1:${PORTS[name].grpc}`;
+/** Where `make up` puts everything: the port map, its cluster, NATS, certs/. */
+const placement: Placement = {
+  grpcAddress: (name) => `127.0.0.1:${PORTS[name].grpc}`,
+  natsUrl: NATS_URL,
+  tlsDir: TLS_DIR,
+  // TLS_MODE=insecure and LOG_LEVEL in the environment reach every process.
+  env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", TLS_MODE },
+};
+
+function serviceComponent(module: ShopModule): Component {
+  const { name } = module;
+  const address = placement.grpcAddress(name);
+  const own = { grpc: address, admin: `127.0.0.1:${PORTS[name].admin}`, databaseUrl: serviceDatabaseUrl(name) };
   return {
     name,
     address,
     command: process.execPath,
-    args: [...SERVICE_NODE_FLAGS, join(ROOT, "services", name, "dist", "main.js")],
-    env: {
-      ...process.env,
-      GRPC_ADDR: address,
-      ADMIN_ADDR: `127.0.0.1:${PORTS[name].admin}`,
-      DATABASE_URL: serviceDatabaseUrl(name),
-      // Its password is the committed development one (dev-env.ts): allowed on purpose here.
-      BAZAAR_DEV_MODE: "1",
-      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-      NATS_URL,
-      TLS_DIR,
-    },
+    args: nodeArgsOf(name),
+    env: { ...process.env, ...serviceEnvironment(module, placement, own) },
     health: () => grpcHealth(address, name),
   };
 }
@@ -112,24 +115,12 @@ function serviceComponent(name: ServiceName): Component {
  */
 function gatewayComponent(): Component {
   const address = `127.0.0.1:${GATEWAY_HTTP_PORT}`;
-  const grpcAddress = (name: ServiceName) => `127.0.0.1:${PORTS[name].grpc}`;
   return {
     name: "gateway",
     address: `http://${address}`,
     command: process.execPath,
-    args: [...SERVICE_NODE_FLAGS, join(ROOT, "services", "gateway", "dist", "main.js")],
-    env: {
-      ...process.env,
-      HTTP_ADDR: address,
-      CATALOG_ADDR: grpcAddress("catalog"),
-      ORDERS_ADDR: grpcAddress("orders"),
-      NOTIFICATIONS_ADDR: grpcAddress("notifications"),
-      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-      // Customers' token key: the environment's, else deploy/dev.env's (`npm run -s token` signs with the same).
-      AUTH_JWT_SECRET: devAuthSecret(),
-      // deploy/dev.env's key is a development-only setting: allowed on purpose here.
-      BAZAAR_DEV_MODE: "1",
-    },
+    args: nodeArgsOf("gateway"),
+    env: { ...process.env, ...gatewayEnvironment(placement, address) },
     health: () => httpHealth(`http://${address}/healthz`),
   };
 }
@@ -191,14 +182,14 @@ async function postgresHealth(): Promise<string> {
   }
 }
 
-/** A service exists when services/<name>/package.json does; its ports come from PORTS. */
+/** The shop's services, as scripts/shop.ts lists their modules; their ports come from PORTS. */
 function existingServices(): ServiceName[] {
-  return (Object.keys(PORTS) as ServiceName[]).filter((name) => existsSync(join(ROOT, "services", name, "package.json")));
+  return SHOP_MODULES.map((module) => module.name);
 }
 
-/** The gateway, if services/gateway exists: none of the gRPC services needs it. */
+/** The gateway, which none of the gRPC services needs: started last. */
 function existingGateway(): Component[] {
-  return existsSync(join(ROOT, "services", "gateway", "package.json")) ? [gatewayComponent()] : [];
+  return [gatewayComponent()];
 }
 
 const pidFile = (name: string) => join(RUN_DIR, `${name}.pid`);
@@ -318,7 +309,7 @@ async function up(): Promise<number> {
     for (const name of started.reverse()) await stop(name);
     return 1;
   }
-  for (const group of [[natsComponent()], services.map(serviceComponent), gateway]) {
+  for (const group of [[natsComponent()], SHOP_MODULES.map(serviceComponent), gateway]) {
     const pids = new Map(group.map((component) => [component, ensureStarted(component, started)] as const));
     for (const [component, pid] of pids) {
       try {
@@ -369,7 +360,7 @@ async function status(): Promise<number> {
   const postmaster = runningPostmaster(POSTGRES_DATA_DIR);
   const postgresState = postmaster === undefined ? "stopped" : `running (pid ${postmaster})`;
   console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
-  for (const component of [natsComponent(), ...existingServices().map(serviceComponent), ...existingGateway()]) {
+  for (const component of [natsComponent(), ...SHOP_MODULES.map(serviceComponent), ...existingGateway()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isRunning(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();
