@@ -2,18 +2,23 @@ import { randomUUID } from "node:crypto";
 import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { EVENT_TYPE_HEADER, streamOf } from "@bazaar/runtime/events/event-type";
+import { contractRegistry } from "@bazaar/runtime/contracts";
 import { ensureStream } from "@bazaar/runtime/events/nats";
+import { SHOP_MODULES } from "../../../scripts/shop.js";
 import { dynamicClient, type DynamicClient } from "./dynamic-client.js";
 import { replay, type Interaction } from "./examples.js";
 
-/** The gRPC service each consuming service serves, for calls made by name ("inventory"). */
-export const SERVICE_OF: Record<string, string> = {
-  catalog: "bazaar.catalog.v1.CatalogService",
-  inventory: "bazaar.inventory.v1.InventoryService",
-  orders: "bazaar.orders.v1.OrderService",
-  payments: "bazaar.payments.v1.PaymentService",
-  notifications: "bazaar.notifications.v1.NotificationService",
-};
+/**
+ * The gRPC service each service serves, for calls made by name ("inventory"):
+ * the one service of its contract package, bazaar.<name>.v1, in the compiled contracts.
+ */
+export const SERVICE_OF: Record<string, string> = Object.fromEntries(
+  SHOP_MODULES.map(({ name }) => {
+    const served = [...contractRegistry()].filter((desc) => desc.kind === "service" && desc.file.proto.package === `bazaar.${name}.v1`);
+    if (served.length !== 1) throw new Error(`bazaar.${name}.v1 should declare one service, declares ${served.length}`);
+    return [name, served[0]!.typeName];
+  }),
+);
 
 export interface Bus {
   connection: NatsConnection;
