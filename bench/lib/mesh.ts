@@ -15,14 +15,17 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { devAuthSecret, devDatabasePassword } from "../../scripts/dev-env.js";
+import { type ServiceName } from "@bazaar/runtime/ports";
+import { devDatabasePassword } from "../../scripts/dev-env.js";
+import { entryOf, gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment } from "../../scripts/launch.js";
+import { SHOP_MODULES } from "../../scripts/shop.js";
 import { startNats } from "./nats.js";
 import { type BenchCluster, startBenchCluster } from "./postgres.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
 import { benchCertificates } from "./tls.js";
 
-export const SERVICES = ["catalog", "inventory", "orders", "payments", "notifications"] as const;
-export type MeshService = (typeof SERVICES)[number];
+export const SERVICES = SHOP_MODULES.map((module) => module.name);
+export type MeshService = ServiceName;
 
 export interface BenchMesh {
   grpc: Record<MeshService, string>;
@@ -88,7 +91,6 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
   };
   // Issued before the clock starts (once per process), as `make up` issues certs/ before it starts anything.
   const tlsDir = benchCertificates();
-  const tls = { TLS_MODE: "mtls", TLS_DIR: tlsDir };
   const began = performance.now();
   let notCounted = 0;
   try {
@@ -109,50 +111,19 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
       await Promise.all(SERVICES.map(async (name) => [name, { grpc: await freePort(), admin: await freePort() }] as const)),
     ) as Record<MeshService, { grpc: number; admin: number }>;
     const grpc = Object.fromEntries(SERVICES.map((name) => [name, `127.0.0.1:${ports[name].grpc}`])) as Record<MeshService, string>;
-    for (const name of SERVICES) {
-      const started = startProcess(
-        name,
-        node,
-        [...nodeFlags, ...nodeArgs(name), join(ROOT, "services", name, "dist", "main.js")],
-        {
-          GRPC_ADDR: grpc[name],
-          ADMIN_ADDR: `127.0.0.1:${ports[name].admin}`,
-          DATABASE_URL: databaseUrl(name),
-          // The committed development passwords, as `make up` uses them: allowed on purpose here.
-          BAZAAR_DEV_MODE: "1",
-          NATS_URL: nats.url,
-          LOG_LEVEL: "info",
-          ...tls,
-          CATALOG_ADDR: grpc.catalog,
-          INVENTORY_ADDR: grpc.inventory,
-          PAYMENTS_ADDR: grpc.payments,
-          ...env,
-        },
-        join(logDir, `${name}.log`),
-      );
-      processes.set(name, started);
+    // Everything else as every launcher of the shop gives it (scripts/launch.ts); `env` last.
+    const placement: Placement = { grpcAddress: (name) => grpc[name], natsUrl: nats.url, tlsDir, env };
+    const argsOf = (name: ProcessName) => [...nodeFlags, ...nodeArgs(name), entryOf(name)];
+    for (const module of SHOP_MODULES) {
+      const { name } = module;
+      const own = { grpc: grpc[name], admin: `127.0.0.1:${ports[name].admin}`, databaseUrl: databaseUrl(name) };
+      processes.set(name, startProcess(name, node, argsOf(name), serviceEnvironment(module, placement, own), join(logDir, `${name}.log`)));
     }
     await Promise.all(SERVICES.map((name) => waitFor(processes.get(name)!, () => httpOk(`http://127.0.0.1:${ports[name].admin}/readyz`))));
 
     const httpPort = await freePort();
-    const gateway = startProcess(
-      "gateway",
-      node,
-      [...nodeFlags, ...nodeArgs("gateway"), join(ROOT, "services", "gateway", "dist", "main.js")],
-      {
-        HTTP_ADDR: `127.0.0.1:${httpPort}`,
-        CATALOG_ADDR: grpc.catalog,
-        ORDERS_ADDR: grpc.orders,
-        NOTIFICATIONS_ADDR: grpc.notifications,
-        LOG_LEVEL: "info",
-        // The key bench/loadgen-worker.ts signs its customers' tokens with.
-        AUTH_JWT_SECRET: devAuthSecret(),
-        BAZAAR_DEV_MODE: "1",
-        ...tls,
-        ...env,
-      },
-      join(logDir, "gateway.log"),
-    );
+    // Its token key is deploy/dev.env's, the one bench/loadgen-worker.ts signs its customers' tokens with.
+    const gateway = startProcess("gateway", node, argsOf("gateway"), gatewayEnvironment(placement, `127.0.0.1:${httpPort}`), join(logDir, "gateway.log"));
     processes.set("gateway", gateway);
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
     await waitFor(gateway, () => httpOk(`${gatewayUrl}/healthz`));
