@@ -26,8 +26,7 @@ import { authContextPerConnection } from "./security/auth-context.js";
 import { authorizationInterceptor } from "./security/authorization.js";
 import { loadPolicy } from "./security/policy.js";
 import { createTransport, type Transport } from "./security/transport.js";
-import { collectProcessMetrics } from "./observability/metrics.js";
-import { flushTracing, startTracing } from "./observability/tracing.js";
+import { beginProcess, stopOnce } from "./lifecycle.js";
 
 /** What a service's handlers are built from once its database is ready. */
 export interface ServiceDeps {
@@ -95,8 +94,7 @@ export interface RunningService {
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config } = options;
-  startTracing(options.name);
-  collectProcessMetrics();
+  beginProcess(options.name);
   const logger = options.logger ?? createLogger(options.name, config.LOG_LEVEL);
   const names = options.services.map((service) => service.name);
   const health = new Health(names);
@@ -148,20 +146,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const openDb = db;
   const openAdmin = admin;
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
+  const stop = stopOnce(
+    logger,
+    config.SHUTDOWN_GRACE_MS,
+    (graceMs) => {
       health.shutdown();
-      const finished = await drainServer(server, config.SHUTDOWN_GRACE_MS);
-      await Promise.all(background.map((job) => job.stop()));
-      await events?.stop();
-      await options.onStop?.();
-      await openAdmin.close();
-      await openDb.close();
-      await flushTracing();
-      logger.info({ in_flight_finished: finished }, "stopped");
-    })());
+      return drainServer(server, graceMs);
+    },
+    [() => Promise.all(background.map((job) => job.stop())), () => events?.stop(), () => options.onStop?.(), () => openAdmin.close(), () => openDb.close()],
+  );
   return { grpcPort, adminPort: openAdmin.port, logger, health, stop };
 }
 

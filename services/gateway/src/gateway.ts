@@ -2,8 +2,7 @@ import { type AddressInfo } from "node:net";
 import { splitAddress } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { createTransport } from "@bazaar/runtime/security/transport";
-import { collectProcessMetrics } from "@bazaar/runtime/observability/metrics";
-import { flushTracing, startTracing } from "@bazaar/runtime/observability/tracing";
+import { beginProcess, stopOnce } from "@bazaar/runtime/lifecycle";
 import { createLogger, type Logger } from "@bazaar/runtime/logger";
 import { bearerAuthentication } from "./bearer.js";
 import { type GatewayConfig } from "./config.js";
@@ -25,8 +24,7 @@ export interface RunningGateway {
  * to a service that is down answers 503.
  */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.LOG_LEVEL)): Promise<RunningGateway> {
-  startTracing("gateway");
-  collectProcessMetrics();
+  beginProcess("gateway");
   // One circuit breaker and bulkhead per service behind the gateway, named for logs and metrics.
   const transport = createTransport(config, "gateway", logger);
   const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger, credentials: transport.client(target) });
@@ -57,16 +55,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     "listening",
   );
 
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      logger.info({ grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
+  const stop = stopOnce(
+    logger,
+    config.SHUTDOWN_GRACE_MS,
+    (graceMs) => {
       draining = true;
-      const finished = await closeServer(server, config.SHUTDOWN_GRACE_MS);
-      // Only now: a request still in flight needs its client until it is answered.
-      closeClients();
-      await flushTracing();
-      logger.info({ in_flight_finished: finished }, "stopped");
-    })());
+      return closeServer(server, graceMs);
+    },
+    // Only after the drain: a request still in flight needs its client until it is answered.
+    [closeClients],
+  );
   return { port: boundPort, stop };
 }

@@ -8,7 +8,7 @@ import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
 import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
 import { type Authenticate } from "./bearer.js";
 import { badRequest, HttpError, methodNotAllowed, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
-import { decodeParams, matchRoute } from "./router.js";
+import { decodeParams, matchRoute, type RoutePattern } from "./router.js";
 import { codeNameOf, domainErrorResponseOf, errorResponseOf, type ErrorBody, isServiceError } from "./status.js";
 
 /** What a handler answers: a status and a JSON body (or `text`, sent as it is, for /metrics). */
@@ -32,12 +32,6 @@ export interface ApiRequest {
 /** What a handler of a customer route sees: the request, and the customer its bearer token proves. */
 export interface CustomerRequest extends ApiRequest {
   customerId: string;
-}
-
-interface RoutePattern {
-  method: "GET" | "POST";
-  /** e.g. "/api/orders/:id/cancel"; also the `route` of the log line, so ids do not spread across log keys. */
-  pattern: string;
 }
 
 /**

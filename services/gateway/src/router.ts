@@ -7,8 +7,10 @@ import { badRequest } from "./http-error.js";
  * the gateway has a handful of routes, and a table of them reads better than
  * a framework's registration calls.
  */
+/** What a route answers: a method and a path pattern. */
 export interface RoutePattern {
-  method: string;
+  method: "GET" | "POST";
+  /** e.g. "/api/orders/:id/cancel"; also the `route` of the log line, so ids do not spread across log keys. */
   pattern: string;
 }
 

@@ -14,7 +14,6 @@ import { forbidden } from "./http-error.js";
 import { type Clients } from "./calls.js";
 import { type Reply, type Route } from "./http.js";
 
-/** The services the gateway calls, one typed client each. */
 /**
  * Bodies are the generated toJSON of the response message (the proto3 JSON
  * mapping: lowerCamelCase names, defaults omitted), so curl users see the
