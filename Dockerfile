@@ -12,6 +12,7 @@ WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 COPY gen/package.json gen/
 COPY lib/package.json lib/
+COPY shop/package.json shop/
 COPY services/catalog/package.json services/catalog/
 COPY services/gateway/package.json services/gateway/
 COPY services/inventory/package.json services/inventory/
@@ -31,6 +32,7 @@ WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 COPY gen/package.json gen/
 COPY lib/package.json lib/
+COPY shop/package.json shop/
 COPY services/catalog/package.json services/catalog/
 COPY services/gateway/package.json services/gateway/
 COPY services/inventory/package.json services/inventory/
@@ -51,6 +53,7 @@ RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
  && cp package.json /out/ \
  && cp -r gen/package.json gen/dist gen/descriptors.binpb /out/gen/ \
  && cp -r lib/package.json lib/dist lib/migrations /out/lib/ \
+ && mkdir -p /out/shop && cp -r shop/package.json shop/dist /out/shop/ \
  && cp -r services/$SERVICE/package.json services/$SERVICE/dist /out/services/$SERVICE/ \
  && if [ -d services/$SERVICE/migrations ]; then cp -r services/$SERVICE/migrations /out/services/$SERVICE/; fi \
  && cp scripts/healthcheck.mjs /out/scripts/ \

@@ -66,7 +66,7 @@ logs: ## follow the logs of the local mesh
 
 # As nats-admin (certs/nats-admin.pem), against NATS_URL (make up's by default): an operator's privilege.
 replay-dead-letters: build ## publish the dead letters again as their events, then delete them (CONSUMER=<service or durable>, SUBJECT=<event subject> narrow it); idempotent
-	node lib/dist/nats-admin.js replay-dead-letters $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(SUBJECT),--subject $(SUBJECT))
+	node shop/dist/nats-admin.js replay-dead-letters $(if $(CONSUMER),--consumer $(CONSUMER)) $(if $(SUBJECT),--subject $(SUBJECT))
 
 clean: ## stop the local mesh, then remove build output, generated code and local state (.data: the databases)
 	@if [ -d node_modules ]; then $(TSX) scripts/mesh.ts down; fi

@@ -31,7 +31,7 @@ import { type OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { EventConsumers, on } from "@bazaar/runtime/events/consumer";
 import { streamOf } from "@bazaar/runtime/events/event-type";
 import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";

@@ -21,7 +21,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { GATEWAY_HTTP_PORT, NATS_PORT, PORTS, POSTGRES_PORT } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_PORT, PORTS, POSTGRES_PORT } from "@bazaar/shop/ports";
 import { startMesh } from "./lib/mesh.js";
 import { clusterPids, pssMb } from "./lib/postgres.js";
 import { ROOT, rssMb } from "./lib/process.js";

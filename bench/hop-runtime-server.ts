@@ -17,7 +17,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CatalogServiceService, GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
-import { baseServiceConfig, parseConfig } from "@bazaar/runtime/config";
+import { parseConfig } from "@bazaar/runtime/config";
+import { serviceConfig } from "@bazaar/shop/config";
 import { unavailable } from "@bazaar/runtime/errors";
 import { implement, runService } from "@bazaar/runtime/service";
 
@@ -27,7 +28,7 @@ const notMeasured = () => Promise.reject(unavailable("not part of the benchmark"
 
 await runService({
   name: "catalog",
-  config: parseConfig(baseServiceConfig("catalog"), {
+  config: parseConfig(serviceConfig("catalog"), {
     GRPC_ADDR: `127.0.0.1:${port}`,
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: process.env.DATABASE_URL,

@@ -13,7 +13,7 @@
  * Plain JavaScript on the built packages (@bazaar/runtime dist/): the image has no
  * TypeScript at run time.
  */
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
 
 const TIMEOUT_MS = 2000;
 const service = process.env.SERVICE ?? "";

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { type ServiceName } from "@bazaar/runtime/ports";
+import { type ServiceName } from "@bazaar/shop/ports";
 import { gatewayCalls } from "../services/gateway/src/calls.js";
 import { devAuthSecret } from "./dev-env.js";
 import { SHOP_MODULES, type ShopModule } from "./shop.js";

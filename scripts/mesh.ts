@@ -16,10 +16,10 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { runningPostmaster, startCluster, stopCluster } from "@bazaar/runtime/db/postgres-cluster";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
-import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { MESH_IDENTITIES } from "@bazaar/shop/identities";
 import { isRunning } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/shop/ports";
 import { ensureCertificates } from "./certs/issue.js";
 import { devDatabasePassword } from "./dev-env.js";
 import { gatewayEnvironment, nodeArgsOf, type Placement, serviceEnvironment } from "./launch.js";
@@ -331,9 +331,9 @@ async function up(): Promise<number> {
   return 0;
 }
 
-/** The streams, declared as nats-admin (lib/src/nats-admin.ts): the services may only look them up and publish. */
+/** The streams, declared as nats-admin (shop/src/nats-admin.ts): the services may only look them up and publish. */
 function provisionNats(deadline: number): boolean {
-  const result = spawnSync(process.execPath, [join(ROOT, "lib", "dist", "nats-admin.js"), "provision"], {
+  const result = spawnSync(process.execPath, [join(ROOT, "shop", "dist", "nats-admin.js"), "provision"], {
     env: { ...process.env, NATS_URL, TLS_DIR, TLS_MODE },
     encoding: "utf8",
     timeout: Math.max(1000, deadline - Date.now()),

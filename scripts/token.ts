@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, EXIT_CONFIG } from "@bazaar/runtime/config";
-import { checkCustomerId } from "@bazaar/runtime/ids";
+import { checkCustomerId } from "@bazaar/shop/ids";
 import { DomainError, Violations } from "@bazaar/runtime/errors";
 import { DEFAULT_TTL_SECONDS, signCustomerToken } from "../services/gateway/src/auth.js";
 import { devAuthConfig } from "./dev-env.js";

@@ -17,7 +17,7 @@ import { isRunning } from "../lib/test/support/process.js";
 import { devBearer } from "./support/auth.js";
 import { dashboardQueries } from "./observability/dashboard.js";
 import { startPrometheus } from "./observability/prometheus.js";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/shop/ports";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUN_DIR = join(ROOT, ".run");

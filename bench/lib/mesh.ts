@@ -15,7 +15,7 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { type ServiceName } from "@bazaar/runtime/ports";
+import { type ServiceName } from "@bazaar/shop/ports";
 import { devDatabasePassword } from "../../scripts/dev-env.js";
 import { entryOf, gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment } from "../../scripts/launch.js";
 import { SHOP_MODULES } from "../../scripts/shop.js";

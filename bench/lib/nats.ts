@@ -8,6 +8,7 @@ import { connectNats } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
+import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 export interface BenchNats {
   /** tls://127.0.0.1:<port>: clients must present a certificate of the CA. */
@@ -58,7 +59,7 @@ export async function startNats(options: { certs: string; store?: string; log?: 
 async function provisionStreams(url: string, certs: string): Promise<void> {
   const connection = await connectNats(url, NATS_ADMIN, createLogger(NATS_ADMIN, "silent"), certificateFiles(certs, NATS_ADMIN));
   try {
-    await provision(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}));
+    await provision(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}), SHOP_EVENT_STREAMS);
   } finally {
     await connection.close();
   }

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MESH_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { MESH_IDENTITIES } from "@bazaar/shop/identities";
 import { certificateFiles, ensureCertificates } from "../../scripts/certs/issue.js";
 
 export { certificateFiles };

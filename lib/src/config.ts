@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { devModeFlag, devSettingRefused, hasDevDatabasePassword } from "./dev-mode.js";
-import { PORTS, type ServiceName } from "./ports.js";
 
 /**
  * Configuration comes from environment variables only, and is validated once at
@@ -109,18 +108,26 @@ export const STREAM_LIMITS = {
   deadLetters: { maxAge: "30d", maxBytes: "256MiB" },
 } as const;
 
+/** A service's defaults: its ports on 127.0.0.1, and the authorization policy it ships with. */
+export interface ServiceDefaults {
+  grpc: number;
+  admin: number;
+  /** AUTHZ_POLICY_FILE when unset; none: the variable is required under mutual TLS. */
+  policyFile?: string;
+}
+
 /** The variables every service reads. */
-export function baseServiceConfig(service: ServiceName) {
+export function baseServiceConfig(defaults: ServiceDefaults) {
   return z.object({
-    GRPC_ADDR: env.address(`127.0.0.1:${PORTS[service].grpc}`),
-    ADMIN_ADDR: env.address(`127.0.0.1:${PORTS[service].admin}`),
+    GRPC_ADDR: env.address(`127.0.0.1:${defaults.grpc}`),
+    ADMIN_ADDR: env.address(`127.0.0.1:${defaults.admin}`),
     LOG_LEVEL: env.logLevel(),
     DATABASE_URL: env.databaseUrl(),
     NATS_URL: env.natsUrl(),
     SHUTDOWN_GRACE_MS: env.milliseconds(10_000),
     ...transportVariables(),
-    /** Who may call which method (security/policy.ts); unset: deploy/authz-policy.yaml. */
-    AUTHZ_POLICY_FILE: z.string().min(1).optional(),
+    /** Who may call which method (security/policy.ts). */
+    AUTHZ_POLICY_FILE: defaults.policyFile === undefined ? z.string().min(1).optional() : z.string().min(1).default(defaults.policyFile),
     /** Development-only settings allowed (dev-mode.ts): here, the committed database passwords. */
     BAZAAR_DEV_MODE: devModeFlag(),
   }).superRefine((config, context) => {
@@ -132,7 +139,7 @@ export function baseServiceConfig(service: ServiceName) {
 
 export type BaseServiceConfig = z.infer<ReturnType<typeof baseServiceConfig>>;
 
-/** What the NATS administrator (lib/src/nats-admin.ts) reads: where NATS is, its certificate, how the streams are kept. */
+/** What the NATS administrator (the shop's nats-admin program) reads: where NATS is, its certificate, how the streams are kept. */
 export function natsAdminConfig() {
   return z.object({
     NATS_URL: env.natsUrl(),

@@ -6,7 +6,6 @@ import { type EventType } from "./events/event-type.js";
 import { createClient, type PromiseClient } from "./grpc/client.js";
 import { createLogger, type Logger } from "./logger.js";
 import { type PeriodicJob } from "./periodic.js";
-import { type ServiceName } from "./ports.js";
 import { runUntilSignalled } from "./process.js";
 import { createTransport } from "./security/transport.js";
 import { type Implementation, type RunningService, type ServiceDeps, startService } from "./service.js";
@@ -36,8 +35,13 @@ export interface ModuleSetup<Config, Calls extends Record<string, { service: grp
  * config variable; the events it publishes through its outbox and the handlers
  * it consumes them with; its background jobs.
  */
-export interface ServiceModule<Config extends BaseServiceConfig = BaseServiceConfig, Calls extends Record<string, Call<Config>> = Record<string, Call<Config>>> {
-  name: ServiceName;
+export interface ServiceModule<
+  Config extends BaseServiceConfig = BaseServiceConfig,
+  Calls extends Record<string, Call<Config>> = Record<string, Call<Config>>,
+  Name extends string = string,
+> {
+  /** Its identity: its certificate, its NATS user, its entry in the policy, its logs. */
+  name: Name;
   config: z.ZodType<Config>;
   /** Its *.sql migrations, applied at start to its own database. */
   migrationsDir: string;
@@ -53,9 +57,9 @@ export interface ServiceModule<Config extends BaseServiceConfig = BaseServiceCon
 }
 
 /** Declare a module; typed by its config schema and its calls. */
-export function defineService<Config extends BaseServiceConfig, Calls extends Record<string, Call<Config>> = Record<never, Call<Config>>>(
-  module: ServiceModule<Config, Calls>,
-): ServiceModule<Config, Calls> {
+export function defineService<Config extends BaseServiceConfig, const Name extends string, Calls extends Record<string, Call<Config>> = Record<never, Call<Config>>>(
+  module: ServiceModule<Config, Calls, Name>,
+): ServiceModule<Config, Calls, Name> {
   return module;
 }
 
@@ -67,7 +71,7 @@ const DEFAULT_CALL_DEADLINE_MS = 5000;
  * first and closes the clients last, when no call of its own still needs them.
  */
 export async function startModule<Config extends BaseServiceConfig, Calls extends Record<string, Call<Config>>>(
-  module: ServiceModule<Config, Calls>,
+  module: ServiceModule<Config, Calls, string>,
   config: Config,
   logger: Logger = createLogger(module.name, config.LOG_LEVEL),
 ): Promise<RunningService> {
@@ -98,7 +102,7 @@ export async function startModule<Config extends BaseServiceConfig, Calls extend
  * environment (exit 78 naming what is wrong), start it, drain and exit on
  * SIGTERM or SIGINT.
  */
-export async function runModule<Config extends BaseServiceConfig, Calls extends Record<string, Call<Config>>>(module: ServiceModule<Config, Calls>): Promise<void> {
+export async function runModule<Config extends BaseServiceConfig, Calls extends Record<string, Call<Config>>>(module: ServiceModule<Config, Calls, string>): Promise<void> {
   const config = loadConfigOrExit(module.config);
   const logger = createLogger(module.name, config.LOG_LEVEL);
   await runUntilSignalled(startModule(module, config, logger), logger);

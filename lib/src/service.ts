@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { startAdminServer } from "./admin.js";
-import { type BaseServiceConfig } from "./config.js";
+import { type BaseServiceConfig, ConfigError } from "./config.js";
 import { contractRegistry } from "./contracts.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
@@ -75,6 +75,12 @@ export interface ServiceOptions {
   transport?: Transport;
 }
 
+/** Under mutual TLS every call is authorized: a service without its policy must not start. */
+function requirePolicyFile(file: string | undefined): string {
+  if (file === undefined) throw new ConfigError("AUTHZ_POLICY_FILE: is required under mutual TLS: who may call which method (unset)");
+  return file;
+}
+
 /** The runtime's own tables (outbox, inbox), created in every service's database. */
 const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -106,7 +112,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // Metrics come before authorization so that refused calls are counted too.
   const interceptors =
     transport.mode === "mtls"
-      ? [authContextPerConnection(), metricsInterceptor(), authorizationInterceptor(loadPolicy(config.AUTHZ_POLICY_FILE), logger)]
+      ? [authContextPerConnection(), metricsInterceptor(), authorizationInterceptor(loadPolicy(requirePolicyFile(config.AUTHZ_POLICY_FILE)), logger)]
       : [metricsInterceptor()];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   health.addTo(server);

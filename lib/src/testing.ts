@@ -2,7 +2,6 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { baseServiceConfig, parseConfig } from "./config.js";
 import { freshDatabase } from "./db/fresh-database.js";
 import { DomainError, type FieldViolation } from "./errors.js";
-import { type ServiceName } from "./ports.js";
 import { type RunningService, type ServiceOptions, startService } from "./service.js";
 
 export { freshDatabase, TEST_POSTGRES_VARIABLE } from "./db/fresh-database.js";
@@ -15,11 +14,11 @@ export { freshDatabase, TEST_POSTGRES_VARIABLE } from "./db/fresh-database.js";
  * `service.stop()`.
  */
 export async function startTestService(
-  name: ServiceName,
+  name: string,
   options: Omit<ServiceOptions, "name" | "config">,
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningService & { address: string }> {
-  const config = parseConfig(baseServiceConfig(name), {
+  const config = parseConfig(baseServiceConfig({ grpc: 0, admin: 0 }), {
     GRPC_ADDR: "127.0.0.1:0",
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: env.DATABASE_URL ?? (await freshDatabase(name)),

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { baseServiceConfig, ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
+import { ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
+import { serviceConfig } from "@bazaar/shop/config";
 import { freshDatabase } from "../src/testing.js";
 import { spawnTs } from "./support/process.js";
+import { POLICY_FILE } from "@bazaar/shop/identities";
 
-const catalogConfig = baseServiceConfig("catalog");
+const catalogConfig = serviceConfig("catalog");
 
 function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | ReturnType<typeof natsAdminConfig> = catalogConfig): string {
   try {
@@ -16,7 +18,7 @@ function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | Retu
 }
 
 describe("service configuration", () => {
-  it("defaults to the port map on loopback and mutual TLS with certs/; the database is always named", () => {
+  it("defaults to the port map on loopback, mutual TLS with certs/ and the shop's policy; the database is always named", () => {
     expect(parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog" })).toEqual({
       GRPC_ADDR: "127.0.0.1:50051",
       ADMIN_ADDR: "127.0.0.1:9051",
@@ -26,7 +28,7 @@ describe("service configuration", () => {
       SHUTDOWN_GRACE_MS: 10_000,
       TLS_MODE: "mtls",
       TLS_DIR: "certs",
-      AUTHZ_POLICY_FILE: undefined,
+      AUTHZ_POLICY_FILE: POLICY_FILE,
       BAZAAR_DEV_MODE: false,
     });
   });
@@ -88,7 +90,7 @@ describe("service configuration", () => {
   });
 });
 
-describe("the NATS administrator's configuration (lib/src/nats-admin.ts)", () => {
+describe("the NATS administrator's configuration (shop/src/nats-admin.ts)", () => {
   it("keeps events a week and dead letters a month by default, and reads durations and sizes with their units", () => {
     expect(parseConfig(natsAdminConfig(), {})).toMatchObject({
       NATS_STREAM_REPLICAS: 1,

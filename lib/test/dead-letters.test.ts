@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsAdminConfig, parseConfig } from "../src/config.js";
 import { type Database, openDatabase } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
-import { events } from "../src/events/catalog.js";
+import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_HEADERS, EventConsumers, INBOX_RETENTION_MARGIN_MS, on } from "../src/events/consumer.js";
 import { NATS_ADMIN, provisionStreams } from "../src/events/dead-letters.js";
 import { EVENT_TYPE_HEADER } from "../src/events/event-type.js";
@@ -18,10 +18,11 @@ import { certificateFiles } from "../../scripts/certs/issue.js";
 import { testCertificates } from "./support/certs.js";
 import { startTestNats, type TestNats } from "./support/nats.js";
 import { spawnTs } from "./support/process.js";
+import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 // Dead letters, stream limits and inbox pruning on a real nats-server with the
 // shop's users (deploy/nats/nats.conf) and a real database: the streams as
-// nats-admin declares them, and `make replay-dead-letters` (lib/src/nats-admin.ts)
+// nats-admin declares them, and `make replay-dead-letters` (shop/src/nats-admin.ts)
 // run as its own process, as nats-admin, against two consumers of one subject.
 
 const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -65,10 +66,10 @@ describe("stream limits, as nats-admin declares them", () => {
     expect(await limitsOf("DEAD_LETTERS")).toEqual({ max_age: nanos(30 * DAY_MS), max_bytes: 256 * 1024 ** 2 });
 
     const changed = parseConfig(natsAdminConfig(), { NATS_EVENT_MAX_AGE: "3d", NATS_DEAD_LETTER_MAX_BYTES: "128MiB" });
-    await provisionStreams(jsm, changed);
+    await provisionStreams(jsm, changed, SHOP_EVENT_STREAMS);
     expect(await limitsOf("ORDERS")).toEqual({ max_age: nanos(3 * DAY_MS), max_bytes: 512 * 1024 ** 2 });
     expect(await limitsOf("DEAD_LETTERS")).toEqual({ max_age: nanos(30 * DAY_MS), max_bytes: 128 * 1024 ** 2 });
-    await provisionStreams(jsm, defaults);
+    await provisionStreams(jsm, defaults, SHOP_EVENT_STREAMS);
     expect(await limitsOf("ORDERS")).toEqual({ max_age: nanos(7 * DAY_MS), max_bytes: 512 * 1024 ** 2 });
   });
 });
@@ -92,7 +93,7 @@ describe("dead letters replayed (make replay-dead-letters)", () => {
 
   const applied = (orderId: string) => db.query<{ consumer: string; event_id: string }>("select consumer, event_id from applied where order_id = $1 order by consumer", [orderId]);
   const replay = async (...args: string[]) => {
-    const admin = spawnTs("lib/src/nats-admin.ts", { NATS_URL: nats.url, TLS_DIR: CERTS, LOG_LEVEL: "info" }, ["replay-dead-letters", ...args]);
+    const admin = spawnTs("shop/src/nats-admin.ts", { NATS_URL: nats.url, TLS_DIR: CERTS, LOG_LEVEL: "info" }, ["replay-dead-letters", ...args]);
     expect(await admin.exited, admin.stderr).toBe(0);
     return admin.lines.find((line) => line.msg === "dead letters replayed")?.replayed;
   };
@@ -146,7 +147,7 @@ describe("dead letters replayed (make replay-dead-letters)", () => {
   });
 
   it("rejects bad arguments with a usage line, exit 2", async () => {
-    const admin = spawnTs("lib/src/nats-admin.ts", { NATS_URL: nats.url, TLS_DIR: CERTS }, ["replay-dead-letters", "--durable", "x"]);
+    const admin = spawnTs("shop/src/nats-admin.ts", { NATS_URL: nats.url, TLS_DIR: CERTS }, ["replay-dead-letters", "--durable", "x"]);
     expect(await admin.exited).toBe(2);
     expect(admin.stderr).toContain("usage: nats-admin provision | replay-dead-letters");
   });

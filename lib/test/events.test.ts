@@ -295,7 +295,7 @@ describe("consumers", () => {
 
 describe("the event catalog", () => {
   it("binds every event message of the contracts to its declared subject, one type per subject", async () => {
-    const { events } = await import("../src/events/catalog.js");
+    const { events } = await import("@bazaar/shop/events");
     const { allEventSubjects } = await import("../src/contracts.js");
     const bound = new Map(Object.values(events).map((type) => [type.subject, type.typeName]));
     expect(bound).toEqual(allEventSubjects());

@@ -6,10 +6,8 @@ import { importLoadsUndici, repoRoot } from "./support/process.js";
 // Every module of the runtime, imported in a fresh process, leaves Node's bundled
 // undici unloaded. Proven able to fail: a plain `import { createServer } from
 // "node:http"` loads it on every supported Node (22 and 24 export WebSocket there).
-// nats-admin.ts is a program, not a module (importing it runs it): a one-shot tool, not a service.
-const PROGRAMS = new Set(["nats-admin.ts"]);
 const runtimeModules = readdirSync(join(repoRoot, "lib/src"), { recursive: true, encoding: "utf8" })
-  .filter((file) => file.endsWith(".ts") && !PROGRAMS.has(file))
+  .filter((file) => file.endsWith(".ts"))
   .map((file) => join("lib/src", file));
 
 describe("the runtime's memory", () => {

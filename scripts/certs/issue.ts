@@ -22,7 +22,7 @@ import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, read
 import { basename, dirname, join } from "node:path";
 import forge from "node-forge";
 import { identityUri } from "@bazaar/runtime/security/identity";
-import { CLIENT_ONLY_IDENTITIES } from "@bazaar/runtime/security/policy";
+import { CLIENT_ONLY_IDENTITIES } from "@bazaar/shop/identities";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_DAYS = 3650;

@@ -1,4 +1,4 @@
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { SHOP_MODULES } from "../../scripts/shop.js";
 import { describe, expect, it } from "vitest";
 import { currentRegistry } from "./support/descriptors.js";

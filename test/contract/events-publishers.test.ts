@@ -2,7 +2,7 @@ import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { EVENT_TYPE_HEADER, MESSAGE_ID_HEADER } from "@bazaar/runtime/events/event-type";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { DEFAULT_POLICY_FILE } from "@bazaar/runtime/security/policy";
+import { POLICY_FILE } from "@bazaar/shop/identities";
 import { readRepoFile, ROOT } from "./support/deploy.js";
 
 /**
@@ -70,7 +70,7 @@ describe("Dockerfile", () => {
     const assemble = runs(stage("assemble")).join(" ");
     for (const path of ["gen/dist", "gen/descriptors.binpb", "lib/dist", "lib/migrations", "services/$SERVICE/dist", "services/$SERVICE/migrations", "scripts/healthcheck.mjs"]) expect(assemble).toContain(path);
     // The authorization policy where the runtime looks by default: /out is /app, laid out as the repository.
-    expect(relative(ROOT, DEFAULT_POLICY_FILE)).toBe("deploy/authz-policy.yaml");
+    expect(relative(ROOT, POLICY_FILE)).toBe("deploy/authz-policy.yaml");
     expect(assemble).toContain("cp deploy/authz-policy.yaml /out/deploy/");
     expect(assemble).not.toMatch(/\bsrc\b/);
     const copies = final.instructions.filter((instruction) => instruction.keyword === "COPY").map((instruction) => instruction.args);

@@ -11,6 +11,7 @@ import { connectAs, startTestNats, type TestNats } from "../../lib/test/support/
 import { freePort } from "../../lib/test/support/process.js";
 import { kustomizeCommand, missingTool, renderOverlay } from "./support/deploy.js";
 import { blockOf, layOutNatsPod, natsPod, plaintextClient } from "./support/nats-config.js";
+import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 // The NATS cluster as Kubernetes runs it: three real nats-servers on 127.0.0.1,
 // each with the rendered config of deploy/k8s/overlays/dev laid out as its pod
@@ -79,7 +80,7 @@ describe.skipIf(skip)("NATS routes as Kubernetes configures them (deploy/k8s/bas
     try {
       const jsm = await jetstreamManager(connection, { checkAPI: false });
       // The meta leader is elected once the routes are up; until then JetStream does not answer.
-      await until(() => provisionStreams(jsm, parseConfig(natsAdminConfig(), { NATS_STREAM_REPLICAS: "3" })), 60_000);
+      await until(() => provisionStreams(jsm, parseConfig(natsAdminConfig(), { NATS_STREAM_REPLICAS: "3" }), SHOP_EVENT_STREAMS), 60_000);
       const info = await jsm.streams.info("DEAD_LETTERS");
       expect(info.config.num_replicas).toBe(3);
       expect(info.cluster?.replicas ?? []).toHaveLength(2); // the leader plus two replicas

@@ -12,7 +12,7 @@ import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
 import { identityOf } from "@bazaar/runtime/security/identity";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import {
@@ -411,7 +411,7 @@ describe.skipIf(skip).each([
     const job = objects.find((object) => object.kind === "Job" && object.metadata.name === "nats-provision")!;
     const pod = job.spec.template.spec;
     const [container] = pod.containers as Container[];
-    expect((container as unknown as { command: string[] }).command).toEqual(["node", "/app/lib/dist/nats-admin.js", "provision"]);
+    expect((container as unknown as { command: string[] }).command).toEqual(["node", "/app/shop/dist/nats-admin.js", "provision"]);
     expect((container as unknown as { image: string }).image).toMatch(/^bazaar\/[a-z]+:.+/);
     const { env } = environmentOf(container!, objects);
     const config = parseConfig(natsAdminConfig(), env);

@@ -15,7 +15,7 @@ import { OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { DEAD_LETTER_HEADERS } from "@bazaar/runtime/events/consumer";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType } from "@bazaar/runtime/events/event-type";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { grpcurl } from "../support/grpcurl.js";

@@ -18,6 +18,7 @@ import { ReflectionClient } from "../../lib/test/support/reflection-client.js";
 import { ensureCertificates } from "../../scripts/certs/issue.js";
 import { paymentService } from "../../services/payments/src/service.js";
 import { migrationsDir } from "../../services/payments/src/store.js";
+import { POLICY_FILE } from "@bazaar/shop/identities";
 
 // Payments with mutual TLS and the shipped authorization policy
 // (deploy/authz-policy.yaml), called over real sockets by clients holding the
@@ -27,7 +28,7 @@ const TLS_DIR = testCertificates();
 let service: Awaited<ReturnType<typeof startTestService>>;
 
 beforeAll(async () => {
-  service = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR });
+  service = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR, AUTHZ_POLICY_FILE: POLICY_FILE });
 });
 afterAll(async () => {
   await service?.stop();
@@ -152,14 +153,20 @@ describe("what each identity may call (deploy/authz-policy.yaml)", () => {
 describe("configuration", () => {
   it("stops a service with mTLS on and no certificates, saying how to make them", async () => {
     const empty = mkdtempSync(join(tmpdir(), "bazaar-no-certs-"));
-    const error = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR: empty }).catch((e: unknown) => e);
+    const error = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR: empty, AUTHZ_POLICY_FILE: POLICY_FILE }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/TLS_DIR: cannot read .*ca\.pem; run `make certs`/);
   });
 
+  it("stops a service under mutual TLS that has no policy to authorize its callers with", async () => {
+    const error = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain("AUTHZ_POLICY_FILE: is required under mutual TLS");
+  });
+
   it("stops a service whose policy names a method the contracts do not have", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "bazaar-policy-")), "policy.yaml");
-    writeFileSync(file, "callers:\n  orders:\n    - bazaar.payments.v1.PaymentService/Chrage\n");
+    writeFileSync(file, "identities: [orders, payments]\ncallers:\n  orders:\n    - bazaar.payments.v1.PaymentService/Chrage\n");
     const error = await startTestService("payments", { migrationsDir, services: [paymentService] }, { TLS_MODE: "mtls", TLS_DIR, AUTHZ_POLICY_FILE: file }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain('callers.orders: "bazaar.payments.v1.PaymentService/Chrage" names no method of the contracts');

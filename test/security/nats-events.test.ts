@@ -5,7 +5,7 @@ import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/invento
 import { NotificationKind, NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
 import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { connectNats } from "@bazaar/runtime/events/nats";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { createLogger } from "@bazaar/runtime/logger";
@@ -30,6 +30,7 @@ import { migrationsDir as ordersMigrations } from "../../services/orders/src/sto
 import { paymentEventHandlers } from "../../services/payments/src/events.js";
 import { paymentService } from "../../services/payments/src/service.js";
 import { migrationsDir as paymentsMigrations } from "../../services/payments/src/store.js";
+import { POLICY_FILE } from "@bazaar/shop/identities";
 
 // The real services (in-process, wired as their main.ts wires them) with
 // TLS_MODE=mtls, against a nats-server running deploy/nats/nats.conf: each
@@ -47,7 +48,7 @@ let notifications: ReturnType<typeof createClient<typeof NotificationServiceServ
 
 beforeAll(async () => {
   nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: TLS_DIR });
-  const env = { NATS_URL: nats.url, TLS_MODE: "mtls", TLS_DIR };
+  const env = { NATS_URL: nats.url, TLS_MODE: "mtls", TLS_DIR, AUTHZ_POLICY_FILE: POLICY_FILE };
   /**
    * Start one service, and if it uses NATS wait until it is connected before the
    * next: these services share one event loop here, and one's database start

@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { type EventType } from "@bazaar/runtime/events/event-type";
-import { type ServiceName } from "@bazaar/runtime/ports";
+import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";

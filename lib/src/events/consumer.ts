@@ -152,7 +152,7 @@ export class EventConsumers {
 
   async start(): Promise<void> {
     const { js, jsm } = this.deps;
-    // Looked up only: the provisioner declares it (lib/src/nats-admin.ts), no service may change it.
+    // Looked up only: the administrator declares it (provisionStreams), no service may change it.
     await ensureStream(jsm, DEAD_LETTER_STREAM);
     this.running = true;
     for (const handler of this.handlers) {

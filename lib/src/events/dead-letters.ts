@@ -3,8 +3,7 @@ import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { type NatsAdminConfig } from "../config.js";
 import { type Logger } from "../logger.js";
 import { DEAD_LETTER_HEADERS } from "./consumer.js";
-import { events as catalog } from "./catalog.js";
-import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, MESSAGE_ID_HEADER, type StreamSpec, streamOf } from "./event-type.js";
+import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, MESSAGE_ID_HEADER, type StreamSpec } from "./event-type.js";
 import { ensureStream } from "./nats.js";
 
 /**
@@ -14,24 +13,17 @@ import { ensureStream } from "./nats.js";
  */
 export const NATS_ADMIN = "nats-admin";
 
-/** Every stream of the shop: one per publishing service (from the event catalog), and DEAD_LETTERS. */
-export function shopStreams(): { events: StreamSpec[]; deadLetters: StreamSpec } {
-  const events = new Map(Object.values(catalog).map((type) => [streamOf(type.subject).name, streamOf(type.subject)]));
-  return { events: [...events.values()], deadLetters: DEAD_LETTER_STREAM };
-}
-
 /**
- * Declare every stream with its replicas and limits, or bring it to them. Out
+ * Declare the event streams and DEAD_LETTERS with their replicas and limits, or bring it to them. Out
  * of band, as the administrator: a service may only look its streams up and
  * publish into them (its events, its dead letters). One that could create or
  * update a stream could give it a republish onto another service's subjects
  * (forging its events), or shorten DEAD_LETTERS' retention to erase them.
  */
-export async function provisionStreams(jsm: JetStreamManager, config: NatsAdminConfig): Promise<void> {
-  const { events, deadLetters } = shopStreams();
+export async function provisionStreams(jsm: JetStreamManager, config: NatsAdminConfig, eventStreams: readonly StreamSpec[]): Promise<void> {
   const replicas = config.NATS_STREAM_REPLICAS;
-  for (const stream of events) await ensureStream(jsm, stream, { replicas, maxAgeMs: config.NATS_EVENT_MAX_AGE, maxBytes: config.NATS_EVENT_MAX_BYTES });
-  await ensureStream(jsm, deadLetters, { replicas, maxAgeMs: config.NATS_DEAD_LETTER_MAX_AGE, maxBytes: config.NATS_DEAD_LETTER_MAX_BYTES });
+  for (const stream of eventStreams) await ensureStream(jsm, stream, { replicas, maxAgeMs: config.NATS_EVENT_MAX_AGE, maxBytes: config.NATS_EVENT_MAX_BYTES });
+  await ensureStream(jsm, DEAD_LETTER_STREAM, { replicas, maxAgeMs: config.NATS_DEAD_LETTER_MAX_AGE, maxBytes: config.NATS_DEAD_LETTER_MAX_BYTES });
 }
 
 /** Which dead letters to replay: a consumer (its service, or one durable) and/or the event's subject. */

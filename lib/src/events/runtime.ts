@@ -23,7 +23,7 @@ export interface EventsOptions {
 /**
  * A service's event plumbing, started in the background once its database is
  * ready: connect to NATS (waiting for it if it is not up yet), look up the
- * streams it publishes to (nats-admin declares them: lib/src/nats-admin.ts; on
+ * streams it publishes to (the administrator declares them: provisionStreams; on
  * a server without users the first service to need one adds it), run the outbox
  * relay and the consumers. A service serves gRPC whether or not NATS is there;
  * events wait in the outbox.

@@ -1,27 +1,8 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { parse } from "yaml";
 import { ConfigError } from "../config.js";
 import { contractRegistry } from "../contracts.js";
-import { PORTS, type ServiceName } from "../ports.js";
-
-/**
- * Every identity the development CA issues a certificate for (`make certs`):
- * the services, the gateway, NATS, and two people's: the operator (reads) and
- * nats-admin (DEAD_LETTERS: provisions it, replays dead letters).
- */
-export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator", "nats-admin"] as const;
-
-/**
- * Identities that only ever connect as clients, so their certificates serve
- * nothing: the gateway (its HTTP port is plain HTTP; TLS ends in front of it)
- * and the people's (the operator with grpcurl or the nats CLI, nats-admin).
- */
-export const CLIENT_ONLY_IDENTITIES: ReadonlySet<string> = new Set(["gateway", "operator", "nats-admin"]);
-
-/** The policy file shipped with the code (deploy/authz-policy.yaml); AUTHZ_POLICY_FILE points elsewhere. */
-export const DEFAULT_POLICY_FILE = fileURLToPath(new URL("../../../deploy/authz-policy.yaml", import.meta.url));
 
 /** Which identity may call which method ("/package.Service/Method"), expanded once from the policy file. */
 export class AuthorizationPolicy {
@@ -33,7 +14,7 @@ export class AuthorizationPolicy {
   }
 }
 
-export function loadPolicy(file: string = DEFAULT_POLICY_FILE): AuthorizationPolicy {
+export function loadPolicy(file: string): AuthorizationPolicy {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -56,9 +37,13 @@ export function parsePolicy(text: string, source: string): AuthorizationPolicy {
   } catch (error) {
     throw fail(`not valid YAML: ${(error as Error).message}`);
   }
-  const { anyone = [], callers, ...rest } = (document ?? {}) as { anyone?: unknown; callers?: unknown };
+  const { identities, anyone = [], callers, ...rest } = (document ?? {}) as { identities?: unknown; anyone?: unknown; callers?: unknown };
   const unknownKeys = Object.keys(rest);
-  if (unknownKeys.length > 0) throw fail(`unknown key ${unknownKeys.join(", ")} (expected anyone, callers)`);
+  if (unknownKeys.length > 0) throw fail(`unknown key ${unknownKeys.join(", ")} (expected identities, anyone, callers)`);
+  if (!Array.isArray(identities) || identities.length === 0 || !identities.every((identity) => typeof identity === "string")) {
+    throw fail('expected an "identities:" list of every identity the CA issues certificates to');
+  }
+  const known = identities as string[];
   if (typeof callers !== "object" || callers === null || Array.isArray(callers)) throw fail('expected a "callers:" map of identity to methods');
   const methods = knownMethods();
   const expand = (where: string, entries: unknown) => {
@@ -74,10 +59,10 @@ export function parsePolicy(text: string, source: string): AuthorizationPolicy {
     return paths;
   };
   const everyone = expand("anyone", anyone);
-  const allowed = new Map<string, Set<string>>(MESH_IDENTITIES.map((identity) => [identity, new Set(everyone)]));
+  const allowed = new Map<string, Set<string>>(known.map((identity) => [identity, new Set(everyone)]));
   for (const [identity, entries] of Object.entries(callers)) {
     const own = allowed.get(identity);
-    if (!own) throw fail(`callers.${identity}: unknown identity (known: ${MESH_IDENTITIES.join(", ")})`);
+    if (!own) throw fail(`callers.${identity}: unknown identity (identities: ${known.join(", ")})`);
     for (const path of expand(`callers.${identity}`, entries)) own.add(path);
   }
   return new AuthorizationPolicy(allowed);

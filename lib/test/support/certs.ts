@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MESH_IDENTITIES } from "../../src/security/policy.js";
+import { MESH_IDENTITIES } from "@bazaar/shop/identities";
 import { ensureCertificates } from "../../../scripts/certs/issue.js";
 
 let issued: string | undefined;

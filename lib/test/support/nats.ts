@@ -9,6 +9,7 @@ import { natsAdminConfig, parseConfig } from "../../src/config.js";
 import { NATS_ADMIN, provisionStreams } from "../../src/events/dead-letters.js";
 import { natsTlsOptions } from "../../src/events/nats.js";
 import { freePort, repoRoot } from "./process.js";
+import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 /**
  * A real nats-server with JetStream on a free port of 127.0.0.1, its store in
@@ -130,7 +131,7 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
 export async function provisionAsAdmin(url: string, certs: string): Promise<void> {
   const connection = await connectAs(url, certs, NATS_ADMIN);
   try {
-    await provisionStreams(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}));
+    await provisionStreams(await jetstreamManager(connection), parseConfig(natsAdminConfig(), {}), SHOP_EVENT_STREAMS);
   } finally {
     await connection.close();
   }

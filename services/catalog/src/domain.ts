@@ -1,5 +1,5 @@
 import { Violations } from "@bazaar/runtime/errors";
-import { checkProductId } from "@bazaar/runtime/ids";
+import { checkProductId } from "@bazaar/shop/ids";
 import { encodePageToken, readPageSize, readPageToken } from "@bazaar/runtime/pagination";
 
 /** The catalog's rules, free of I/O: what a product id is, how a listing is paged. */

@@ -1,6 +1,6 @@
 import { webcrypto } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
-import { CUSTOMER_ID } from "@bazaar/runtime/ids";
+import { CUSTOMER_ID } from "@bazaar/shop/ids";
 // Type only (erased): config.ts imports this module's defaults.
 import type { AuthConfig } from "./config.js";
 

@@ -1,6 +1,6 @@
 import { env, transportVariables } from "@bazaar/runtime/config";
 import { devModeFlag, devSettingRefused } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/runtime/ports";
+import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
 import { z } from "zod";
 import { isDevAuthSecret } from "./dev-key.js";
 

@@ -1,5 +1,5 @@
 import { preconditionFailed, Violations } from "@bazaar/runtime/errors";
-import { checkId, checkProductId, PRODUCT_ID } from "@bazaar/runtime/ids";
+import { checkId, checkProductId, PRODUCT_ID } from "@bazaar/shop/ids";
 
 /** Inventory's rules, free of I/O: what a reservation request is, and what each state change does to stock. */
 

@@ -1,5 +1,5 @@
 import { on } from "@bazaar/runtime/events/consumer";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { commitLockedReservation, releaseReservation } from "./inventory.js";
 import { lockReservation } from "./store.js";
 

@@ -1,4 +1,4 @@
-import { baseServiceConfig } from "@bazaar/runtime/config";
+import { serviceConfig } from "@bazaar/shop/config";
 import { defineService } from "@bazaar/runtime/module";
 import { inventoryEventHandlers } from "./events.js";
 import { inventoryService } from "./service.js";
@@ -7,7 +7,7 @@ import { migrationsDir } from "./store.js";
 /** Inventory: stock and reservations over its own database; sells or gives back a reservation on the orders' events. */
 export const inventory = defineService({
   name: "inventory",
-  config: baseServiceConfig("inventory"),
+  config: serviceConfig("inventory"),
   migrationsDir,
   grpc: () => [inventoryService],
   consumes: inventoryEventHandlers,

@@ -1,5 +1,5 @@
 import { Violations } from "@bazaar/runtime/errors";
-import { checkCustomerId } from "@bazaar/runtime/ids";
+import { checkCustomerId } from "@bazaar/shop/ids";
 import { encodePageToken, readPageSize, readPageToken } from "@bazaar/runtime/pagination";
 import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 

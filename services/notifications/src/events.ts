@@ -1,5 +1,5 @@
 import { type Queryable } from "@bazaar/runtime/db/database";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { on } from "@bazaar/runtime/events/consumer";
 import { newId } from "@bazaar/runtime/ids";
 import { type NewNotification, orderCancelled, orderConfirmed, orderRejected, paymentRefunded } from "./domain.js";

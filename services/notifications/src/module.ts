@@ -1,4 +1,4 @@
-import { baseServiceConfig } from "@bazaar/runtime/config";
+import { serviceConfig } from "@bazaar/shop/config";
 import { defineService } from "@bazaar/runtime/module";
 import { notificationEventHandlers } from "./events.js";
 import { notificationsService } from "./service.js";
@@ -7,7 +7,7 @@ import { migrationsDir } from "./store.js";
 /** Notifications: one message to the customer for each order and payment event, read back over gRPC. */
 export const notifications = defineService({
   name: "notifications",
-  config: baseServiceConfig("notifications"),
+  config: serviceConfig("notifications"),
   migrationsDir,
   grpc: () => [notificationsService],
   consumes: notificationEventHandlers,

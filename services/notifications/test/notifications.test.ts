@@ -9,7 +9,7 @@ import {
 import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
 import { PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { ensureStream } from "@bazaar/runtime/events/nats";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";

@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { baseServiceConfig, env } from "@bazaar/runtime/config";
-import { PORTS } from "@bazaar/runtime/ports";
+import { env } from "@bazaar/runtime/config";
+import { serviceConfig } from "@bazaar/shop/config";
+import { PORTS } from "@bazaar/shop/ports";
 
 /** Orders' configuration: the base variables plus where its dependencies are (plain env vars, no discovery). */
-export const ordersConfig = baseServiceConfig("orders").extend({
+export const ordersConfig = serviceConfig("orders").extend({
   CATALOG_ADDR: env.address(`127.0.0.1:${PORTS.catalog.grpc}`),
   INVENTORY_ADDR: env.address(`127.0.0.1:${PORTS.inventory.grpc}`),
   PAYMENTS_ADDR: env.address(`127.0.0.1:${PORTS.payments.grpc}`),

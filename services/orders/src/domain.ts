@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type ErrorKind, preconditionFailed, Violations } from "@bazaar/runtime/errors";
-import { checkCustomerId, checkId, checkIdempotencyKey, checkProductId } from "@bazaar/runtime/ids";
+import { checkCustomerId, checkId, checkIdempotencyKey, checkProductId } from "@bazaar/shop/ids";
 import { readPageSize, readPageToken } from "@bazaar/runtime/pagination";
 import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 

@@ -1,7 +1,7 @@
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { defineService } from "@bazaar/runtime/module";
 import { ordersConfig } from "./config.js";
 import { startStalledOrderSweeper } from "./recovery.js";

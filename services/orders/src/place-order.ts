@@ -4,7 +4,7 @@ import { type PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payme
 import { type Database } from "@bazaar/runtime/db/database";
 import { conflict, DomainError, PASSING_KINDS, preconditionFailed, unavailable } from "@bazaar/runtime/errors";
 import { fromDownstream } from "@bazaar/runtime/grpc/status";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";

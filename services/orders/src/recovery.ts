@@ -1,5 +1,5 @@
 import { type Database } from "@bazaar/runtime/db/database";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type Logger } from "@bazaar/runtime/logger";
 import { type PeriodicJob, startPeriodic } from "@bazaar/runtime/periodic";

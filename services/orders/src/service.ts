@@ -1,6 +1,6 @@
 import { type Order as OrderMessage, OrderServiceService, OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { notFound } from "@bazaar/runtime/errors";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { implement } from "@bazaar/runtime/service";

@@ -1,6 +1,6 @@
 import { type Database, type Queryable } from "@bazaar/runtime/db/database";
 import { cancelled, type DomainError, unavailable } from "@bazaar/runtime/errors";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { type Logger } from "@bazaar/runtime/logger";

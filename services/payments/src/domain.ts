@@ -1,5 +1,5 @@
 import { conflict, preconditionFailed, Violations } from "@bazaar/runtime/errors";
-import { checkCustomerId, checkId, checkIdempotencyKey } from "@bazaar/runtime/ids";
+import { checkCustomerId, checkId, checkIdempotencyKey } from "@bazaar/shop/ids";
 import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 
 /** The payments rules, free of I/O: what a valid charge is, what a repeated key means, when a refund is allowed. */

@@ -1,5 +1,5 @@
 import { type Queryable } from "@bazaar/runtime/db/database";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { on } from "@bazaar/runtime/events/consumer";
 import { refundPayment } from "./refund.js";

@@ -1,4 +1,4 @@
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { defineService } from "@bazaar/runtime/module";
 import { paymentsConfig } from "./config.js";
 import { paymentEventHandlers } from "./events.js";

@@ -4,7 +4,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { type ChargeRequest, PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { Outbox } from "@bazaar/runtime/events/outbox";
 import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";

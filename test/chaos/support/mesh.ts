@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
-import { type ServiceName } from "@bazaar/runtime/ports";
+import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../../lib/test/support/certs.js";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";

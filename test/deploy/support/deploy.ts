@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
 import { type z } from "zod";
-import { baseServiceConfig } from "@bazaar/runtime/config";
+import { serviceConfig } from "@bazaar/shop/config";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
 import { ordersConfig } from "../../../services/orders/src/config.js";
 
@@ -13,11 +13,11 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", ".
 
 /** Every process the shop deploys, with the schema its main.ts validates its environment with. */
 export const CONFIG_SCHEMAS: Record<string, z.ZodObject> = {
-  catalog: baseServiceConfig("catalog"),
-  inventory: baseServiceConfig("inventory"),
+  catalog: serviceConfig("catalog"),
+  inventory: serviceConfig("inventory"),
   orders: ordersConfig,
-  payments: baseServiceConfig("payments"),
-  notifications: baseServiceConfig("notifications"),
+  payments: serviceConfig("payments"),
+  notifications: serviceConfig("notifications"),
   gateway: gatewayConfig,
 };
 export const SERVICE_NAMES = Object.keys(CONFIG_SCHEMAS);

@@ -1,5 +1,5 @@
 import { type Queryable } from "@bazaar/runtime/db/database";
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 
 /**
  * The money-and-stock invariant, read from the three services' own databases

@@ -1,6 +1,7 @@
-import { events } from "@bazaar/runtime/events/catalog";
+import { events } from "@bazaar/shop/events";
 import { durableNameOf } from "@bazaar/runtime/events/consumer";
-import { NATS_ADMIN, shopStreams } from "@bazaar/runtime/events/dead-letters";
+import { NATS_ADMIN } from "@bazaar/runtime/events/dead-letters";
+import { shopStreams } from "@bazaar/shop/streams";
 import { DEAD_LETTER_STREAM, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { SHOP_MODULES } from "../../../scripts/shop.js";
 

@@ -1,6 +1,6 @@
 import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
-import { eventType } from "./event-type.js";
+import { eventType } from "@bazaar/runtime/events/event-type";
 
 /**
  * Every event of the shop, bound to its generated message and (through the

@@ -2,13 +2,13 @@
  * The NATS administrator's commands, as the nats-admin user (an operator's
  * privilege, never a service's):
  *
- *   node lib/dist/nats-admin.js provision
+ *   node shop/dist/nats-admin.js provision
  *     declare the event streams (ORDERS, PAYMENTS: NATS_EVENT_MAX_AGE, NATS_EVENT_MAX_BYTES)
  *     and DEAD_LETTERS (NATS_DEAD_LETTER_MAX_AGE, NATS_DEAD_LETTER_MAX_BYTES), each with
  *     NATS_STREAM_REPLICAS, or bring them to it; waits for NATS and JetStream.
  *     `make up`, the compose service nats-admin and the Kubernetes Job
  *     nats-provision run it.
- *   node lib/dist/nats-admin.js replay-dead-letters [--consumer <service or durable>] [--subject <subject>]
+ *   node shop/dist/nats-admin.js replay-dead-letters [--consumer <service or durable>] [--subject <subject>]
  *     publish the dead letters again as their events and delete them (`make replay-dead-letters`).
  *
  * It reads NATS_URL, TLS_MODE and TLS_DIR (<TLS_DIR>/nats-admin.pem) like a service.
@@ -16,11 +16,12 @@
  */
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { ConfigError, EXIT_CONFIG, loadConfigOrExit, natsAdminConfig } from "./config.js";
-import { NATS_ADMIN, provisionStreams, replayDeadLetters, shopStreams } from "./events/dead-letters.js";
-import { connectNats } from "./events/nats.js";
-import { createLogger } from "./logger.js";
-import { createTransport } from "./security/transport.js";
+import { ConfigError, EXIT_CONFIG, loadConfigOrExit, natsAdminConfig } from "@bazaar/runtime/config";
+import { NATS_ADMIN, provisionStreams, replayDeadLetters } from "@bazaar/runtime/events/dead-letters";
+import { connectNats } from "@bazaar/runtime/events/nats";
+import { createLogger } from "@bazaar/runtime/logger";
+import { createTransport } from "@bazaar/runtime/security/transport";
+import { SHOP_EVENT_STREAMS, shopStreams } from "./streams.js";
 
 const USAGE = "usage: nats-admin provision | replay-dead-letters [--consumer <service or durable>] [--subject <subject>]";
 
@@ -74,7 +75,7 @@ try {
   try {
     const jsm = await jetStreamReady(() => jetstreamManager(connection), logger);
     if (command === "provision") {
-      await provisionStreams(jsm, config);
+      await provisionStreams(jsm, config, SHOP_EVENT_STREAMS);
       logger.info({ streams: [...shopStreams().events, shopStreams().deadLetters].map((stream) => stream.name) }, "streams provisioned");
     } else {
       const replayed = await replayDeadLetters(jetstream(connection), jsm, filter, logger);

@@ -1,0 +1,20 @@
+import { fileURLToPath } from "node:url";
+import { PORTS, type ServiceName } from "./ports.js";
+
+/**
+ * Every identity the development CA issues a certificate for (`make certs`):
+ * the services, the gateway, NATS, and two people's: the operator (reads) and
+ * nats-admin (declares the streams, replays dead letters). The policy file
+ * lists the same (test/security checks it).
+ */
+export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator", "nats-admin"] as const;
+
+/**
+ * Identities that only ever connect as clients, so their certificates serve
+ * nothing: the gateway (its HTTP port is plain HTTP; TLS ends in front of it)
+ * and the people's (the operator with grpcurl or the nats CLI, nats-admin).
+ */
+export const CLIENT_ONLY_IDENTITIES: ReadonlySet<string> = new Set(["gateway", "operator", "nats-admin"]);
+
+/** Who may call which method: the policy every service ships with (AUTHZ_POLICY_FILE points elsewhere). */
+export const POLICY_FILE = fileURLToPath(new URL("../../deploy/authz-policy.yaml", import.meta.url));
