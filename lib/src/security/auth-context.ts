@@ -5,8 +5,8 @@ import * as grpc from "@grpc/grpc-js";
  *
  * grpc-js builds the auth context on every call from Node's
  * TLSSocket.getPeerCertificate(), which renders the whole certificate (subject,
- * SANs, fingerprints, raw bytes) each time: ~40–55 µs, the largest single item
- * in a mutual-TLS server's profile (bench/analysis.md). The caller cannot
+ * SANs, fingerprints, raw bytes) each time, the largest single item in a
+ * mutual-TLS server's profile (bench/analysis.md has the figures). The caller cannot
  * change within a connection: TLS 1.3 has no renegotiation, and under TLS 1.2 a
  * renegotiating client must again present a certificate our CA signed, i.e. one
  * whose key it already holds, so a cached identity never grants more than the

@@ -40,9 +40,9 @@ export function bearerAuthentication(config: AuthConfig, now: () => number = Dat
 
 /**
  * Tokens this gateway has verified, until they stop being valid. A customer
- * sends the same token with every request, and checking it again costs jose
- * ~150–300 µs of CPU (WebCrypto), ~14% of the gateway's busy time under load
- * (bench/analysis.md). The key is the whole token, signature included, so a hit
+ * sends the same token with every request, and checking it again (jose,
+ * WebCrypto) is a large share of the gateway's CPU under load (bench/analysis.md
+ * has the figures). The key is the whole token, signature included, so a hit
  * is a token verified here before; what changes with time, its expiry, is
  * checked on every hit. A token that failed is never kept. Bounded: when full,
  * the oldest entry goes.
