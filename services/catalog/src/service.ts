@@ -4,7 +4,7 @@ import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { implement } from "@bazaar/runtime/service";
 import { parseBatchGetProducts, parseGetProduct, parseListProducts, toPage } from "./domain.js";
 import { CachedProducts, type ProductSource } from "./cache.js";
-import { ProductStore } from "./store.js";
+import { productsIn } from "./store.js";
 
 /** CatalogService's gRPC handlers: validate, ask the store (or its cache), answer. */
 export function catalogHandlers(store: ProductSource): UnaryHandlers<typeof CatalogServiceService> {
@@ -36,6 +36,6 @@ export const DEFAULT_PRODUCT_CACHE_TTL_MS = 30_000;
 
 /** The catalog as the runtime starts it: its contract and handlers over its own database, products cached for `cacheTtlMs`. */
 export const catalogServiceWith = (cacheTtlMs: number) =>
-  implement(CatalogServiceService, ({ db }) => catalogHandlers(new CachedProducts(new ProductStore(db), { ttlMs: cacheTtlMs })));
+  implement(CatalogServiceService, ({ db }) => catalogHandlers(new CachedProducts(productsIn(db), { ttlMs: cacheTtlMs })));
 
 export const catalogService = catalogServiceWith(DEFAULT_PRODUCT_CACHE_TTL_MS);

@@ -10,7 +10,7 @@ create table stock (
 );
 
 -- One reservation per order: the order id is the idempotency key of every write.
--- A RELEASED reservation without lines is a tombstone (see inventory.ts).
+-- A RELEASED reservation without lines is a tombstone (see reservations.ts).
 create table reservations (
   order_id   text primary key,
   status     text not null check (status in ('HELD', 'COMMITTED', 'RELEASED')),

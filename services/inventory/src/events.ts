@@ -1,6 +1,6 @@
 import { on } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/shop/events";
-import { commitLockedReservation, releaseReservation } from "./inventory.js";
+import { commitLockedReservation, releaseReservation } from "./reservations.js";
 import { lockReservation } from "./store.js";
 
 /**

@@ -8,7 +8,7 @@ import { notFound } from "@bazaar/runtime/errors";
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { implement } from "@bazaar/runtime/service";
 import { parseGetStock, parseOrderId, parseReserveStock, type Reservation, type ReservationState } from "./domain.js";
-import { commitReservation, releaseReservation, reserveStock } from "./inventory.js";
+import { commitReservation, releaseReservation, reserveStock } from "./reservations.js";
 import { readStock } from "./store.js";
 
 /** InventoryService's gRPC handlers: validate, run the operation in one transaction, answer. */

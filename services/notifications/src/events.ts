@@ -3,7 +3,7 @@ import { events } from "@bazaar/shop/events";
 import { on } from "@bazaar/runtime/events/consumer";
 import { newId } from "@bazaar/runtime/ids";
 import { type NewNotification, orderCancelled, orderConfirmed, orderRejected, paymentRefunded } from "./domain.js";
-import { NotificationStore } from "./store.js";
+import { addNotification } from "./store.js";
 
 /**
  * What the notifications service consumes: each order or payment event
@@ -14,7 +14,7 @@ import { NotificationStore } from "./store.js";
 
 /** Record the notification an event caused, in the consumer's transaction. */
 async function record(tx: Queryable, eventId: string, notification: NewNotification): Promise<void> {
-  await new NotificationStore(tx).add(newId("ntf"), eventId, notification);
+  await addNotification(tx, newId("ntf"), eventId, notification);
 }
 
 export const notificationEventHandlers = [

@@ -6,7 +6,8 @@ import {
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { implement } from "@bazaar/runtime/service";
 import { type Notification, type NotificationKind, parseListNotifications, toPage } from "./domain.js";
-import { NotificationStore } from "./store.js";
+import { type Queryable } from "@bazaar/runtime/db/database";
+import { listNotifications } from "./store.js";
 
 const KINDS: Record<NotificationKind, Kind> = {
   ORDER_CONFIRMED: Kind.NOTIFICATION_KIND_ORDER_CONFIRMED,
@@ -18,16 +19,16 @@ const KINDS: Record<NotificationKind, Kind> = {
 const toMessage = (notification: Notification): NotificationMessage => ({ ...notification, kind: KINDS[notification.kind] });
 
 /** NotificationService's gRPC handlers: validate, ask the store, answer. */
-export function notificationHandlers(store: NotificationStore): UnaryHandlers<typeof NotificationServiceService> {
+export function notificationHandlers(db: Queryable): UnaryHandlers<typeof NotificationServiceService> {
   return {
     async listNotifications(request) {
       const { customerId, pageSize, before } = parseListNotifications(request);
       // A customer with no notifications (or unknown to us) simply has an empty list.
-      const page = toPage(await store.listForCustomer(customerId, before, pageSize + 1), pageSize);
+      const page = toPage(await listNotifications(db, customerId, before, pageSize + 1), pageSize);
       return { notifications: page.notifications.map(toMessage), nextPageToken: page.nextPageToken };
     },
   };
 }
 
 /** The service as the runtime starts it: its contract and handlers over its own database. */
-export const notificationsService = implement(NotificationServiceService, ({ db }) => notificationHandlers(new NotificationStore(db)));
+export const notificationsService = implement(NotificationServiceService, ({ db }) => notificationHandlers(db));

@@ -29,34 +29,29 @@ const toNotification = (row: NotificationRow): Notification => ({
   createdAt: row.created_at,
 });
 
-export class NotificationStore {
-  /** `db` is the database, or the event consumer's transaction when recording. */
-  constructor(private readonly db: Queryable) {}
+/**
+ * Record a notification caused by the event `sourceEventId` (in the consumer's
+ * transaction); false if that event already caused one (then nothing is written).
+ */
+export async function addNotification(tx: Queryable, id: string, sourceEventId: string, notification: NewNotification): Promise<boolean> {
+  const rows = await tx.query(
+    `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
+     values ($1, $2, $3, $4, $5, $6)
+     on conflict (source_event_id) do nothing
+     returning id`,
+    [id, notification.customerId, notification.orderId, notification.kind, notification.message, sourceEventId],
+  );
+  return rows.length > 0;
+}
 
-  /**
-   * Record a notification caused by the event `sourceEventId`; false if that
-   * event already caused one (then nothing is written).
-   */
-  async add(id: string, sourceEventId: string, notification: NewNotification): Promise<boolean> {
-    const rows = await this.db.query(
-      `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
-       values ($1, $2, $3, $4, $5, $6)
-       on conflict (source_event_id) do nothing
-       returning id`,
-      [id, notification.customerId, notification.orderId, notification.kind, notification.message, sourceEventId],
-    );
-    return rows.length > 0;
-  }
-
-  /** Up to `limit` of a customer's notifications, newest first, starting strictly before `before`. */
-  async listForCustomer(customerId: string, before: Cursor | undefined, limit: number): Promise<Notification[]> {
-    const rows = await this.db.query<NotificationRow>(
-      `select ${COLUMNS} from notifications
-       where customer_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::text))
-       order by created_at desc, id desc
-       limit $4`,
-      [customerId, before?.createdAt ?? null, before?.id ?? null, limit],
-    );
-    return rows.map(toNotification);
-  }
+/** Up to `limit` of a customer's notifications, newest first, starting strictly before `before`. */
+export async function listNotifications(db: Queryable, customerId: string, before: Cursor | undefined, limit: number): Promise<Notification[]> {
+  const rows = await db.query<NotificationRow>(
+    `select ${COLUMNS} from notifications
+     where customer_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::text))
+     order by created_at desc, id desc
+     limit $4`,
+    [customerId, before?.createdAt ?? null, before?.id ?? null, limit],
+  );
+  return rows.map(toNotification);
 }
