@@ -6,15 +6,14 @@
  * (port 0) and read back from the process's "listening" log line, so a mesh
  * never collides with `make up` on the default ports or with another mesh.
  */
-import { existsSync } from "node:fs";
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../lib/test/support/certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
-import { type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
-import { entryOf, gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment, startLayers } from "../../scripts/launch.js";
+import { gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment, startLayers } from "../../scripts/launch.js";
 import { SHOP_MODULES } from "../../scripts/shop.js";
+import { MeshProcess, requireBuilt } from "./service-process.js";
 
 export type ComponentName = ProcessName;
 
@@ -33,11 +32,6 @@ const EXTRA_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
   orders: { PLACE_ORDER_TIMEOUT_MS: "15000" },
 };
 
-/** Six processes starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
-const START_TIMEOUT_MS = 120_000;
-/** How long a process may drain after SIGTERM before it is killed. */
-const STOP_TIMEOUT_MS = 15_000;
-
 export interface Mesh {
   natsUrl: string;
   /** Certificates of every identity (TLS_DIR): the mesh runs mutual TLS, as `make up` does. */
@@ -54,106 +48,62 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-/** The suite runs the compiled code, as `make up` does; a missing build is the runner's mistake, said plainly. */
-function requireBuilt(): void {
-  const missing = [...SHOP_MODULES.map((module) => module.name), "gateway" as const].filter((name) => !existsSync(entryOf(name)));
-  if (missing.length > 0) {
-    throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
-  }
-}
-
 /** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
 export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
-  requireBuilt();
+  requireBuilt([...SHOP_MODULES.map((module) => module.name), "gateway"]);
   const tlsDir = testCertificates();
   // deploy/nats/nats.conf, as `make up` and compose run it: mutual TLS, a user per service.
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
-  const processes = new Map<ComponentName, ServiceProcess>();
+  const processes = new Map<ComponentName, MeshProcess>();
   // If this worker dies without afterAll, take the children with it rather than leave them running.
-  const killAll = () => processes.forEach((child) => child.kill());
+  const killAll = () => processes.forEach((child) => child.process?.kill());
   process.once("exit", killAll);
 
   const grpc = {} as Record<ServiceName, string>;
   // Ports are the OS's (port 0), read back from each process's "listening" line: a service's callers start after it.
   const placement: Placement = { grpcAddress: (name) => grpc[name], natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000", ...extraEnv } };
   const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
-    const child = spawnNode(entryOf(name), env);
+    const child = new MeshProcess(name, env);
     processes.set(name, child);
     return child;
   };
 
-  const logTails = (count = 25) =>
-    [...processes].map(([name, child]) => `--- ${name} (last ${count} lines) ---\n${tailOf(child, count)}`).join("\n");
+  const logTails = (count = 25) => [...processes].map(([name, child]) => `--- ${name} (last ${count} lines) ---\n${child.tail(count)}`).join("\n");
 
   const stop = async () => {
     // The gateway first (its requests still reach the services), then the services together, then NATS.
-    await stopProcess(processes.get("gateway"));
-    await Promise.all([...processes].filter(([name]) => name !== "gateway").map(([, child]) => stopProcess(child)));
+    await processes.get("gateway")?.stop();
+    await Promise.all([...processes].filter(([name]) => name !== "gateway").map(([, child]) => child.stop()));
     await nats.stop();
     process.off("exit", killAll);
   };
 
   try {
     for (const layer of startLayers()) {
-      const started = await Promise.all(
+      await Promise.all(
         layer.map(async (module) => {
           // Each service its own database on the test run's cluster, as each has its own in a deployment.
           const own = { grpc: "127.0.0.1:0", admin: "127.0.0.1:0", databaseUrl: await freshDatabase(`mesh_${module.name}`) };
-          return [module.name, launch(module.name, { ...serviceEnvironment(module, placement, own), ...EXTRA_ENV[module.name] })] as const;
+          const child = launch(module.name, { ...serviceEnvironment(module, placement, own), ...EXTRA_ENV[module.name] });
+          // Events start in the background after "serving": consumers are awaited below, all together.
+          await child.start({ consumers: false });
+          grpc[module.name] = child.address;
         }),
       );
-      for (const [name, child] of started) grpc[name] = await grpcAddressOf(child);
-      await Promise.all(started.map(([, child]) => child.logLine("serving", START_TIMEOUT_MS)));
     }
 
     // The gateway last, so its first requests find every service SERVING.
     const gateway = launch("gateway", { ...gatewayEnvironment(placement, "127.0.0.1:0"), REQUEST_TIMEOUT_MS: "20000" });
-    const gatewayPort = Number((await gateway.logLine("listening", START_TIMEOUT_MS)).http_port);
+    await gateway.start({ consumers: false });
 
-    // Events start in the background after "serving": wait until every consumer is declared.
-    await Promise.all(Object.entries(CONSUMERS).map(([name, types]) => consumersReady(name, processes.get(name as ServiceName)!, types)));
+    // Every durable consumer declared, so a test that publishes (or dead-letters) an event knows who will see it.
+    await Promise.all([...processes.values()].map((child) => child.consumersDeclared()));
 
-    const logLines = (name: ComponentName) => processes.get(name)?.lines ?? [];
-    return { natsUrl: nats.url, tlsDir, grpc, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, logTails, logLines, stop };
+    const logLines = (name: ComponentName) => processes.get(name)?.lines() ?? [];
+    return { natsUrl: nats.url, tlsDir, grpc, gatewayUrl: `http://127.0.0.1:${gateway.httpPort}`, logTails, logLines, stop };
   } catch (error) {
     const tails = logTails(40);
     await stop();
     throw new Error(`the mesh did not start: ${(error as Error).message}\n${tails}`);
   }
 }
-
-async function grpcAddressOf(child: ServiceProcess): Promise<string> {
-  const listening = await child.logLine("listening", START_TIMEOUT_MS);
-  return `127.0.0.1:${Number(listening.grpc_port)}`;
-}
-
-/** Resolves once `child` has logged "consuming" for every subject of `types`. */
-async function consumersReady(name: string, child: ServiceProcess, types: readonly EventType<unknown>[]): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  const missing = () => types.filter((type) => !child.lines.some((line) => line.msg === "consuming" && line.subject === type.subject));
-  while (missing().length > 0) {
-    if (child.child.exitCode !== null) throw new Error(`${name} exited before declaring its consumers: ${child.stderr}`);
-    if (Date.now() > deadline) throw new Error(`${name}'s consumers not declared in time: ${missing().map((type) => type.subject).join(", ")}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function stopProcess(child: ServiceProcess | undefined): Promise<void> {
-  if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
-  child.child.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
-  const outcome = await Promise.race([child.exited, timedOut]);
-  clearTimeout(timer);
-  if (outcome === "timeout") {
-    child.kill();
-    await child.exited;
-  }
-}
-
-function tailOf(child: ServiceProcess, count: number): string {
-  const lines = child.lines.slice(-count).map((line) => JSON.stringify(line));
-  const stderr = child.stderr.trimEnd().split("\n").slice(-count).join("\n");
-  return [...lines, ...(stderr ? ["stderr:", stderr] : [])].join("\n");
-}
-

@@ -6,7 +6,6 @@
  * on the test run's PostgreSQL cluster, which outlives a kill -9 or a restart of
  * the service.
  */
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
@@ -14,89 +13,19 @@ import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { testCertificates } from "../../../lib/test/support/certs.js";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
-import { freePort, type ServiceProcess, spawnNode } from "../../../lib/test/support/process.js";
+import { freePort } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
-import { consumersOf, entryOf, type Placement, serviceEnvironment } from "../../../scripts/launch.js";
+import { type Placement, serviceEnvironment } from "../../../scripts/launch.js";
+import { MeshProcess, requireBuilt } from "../../support/service-process.js";
 import { SHOP_MODULES } from "../../../scripts/shop.js";
 
-/** Five services starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
-const START_TIMEOUT_MS = 120_000;
-const STOP_TIMEOUT_MS = 15_000;
 /** The whole PlaceOrder saga's budget in the chaos mesh. */
 export const PLACE_ORDER_TIMEOUT_MS = 8000;
 /** Units of every product: chaos load must not run out of stock, or "rejected" would hide "lost". */
 const CHAOS_STOCK = 100_000;
 
-/** One service of the mesh: its fixed address, and its current process, which a scenario may kill and start again. */
-export class ChaosService {
-  process: ServiceProcess | undefined;
-  adminPort = 0;
-
-  constructor(
-    readonly name: ServiceName,
-    readonly address: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  /**
-   * Start the process and wait until it serves and, unless told not to, until
-   * every durable consumer is declared: a consumer waits for its stream, which
-   * only nats-admin may declare (deploy/nats/nats.conf; startTestNats does it
-   * once the server is up).
-   */
-  async start({ consumers = true } = {}): Promise<void> {
-    const child = spawnNode(entryOf(this.name), this.env);
-    this.process = child;
-    this.adminPort = Number((await child.logLine("listening", START_TIMEOUT_MS)).admin_port);
-    await child.logLine("serving", START_TIMEOUT_MS);
-    if (consumers) await this.consumersDeclared();
-  }
-
-  /** Resolves once the current process has declared each of its durable consumers. */
-  async consumersDeclared(): Promise<void> {
-    const child = this.process!;
-    const subjects = consumersOf(SHOP_MODULES.find((module) => module.name === this.name)!);
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!subjects.every((subject) => child.lines.some((line) => line.msg === "consuming" && line.subject === subject))) {
-      if (child.child.exitCode !== null) throw new Error(`${this.name} exited: ${child.stderr}`);
-      if (Date.now() > deadline) throw new Error(`${this.name} did not declare its consumers in time`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  /** kill -9: no drain, no goodbye. */
-  async kill9(): Promise<void> {
-    const child = this.process;
-    if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
-    child.kill();
-    await child.exited;
-  }
-
-  /** SIGTERM and wait for the drain (SIGKILL if it takes too long). */
-  async stop(): Promise<void> {
-    const child = this.process;
-    if (!child || child.child.exitCode !== null || child.child.signalCode !== null) return;
-    child.child.kill("SIGTERM");
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
-    if ((await Promise.race([child.exited, timedOut])) === "timeout") {
-      child.kill();
-      await child.exited;
-    }
-    clearTimeout(timer);
-  }
-
-  /** Log lines of the current process with this message. */
-  logged(msg: string): Array<Record<string, unknown>> {
-    return this.process?.lines.filter((line) => line.msg === msg) ?? [];
-  }
-
-  tail(count = 30): string {
-    const child = this.process;
-    if (!child) return "";
-    return [...child.lines.slice(-count).map((line) => JSON.stringify(line)), child.stderr.trim()].filter(Boolean).join("\n");
-  }
-}
+/** One service of the mesh, on its fixed address: a scenario may kill it and start it again there. */
+export type ChaosService = MeshProcess;
 
 export interface ChaosMesh {
   /** deploy/nats/nats.conf: mutual TLS, a user per service. */
@@ -131,8 +60,7 @@ const CHAOS_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
 
 export async function startChaosMesh(): Promise<ChaosMesh> {
   const names = SHOP_MODULES.map((module) => module.name);
-  const missing = names.filter((name) => !existsSync(entryOf(name)));
-  if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
+  requireBuilt(names);
 
   const databases = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freshDatabase(`chaos_${name}`)] as const))) as Record<ServiceName, string>;
   const tlsDir = testCertificates();
@@ -144,7 +72,7 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
   const services = Object.fromEntries(
     SHOP_MODULES.map((module) => {
       const own = { grpc: address(module.name), admin: "127.0.0.1:0", databaseUrl: databases[module.name] };
-      return [module.name, new ChaosService(module.name, address(module.name), { ...serviceEnvironment(module, placement, own), ...CHAOS_ENV[module.name] })];
+      return [module.name, new MeshProcess(module.name, { ...serviceEnvironment(module, placement, own), ...CHAOS_ENV[module.name] })];
     }),
   ) as Record<ServiceName, ChaosService>;
 
