@@ -3,21 +3,12 @@ import { type z } from "zod";
 import { type BaseServiceConfig, loadConfigOrExit } from "./config.js";
 import { type EventHandler } from "./events/consumer.js";
 import { type EventType } from "./events/event-type.js";
-import { createClient, type PromiseClient } from "./grpc/client.js";
+import { type Call, type ClientsOf, clientsFor } from "./grpc/calls.js";
 import { createLogger, type Logger } from "./logger.js";
 import { type PeriodicJob } from "./periodic.js";
 import { runUntilSignalled } from "./process.js";
 import { createTransport } from "./security/transport.js";
 import { type Implementation, type RunningService, type ServiceDeps, startService } from "./service.js";
-
-/** Another service a module calls: its contract, and the variable of the module's config that holds its address. */
-export interface Call<Config> {
-  service: grpc.ServiceDefinition;
-  address: keyof Config & string;
-}
-
-/** A client per called service, by the name the module gave it. */
-export type ClientsOf<Calls extends Record<string, { service: grpc.ServiceDefinition }>> = { [K in keyof Calls]: PromiseClient<Calls[K]["service"]> };
 
 /** What a module's parts are built from before the database opens: its parsed config and its clients. */
 export interface ModuleSetup<Config, Calls extends Record<string, { service: grpc.ServiceDefinition }>> {
@@ -77,12 +68,7 @@ export async function startModule<Config extends BaseServiceConfig, Calls extend
 ): Promise<RunningService> {
   const transport = createTransport(config, module.name, logger);
   const deadlineMs = module.callDeadlineMs?.(config) ?? DEFAULT_CALL_DEADLINE_MS;
-  const clients = Object.fromEntries(
-    Object.entries(module.calls ?? {}).map(([target, call]) => [
-      target,
-      createClient(call.service, String(config[call.address]), { deadlineMs, target, logger, credentials: transport.client(target) }),
-    ]),
-  ) as unknown as ClientsOf<Calls>;
+  const clients = clientsFor(module.calls ?? ({} as Calls), config, { transport, logger, deadlineMs });
   const setup: ModuleSetup<Config, Calls> = { config, clients, logger };
   return startService({
     name: module.name,

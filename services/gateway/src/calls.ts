@@ -1,7 +1,7 @@
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { NotificationServiceService } from "@bazaar/gen/bazaar/notifications/v1/notifications";
 import { OrderServiceService } from "@bazaar/gen/bazaar/orders/v1/orders";
-import { type ClientsOf } from "@bazaar/runtime/module";
+import { type ClientsOf } from "@bazaar/runtime/grpc/calls";
 
 /**
  * The services behind the gateway, each with the variable of its config that

@@ -1,6 +1,6 @@
 import { type AddressInfo } from "node:net";
 import { splitAddress } from "@bazaar/runtime/config";
-import { createClient } from "@bazaar/runtime/grpc/client";
+import { clientsFor } from "@bazaar/runtime/grpc/calls";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { beginProcess, stopOnce } from "@bazaar/runtime/lifecycle";
 import { createLogger, type Logger } from "@bazaar/runtime/logger";
@@ -25,12 +25,9 @@ export interface RunningGateway {
  */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger("gateway", config.LOG_LEVEL)): Promise<RunningGateway> {
   beginProcess("gateway");
-  // One circuit breaker and bulkhead per service behind the gateway, named for logs and metrics.
+  // One client (breaker, bulkhead) per service behind the gateway, made as every service makes its own.
   const transport = createTransport(config, "gateway", logger);
-  const options = (target: string) => ({ deadlineMs: config.REQUEST_TIMEOUT_MS, target, logger, credentials: transport.client(target) });
-  const clients = Object.fromEntries(
-    Object.entries(gatewayCalls).map(([target, call]) => [target, createClient(call.service, config[call.address], options(target))]),
-  ) as unknown as Clients;
+  const clients: Clients = clientsFor(gatewayCalls, config, { transport, logger, deadlineMs: config.REQUEST_TIMEOUT_MS });
   const closeClients = () => Object.values(clients).forEach((client) => client.close());
 
   let draining = false;
