@@ -1,7 +1,7 @@
 /**
  * What every launcher of the shop (`make up`, the test meshes, the benchmarks)
- * starts, and with which environment, derived from the service modules
- * (scripts/shop.ts) and the gateway's calls. A launcher chooses only what
+ * starts, and with which environment, derived from the modules of the
+ * services and of the gateway (scripts/shop.ts). A launcher chooses only what
  * differs: where each process listens, the databases, NATS, the certificates,
  * extra variables. How it runs the processes (detached with pid files, or as
  * children it watches) stays its own.
@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { type ServiceName } from "@bazaar/shop/ports";
-import { gatewayCalls } from "../services/gateway/src/calls.js";
 import { devAuthSecret } from "./dev-env.js";
-import { SHOP_MODULES, type ShopModule } from "./shop.js";
+import { SHOP_EDGE, SHOP_MODULES, type ShopModule } from "./shop.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -77,7 +76,7 @@ export function gatewayEnvironment(placement: Placement, httpAddress: string): N
     AUTH_JWT_SECRET: devAuthSecret(),
     // deploy/dev.env's key is a development-only setting: allowed on purpose here.
     BAZAAR_DEV_MODE: "1",
-    ...calledAddresses(gatewayCalls, placement),
+    ...calledAddresses(SHOP_EDGE.calls, placement),
     ...placement.env,
   };
 }

@@ -6,7 +6,8 @@ import { parseConfig } from "@bazaar/runtime/config";
 import { Health, ServingStatus } from "@bazaar/runtime/grpc/health";
 import { createLogger } from "@bazaar/runtime/logger";
 import { gatewayConfig } from "../../services/gateway/src/config.js";
-import { type RunningGateway, startGateway } from "../../services/gateway/src/gateway.js";
+import { type RunningEdge as RunningGateway } from "@bazaar/runtime/edge";
+import { startGateway } from "../../services/gateway/src/module.js";
 import { ROOT } from "./support/deploy.js";
 import { testCertificates } from "../../lib/test/support/certs.js";
 

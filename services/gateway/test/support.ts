@@ -4,7 +4,8 @@ import { parseConfig } from "@bazaar/runtime/config";
 import { bindServer } from "@bazaar/runtime/grpc/server";
 import { signCustomerToken, type SignOptions } from "../src/auth.js";
 import { authConfig, gatewayConfig } from "../src/config.js";
-import { type RunningGateway, startGateway } from "../src/gateway.js";
+import { type RunningEdge as RunningGateway } from "@bazaar/runtime/edge";
+import { startGateway } from "../src/module.js";
 
 // Helpers for the gateway's component tests: fake gRPC services at the edges,
 // and the gateway itself in-process on a free port.

@@ -17,7 +17,7 @@ import { catalogService } from "../../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../../services/catalog/src/store.js";
 import { signCustomerToken } from "../../../services/gateway/src/auth.js";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
-import { startGateway } from "../../../services/gateway/src/gateway.js";
+import { startGateway } from "../../../services/gateway/src/module.js";
 import { inventoryService } from "../../../services/inventory/src/service.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
 import { notificationsService } from "../../../services/notifications/src/service.js";
