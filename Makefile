@@ -39,9 +39,9 @@ test: build lint ## build, lint, then run every test suite (no Docker needed)
 	npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
 
 REPORT ?= reports/vitest-unit.json
-test-unit: gen/descriptors.binpb ## the unit and component suites alone (lib/ and every service; what CI also runs on the floor Node)
+test-unit: gen/descriptors.binpb ## the unit and component suites alone (lib/, the runtime with a real service in test/runtime, every service; what CI also runs on the floor Node)
 	@mkdir -p reports && rm -f $(REPORT)
-	npx vitest run lib/test services --reporter=default --reporter=json --outputFile.json=$(REPORT)
+	npx vitest run lib/test test/runtime services --reporter=default --reporter=json --outputFile.json=$(REPORT)
 
 contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event subjects vs main, providers, consumers, events
 	@status=0; \

@@ -119,6 +119,10 @@ describe("the house", () => {
     );
     expect(reaching).toEqual([]);
     // The generated code of the shop's own contracts (bazaar.*) is the shop's; the runtime may use the standard ones (google.rpc, grpc.health, grpc.reflection).
+    // The runtime's own tests use no service's code either (test/runtime runs the runtime with a real service).
+    const testsReaching = readdirSync(join(repoRoot, "lib/test"), { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".ts") && /from "(\.\.\/)+services\//.test(readFileSync(join(repoRoot, "lib/test", file), "utf8")));
+    expect(testsReaching).toEqual([]);
     const shopContracts = files.filter((file) => file.startsWith("lib/src/") && /from "@bazaar\/gen\/bazaar\//.test(readFileSync(join(repoRoot, file), "utf8")));
     expect(shopContracts).toEqual([]);
   });

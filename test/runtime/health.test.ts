@@ -10,9 +10,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
-import { createClient } from "../src/grpc/client.js";
-import { startTestService } from "../src/testing.js";
-import { freePort } from "./support/process.js";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { startTestService } from "@bazaar/runtime/testing";
+import { freePort } from "../../lib/test/support/process.js";
 
 const CATALOG = "bazaar.catalog.v1.CatalogService";
 

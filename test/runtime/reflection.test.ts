@@ -5,11 +5,11 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
-import { contractRegistry } from "../src/contracts.js";
+import { contractRegistry } from "@bazaar/runtime/contracts";
 import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";
-import { Reflection } from "../src/grpc/reflection.js";
-import { startTestService } from "../src/testing.js";
-import { ReflectionClient, registryOf } from "./support/reflection-client.js";
+import { Reflection } from "@bazaar/runtime/grpc/reflection";
+import { startTestService } from "@bazaar/runtime/testing";
+import { ReflectionClient, registryOf } from "../../lib/test/support/reflection-client.js";
 
 // What grpcurl does against a server it knows only by address: list services,
 // fetch the file of each, follow every import, then call a method it has just

@@ -6,10 +6,10 @@ import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir } from "../../services/catalog/src/store.js";
-import { createClient } from "../src/grpc/client.js";
-import { createLogger } from "../src/logger.js";
-import { startTracing, tracer } from "../src/observability/tracing.js";
-import { startTestService } from "../src/testing.js";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { createLogger } from "@bazaar/runtime/logger";
+import { startTracing, tracer } from "@bazaar/runtime/observability/tracing";
+import { startTestService } from "@bazaar/runtime/testing";
 
 // Metrics, traces and log correlation of a real service over real gRPC.
 
