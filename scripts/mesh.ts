@@ -171,25 +171,13 @@ async function startPostgres(services: ServiceName[], started: string[]): Promis
 
 /** "SERVING" when a service's login can run a query on its own database. */
 async function postgresHealth(): Promise<string> {
-  const [first] = existingServices();
-  if (!first) return "";
   try {
-    const db = await openDatabase(serviceDatabaseUrl(first));
+    const db = await openDatabase(serviceDatabaseUrl(SHOP_MODULES[0].name));
     await db.close();
     return "SERVING";
   } catch (error) {
     return `unreachable (${(error as Error).message})`;
   }
-}
-
-/** The shop's services, as scripts/shop.ts lists their modules; their ports come from PORTS. */
-function existingServices(): ServiceName[] {
-  return SHOP_MODULES.map((module) => module.name);
-}
-
-/** The gateway, which none of the gRPC services needs: started last. */
-function existingGateway(): Component[] {
-  return [gatewayComponent()];
 }
 
 const pidFile = (name: string) => join(RUN_DIR, `${name}.pid`);
@@ -286,8 +274,8 @@ async function up(): Promise<number> {
     console.error("nats-server is not on PATH. Install it:\n  Debian/Ubuntu: sudo apt-get install -y nats-server\n  macOS:         brew install nats-server");
     return 1;
   }
-  const services = existingServices();
-  const gateway = existingGateway();
+  const services = SHOP_MODULES.map((module) => module.name);
+  const gateway = [gatewayComponent()];
   const unbuilt = [...services, ...gateway.map((component) => component.name)].filter(
     (name) => !existsSync(join(ROOT, "services", name, "dist", "main.js")),
   );
@@ -360,7 +348,7 @@ async function status(): Promise<number> {
   const postmaster = runningPostmaster(POSTGRES_DATA_DIR);
   const postgresState = postmaster === undefined ? "stopped" : `running (pid ${postmaster})`;
   console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
-  for (const component of [natsComponent(), ...SHOP_MODULES.map(serviceComponent), ...existingGateway()]) {
+  for (const component of [natsComponent(), ...SHOP_MODULES.map(serviceComponent), gatewayComponent()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isRunning(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();

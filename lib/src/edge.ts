@@ -1,6 +1,6 @@
 import { type z } from "zod";
 import { loadConfigOrExit } from "./config.js";
-import { type Call, type ClientsOf, clientsFor } from "./grpc/calls.js";
+import { type Call, type ClientsOf, clientsFor, closeClients } from "./grpc/calls.js";
 import { beginProcess, stopOnce } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runUntilSignalled } from "./process.js";
@@ -71,13 +71,12 @@ export async function startEdge<Config extends EdgeConfig, Calls extends Record<
   beginProcess(module.name);
   const transport = createTransport(config, module.name, logger);
   const clients = clientsFor(module.calls, config, { transport, logger, deadlineMs: module.callDeadlineMs(config) });
-  const closeClients = () => Object.values(clients).forEach((client) => (client as { close(): void }).close());
   let draining = false;
   let edge: OpenEdge;
   try {
     edge = await module.open({ config, clients, logger, isDraining: () => draining });
   } catch (error) {
-    closeClients();
+    closeClients(clients);
     throw error;
   }
   const stop = stopOnce(
@@ -88,7 +87,7 @@ export async function startEdge<Config extends EdgeConfig, Calls extends Record<
       return edge.drain(graceMs);
     },
     // Only after the drain: work still in flight needs its clients until it is answered.
-    [closeClients],
+    [() => closeClients(clients)],
   );
   return { port: edge.port, stop };
 }

@@ -3,7 +3,7 @@ import { type z } from "zod";
 import { type BaseServiceConfig, loadConfigOrExit } from "./config.js";
 import { type EventHandler } from "./events/consumer.js";
 import { type EventType } from "./events/event-type.js";
-import { type Call, type ClientsOf, clientsFor } from "./grpc/calls.js";
+import { type Call, type ClientsOf, clientsFor, closeClients } from "./grpc/calls.js";
 import { createLogger, type Logger } from "./logger.js";
 import { type PeriodicJob } from "./periodic.js";
 import { runUntilSignalled } from "./process.js";
@@ -79,7 +79,7 @@ export async function startModule<Config extends BaseServiceConfig, Calls extend
     services: module.grpc(setup),
     events: { publishes: module.publishes, consumes: module.consumes },
     background: (deps) => module.background?.(deps, setup) ?? [],
-    onStop: () => Object.values(clients).forEach((client) => (client as { close(): void }).close()),
+    onStop: () => closeClients(clients),
   });
 }
 

@@ -14,7 +14,7 @@ import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events
 import { OrderStatus } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1/events";
 import { PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
-import { DEAD_LETTER_HEADERS } from "@bazaar/runtime/events/consumer";
+import { DEAD_LETTER_HEADERS, durableNameOf } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType } from "@bazaar/runtime/events/event-type";
 import { createTransport } from "@bazaar/runtime/security/transport";
@@ -348,7 +348,7 @@ describe("7b. a cancellation that overtakes its OrderPlaced", () => {
     await expect.poll(() => stockOf(shop, productId), EVENTUALLY).toEqual(before);
 
     const placed = await inject(events.orderPlaced, OrderPlaced.fromPartial({ orderId, customerId, occurredAt: new Date() }));
-    const durable = `inventory-${events.orderPlaced.subject.replaceAll(".", "_")}`;
+    const durable = durableNameOf("inventory", events.orderPlaced.subject);
     // What became of it: a dead letter is written before its message is terminated, so look there first.
     const outcome = async () => {
       const [letter] = await deadLettersOf(placed.msgId);
@@ -412,7 +412,7 @@ describe("10. a poison message", () => {
 
     const consumers = Object.entries(CONSUMERS)
       .filter(([, types]) => types!.some((type) => type.subject === subject))
-      .map(([service]) => `${service}-${subject.replaceAll(".", "_")}`);
+      .map(([service]) => durableNameOf(service, subject));
     expect(consumers.sort()).toEqual(["inventory-orders_order_placed", "notifications-orders_order_placed"]);
 
     await expect.poll(async () => (await deadLettersOf(msgId)).map((letter) => letter.subject).sort(), EVENTUALLY).toEqual(

@@ -31,3 +31,8 @@ export function clientsFor<Config, Calls extends Record<string, Call<Config>>>(
     ]),
   ) as unknown as ClientsOf<Calls>;
 }
+
+/** Close every client clientsFor made (once nothing still calls through them). */
+export function closeClients(clients: Record<string, { close(): void }>): void {
+  for (const client of Object.values(clients)) client.close();
+}

@@ -12,6 +12,7 @@ import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { ensureStream } from "@bazaar/runtime/events/nats";
+import { durableNameOf } from "@bazaar/runtime/events/consumer";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
@@ -71,7 +72,7 @@ async function publish<T>(type: EventType<T>, message: T, eventId = newId("evt")
 /** The stream sequence up to which the service's consumer of `subject` has acknowledged everything. */
 async function acknowledgedUpTo(subject: string): Promise<number> {
   // The runtime names a durable "<service>-<subject with _ for .>".
-  const info = await jsm.consumers.info(streamOf(subject).name, `notifications-${subject.replaceAll(".", "_")}`);
+  const info = await jsm.consumers.info(streamOf(subject).name, durableNameOf("notifications", subject));
   return info.ack_floor.stream_seq;
 }
 

@@ -24,15 +24,13 @@ export const PLACE_ORDER_TIMEOUT_MS = 8000;
 /** Units of every product: chaos load must not run out of stock, or "rejected" would hide "lost". */
 const CHAOS_STOCK = 100_000;
 
-/** One service of the mesh, on its fixed address: a scenario may kill it and start it again there. */
-export type ChaosService = MeshProcess;
-
 export interface ChaosMesh {
   /** deploy/nats/nats.conf: mutual TLS, a user per service. */
   nats: TestNats;
   /** Certificates of every identity: the services run mutual TLS, as deployed. */
   tlsDir: string;
-  services: Record<ServiceName, ChaosService>;
+  /** Each service on its fixed address: a scenario may kill it and start it again there. */
+  services: Record<ServiceName, MeshProcess>;
   /** Each service's DATABASE_URL, for a scenario that stalls a database. */
   databases: Record<ServiceName, string>;
   /** The last log lines of every process, for a failed scenario's report. */
@@ -74,7 +72,7 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
       const own = { grpc: address(module.name), admin: "127.0.0.1:0", databaseUrl: databases[module.name] };
       return [module.name, new MeshProcess(module.name, { ...serviceEnvironment(module, placement, own), ...CHAOS_ENV[module.name] })];
     }),
-  ) as Record<ServiceName, ChaosService>;
+  ) as Record<ServiceName, MeshProcess>;
 
   const killAll = () => Object.values(services).forEach((service) => service.process?.kill());
   // If the worker dies without afterAll, take the children with it.
