@@ -28,7 +28,7 @@ const notMeasured = () => Promise.reject(unavailable("not part of the benchmark"
 
 await runService({
   name: "catalog",
-  config: parseConfig(serviceConfig("catalog"), {
+  config: parseConfig(serviceConfig(), {
     GRPC_ADDR: `127.0.0.1:${port}`,
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: process.env.DATABASE_URL,

@@ -9,7 +9,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MESH_IDENTITIES } from "@bazaar/shop/identities";
+import { MESH_IDENTITIES } from "./shop.js";
 import { ensureCertificates } from "./certs/issue.js";
 
 /** The user docker-compose.yml runs the services as unless CERTS_UID/CERTS_GID say otherwise: the image's. */

@@ -13,7 +13,8 @@
  * Plain JavaScript on the built packages (@bazaar/runtime dist/): the image has no
  * TypeScript at run time.
  */
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
+import { existsSync } from "node:fs";
+import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
 
 const TIMEOUT_MS = 2000;
 const service = process.env.SERVICE ?? "";
@@ -39,12 +40,21 @@ function describe(error) {
   return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
 }
 
-if (service !== "gateway" && !Object.hasOwn(PORTS, service)) {
-  console.error(`healthcheck: SERVICE must be gateway or one of ${Object.keys(PORTS).join(", ")} (got "${service}")`);
+/** The service's folder (services/<name>, in the image as in the repository). */
+const folder = new URL(`../services/${service}/`, import.meta.url);
+if (!/^[a-z][a-z0-9-]*$/.test(service) || !existsSync(new URL("package.json", folder))) {
+  console.error(`healthcheck: SERVICE must name a service of this image, e.g. catalog or gateway (got "${service}")`);
   process.exit(2);
 }
+
+/** A service's admin port when ADMIN_ADDR is unset: the one its module declares (dist/module.js exports it under its name). */
+async function declaredAdminPort() {
+  const module = await import(new URL("dist/module.js", folder).href);
+  return module[service].ports.admin;
+}
+
 try {
-  const port = service === "gateway" ? portOf(process.env.HTTP_ADDR, GATEWAY_HTTP_PORT) : portOf(process.env.ADMIN_ADDR, PORTS[service].admin);
+  const port = service === "gateway" ? portOf(process.env.HTTP_ADDR, GATEWAY_HTTP_PORT) : portOf(process.env.ADMIN_ADDR, undefined) ?? (await declaredAdminPort());
   const { ready, detail } = await askReadyz(port);
   console.log(`${service}: ${detail}`);
   process.exit(ready ? 0 : 1);

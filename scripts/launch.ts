@@ -1,33 +1,38 @@
 /**
- * What every launcher of the shop (`make up`, the test meshes, the benchmarks)
- * starts, and with which environment, derived from the modules of the
- * services and of the gateway (scripts/shop.ts). A launcher chooses only what
+ * The one launcher of the shop's mesh, used by `make up`, the test meshes and
+ * the benchmarks: it starts the services of the modules it is given (the
+ * shop's, scripts/shop.ts, unless told otherwise) in layers, each after every
+ * service it calls, then the HTTP edge, each with the environment its module
+ * implies; it stops them the other way round. A launcher chooses only what
  * differs: where each process listens, the databases, NATS, the certificates,
- * extra variables. How it runs the processes (detached with pid files, or as
- * children it watches) stays its own.
+ * extra variables and flags, and how a process is run (detached with a pid
+ * file, or a child whose log lines a test reads).
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type ServicePorts } from "@bazaar/runtime/module";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { type ServiceName } from "@bazaar/shop/ports";
 import { devAuthSecret } from "./dev-env.js";
-import { SHOP_EDGE, SHOP_MODULES, type ShopModule } from "./shop.js";
+import { SHOP_EDGE, SHOP_MODULES } from "./shop.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
-/** Every process of the shop's mesh besides NATS and PostgreSQL: the services, then the gateway. */
-export type ProcessName = ServiceName | "gateway";
+/** What the launcher reads of a service's module (services/<name>/src/module.ts, the shop's or any other). */
+export interface LaunchedModule {
+  name: string;
+  ports: ServicePorts;
+  calls?: Readonly<Record<string, { address: string }>>;
+  consumes?: ReadonlyArray<{ type: { subject: string } }>;
+}
 
 /** The compiled entry of a service or the gateway (make build). */
-export const entryOf = (name: ProcessName) => join(ROOT, "services", name, "dist", "main.js");
+export const entryOf = (name: string, root = ROOT) => join(root, "services", name, "dist", "main.js");
 
 /** The node arguments a service or the gateway runs with, as its container does (Dockerfile CMD). */
-export const nodeArgsOf = (name: ProcessName, flags: readonly string[] = SERVICE_NODE_FLAGS) => [...flags, entryOf(name)];
+export const nodeArgsOf = (name: string, flags: readonly string[] = SERVICE_NODE_FLAGS) => [...flags, entryOf(name)];
 
-/** Where the processes of one mesh are, as its launcher chose. */
+/** What every process of one mesh shares. */
 export interface Placement {
-  /** Where `name` serves gRPC (or where it was found serving, for one started on port 0). */
-  grpcAddress(name: ServiceName): string;
   natsUrl: string;
   /** The certificates of every identity (ca.pem, <name>.pem, <name>-key.pem). */
   tlsDir: string;
@@ -35,22 +40,24 @@ export interface Placement {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Where one service listens (port 0 allowed) and its own database. */
+export interface OwnPlace {
+  grpc: string;
+  admin: string;
+  databaseUrl: string;
+}
+
 /** The addresses of the services a process calls, in the variables it reads them from. */
-function calledAddresses(calls: Readonly<Record<string, { address: string }>>, placement: Placement): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(calls).map(([name, call]) => [call.address, placement.grpcAddress(name as ServiceName)]));
+function calledAddresses(calls: Readonly<Record<string, { address: string }>>, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(calls).map(([name, call]) => [call.address, grpcAddress(name)]));
 }
 
 /**
- * A service's environment: where it listens (`listen`: its gRPC and admin
- * addresses, port 0 allowed), its own database, NATS, mutual TLS with the
- * mesh's certificates, and the address of each service its module calls.
- * BAZAAR_DEV_MODE is set: every launcher here runs a development mesh.
+ * A service's environment: where it listens, its own database, NATS, mutual
+ * TLS with the mesh's certificates, and the address of each service its module
+ * calls. BAZAAR_DEV_MODE is set: every launcher here runs a development mesh.
  */
-export function serviceEnvironment(
-  module: ShopModule,
-  placement: Placement,
-  own: { grpc: string; admin: string; databaseUrl: string },
-): NodeJS.ProcessEnv {
+export function serviceEnvironment(module: LaunchedModule, placement: Placement, own: OwnPlace, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
     GRPC_ADDR: own.grpc,
     ADMIN_ADDR: own.admin,
@@ -60,13 +67,13 @@ export function serviceEnvironment(
     TLS_DIR: placement.tlsDir,
     LOG_LEVEL: "info",
     BAZAAR_DEV_MODE: "1",
-    ...calledAddresses(module.calls ?? {}, placement),
+    ...calledAddresses(module.calls ?? {}, grpcAddress),
     ...placement.env,
   };
 }
 
 /** The gateway's environment: where it listens for HTTP, the services behind it, and deploy/dev.env's token key. */
-export function gatewayEnvironment(placement: Placement, httpAddress: string): NodeJS.ProcessEnv {
+export function gatewayEnvironment(placement: Placement, httpAddress: string, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
     HTTP_ADDR: httpAddress,
     TLS_MODE: "mtls",
@@ -76,7 +83,7 @@ export function gatewayEnvironment(placement: Placement, httpAddress: string): N
     AUTH_JWT_SECRET: devAuthSecret(),
     // deploy/dev.env's key is a development-only setting: allowed on purpose here.
     BAZAAR_DEV_MODE: "1",
-    ...calledAddresses(SHOP_EDGE.calls, placement),
+    ...calledAddresses(SHOP_EDGE.calls, grpcAddress),
     ...placement.env,
   };
 }
@@ -86,13 +93,13 @@ export function gatewayEnvironment(placement: Placement, httpAddress: string): N
  * waits for a layer to serve before starting the next gives each service its
  * dependencies' addresses and a first call that finds them up.
  */
-export function startLayers(modules: readonly ShopModule[] = SHOP_MODULES): ShopModule[][] {
-  const layers: ShopModule[][] = [];
+export function startLayers<M extends LaunchedModule>(modules: readonly M[]): M[][] {
+  const layers: M[][] = [];
   const placed = new Set<string>();
   let remaining = [...modules];
   while (remaining.length > 0) {
     const layer = remaining.filter((module) => Object.keys(module.calls ?? {}).every((name) => placed.has(name)));
-    if (layer.length === 0) throw new Error(`the modules call each other in a circle: ${remaining.map((module) => module.name).join(", ")}`);
+    if (layer.length === 0) throw new Error(`the modules call each other in a circle, or call one not launched: ${remaining.map((module) => module.name).join(", ")}`);
     layers.push(layer);
     for (const module of layer) placed.add(module.name);
     remaining = remaining.filter((module) => !layer.includes(module));
@@ -100,7 +107,83 @@ export function startLayers(modules: readonly ShopModule[] = SHOP_MODULES): Shop
   return layers;
 }
 
-/** The durable consumers each service declares, as its module lists its handlers: a mesh is ready once all exist. */
-export function consumersOf(module: ShopModule): string[] {
+/** The durable consumers a service declares, as its module lists its handlers: a mesh is ready once all exist. */
+export function consumersOf(module: LaunchedModule): string[] {
   return (module.consumes ?? []).map((handler) => handler.type.subject);
+}
+
+/** A process a launcher started: where it serves gRPC, if it learnt that only once started (port 0), and how to stop it. */
+export interface LaunchedProcess {
+  grpcAddress?: string;
+  stop(): Promise<void>;
+}
+
+export interface LaunchOptions<Process extends LaunchedProcess, Module extends LaunchedModule> {
+  /** The services to start; the shop's by default. */
+  modules?: readonly Module[];
+  placement: Placement;
+  /** Where a service listens and its database. */
+  place(module: Module): OwnPlace | Promise<OwnPlace>;
+  /** The gateway's HTTP address, started after every service; none: no gateway. */
+  edgeHttpAddress?: string;
+  /** Variables for one process beyond the mesh's (the last word). */
+  extraEnv?(name: string): NodeJS.ProcessEnv | undefined;
+  /** Run one process with this environment; resolves once it serves (throws if it cannot). */
+  run(name: string, env: NodeJS.ProcessEnv, module?: Module): Promise<Process>;
+}
+
+export interface LaunchedMesh<Process extends LaunchedProcess> {
+  /** Every process by name, in the order they started (the gateway last). */
+  processes: Map<string, Process>;
+  /** host:port where each service serves gRPC. */
+  grpc: Record<string, string>;
+  /** Stop the other way round: the gateway, then each layer before the services it calls. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start the mesh's services layer by layer (a layer together), then the
+ * gateway. If any fails to start, what was started is stopped and the error
+ * thrown. NATS, the databases and the certificates are the caller's, ready before.
+ */
+export async function launchMesh<Process extends LaunchedProcess, Module extends LaunchedModule = LaunchedModule>(
+  options: LaunchOptions<Process, Module>,
+): Promise<LaunchedMesh<Process>> {
+  const modules = options.modules ?? (SHOP_MODULES as readonly LaunchedModule[] as readonly Module[]);
+  const processes = new Map<string, Process>();
+  const grpc: Record<string, string> = {};
+  const grpcAddress = (name: string) => grpc[name] ?? `(${name} not launched)`;
+  const started: Process[][] = [];
+  const stop = async () => {
+    for (const layer of started.toReversed()) await Promise.all(layer.map((process) => process.stop()));
+  };
+  try {
+    for (const layer of startLayers(modules)) {
+      const running: Process[] = [];
+      started.push(running);
+      // Settled, not raced: a failure is thrown once the layer's other processes are started (and so can be stopped).
+      const outcomes = await Promise.allSettled(
+        layer.map(async (module) => {
+          const own = await options.place(module);
+          const env = { ...serviceEnvironment(module, options.placement, own, grpcAddress), ...options.extraEnv?.(module.name) };
+          const process = await options.run(module.name, env, module);
+          running.push(process);
+          processes.set(module.name, process);
+          grpc[module.name] = process.grpcAddress ?? own.grpc;
+        }),
+      );
+      const failed = outcomes.find((outcome) => outcome.status === "rejected");
+      if (failed) throw failed.reason;
+    }
+    if (options.edgeHttpAddress !== undefined) {
+      const env = { ...gatewayEnvironment(options.placement, options.edgeHttpAddress, grpcAddress), ...options.extraEnv?.(SHOP_EDGE.name) };
+      const gateway = await options.run(SHOP_EDGE.name, env);
+      started.push([gateway]);
+      processes.set(SHOP_EDGE.name, gateway);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { processes, grpc, stop };
 }

@@ -16,14 +16,13 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { runningPostmaster, startCluster, stopCluster } from "@bazaar/runtime/db/postgres-cluster";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
-import { MESH_IDENTITIES } from "@bazaar/shop/identities";
 import { isRunning } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, PORTS, POSTGRES_PORT, type ServiceName } from "@bazaar/shop/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, POSTGRES_PORT } from "@bazaar/shop/ports";
 import { ensureCertificates } from "./certs/issue.js";
 import { devDatabasePassword } from "./dev-env.js";
-import { gatewayEnvironment, nodeArgsOf, type Placement, serviceEnvironment } from "./launch.js";
-import { SHOP_MODULES, type ShopModule } from "./shop.js";
+import { entryOf, launchMesh, type LaunchedProcess, nodeArgsOf, type Placement } from "./launch.js";
+import { MESH_IDENTITIES, PORTS, SERVICE_NAMES, SHOP_EDGE, type ServiceName } from "./shop.js";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -86,44 +85,29 @@ async function httpHealth(url: string): Promise<string> {
   }
 }
 
-/** Where `make up` puts everything: the port map, its cluster, NATS, certs/. */
+/** What `make up` gives every process: its NATS, certs/, and TLS_MODE and LOG_LEVEL from the environment. */
 const placement: Placement = {
-  grpcAddress: (name) => `127.0.0.1:${PORTS[name].grpc}`,
   natsUrl: NATS_URL,
   tlsDir: TLS_DIR,
-  // TLS_MODE=insecure and LOG_LEVEL in the environment reach every process.
   env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", TLS_MODE },
 };
 
-function serviceComponent(module: ShopModule): Component {
-  const { name } = module;
-  const address = placement.grpcAddress(name);
-  const own = { grpc: address, admin: `127.0.0.1:${PORTS[name].admin}`, databaseUrl: serviceDatabaseUrl(name) };
-  return {
-    name,
-    address,
-    command: process.execPath,
-    args: nodeArgsOf(name),
-    env: { ...process.env, ...serviceEnvironment(module, placement, own) },
-    health: () => grpcHealth(address, name),
-  };
+/** A service on its ports of the port map, as `status` reports it. */
+function serviceComponent(name: ServiceName, env: NodeJS.ProcessEnv = {}): Component {
+  const address = `127.0.0.1:${PORTS[name].grpc}`;
+  return { name, address, command: process.execPath, args: nodeArgsOf(name), env, health: () => grpcHealth(address, name) };
 }
 
 /**
  * The HTTP gateway, started after the services it calls. Its own /healthz is its
  * readiness here: it does not wait for the services (their readiness is theirs).
  */
-function gatewayComponent(): Component {
+function gatewayComponent(env: NodeJS.ProcessEnv = {}): Component {
   const address = `127.0.0.1:${GATEWAY_HTTP_PORT}`;
-  return {
-    name: "gateway",
-    address: `http://${address}`,
-    command: process.execPath,
-    args: nodeArgsOf("gateway"),
-    env: { ...process.env, ...gatewayEnvironment(placement, address) },
-    health: () => httpHealth(`http://${address}/healthz`),
-  };
+  return { name: SHOP_EDGE.name, address: `http://${address}`, command: process.execPath, args: nodeArgsOf(SHOP_EDGE.name), env, health: () => httpHealth(`http://${address}/healthz`) };
 }
+
+const componentOf = (name: string, env: NodeJS.ProcessEnv) => (name === SHOP_EDGE.name ? gatewayComponent(env) : serviceComponent(name as ServiceName, env));
 
 /** The operator's certificates, read once (a poll every 200 ms need not reread them); throws while certs/ has none. */
 let operator: Transport | undefined;
@@ -154,7 +138,7 @@ function serviceDatabaseUrl(name: ServiceName): string {
  * runs, then one database and login per service (kept when they exist). Its pid
  * file and log sit in .run/ beside the others'.
  */
-async function startPostgres(services: ServiceName[], started: string[]): Promise<void> {
+async function startPostgres(services: readonly ServiceName[], started: string[]): Promise<void> {
   const cluster = await startCluster({
     dataDir: POSTGRES_DATA_DIR,
     port: POSTGRES_PORT_IN_USE,
@@ -172,7 +156,7 @@ async function startPostgres(services: ServiceName[], started: string[]): Promis
 /** "SERVING" when a service's login can run a query on its own database. */
 async function postgresHealth(): Promise<string> {
   try {
-    const db = await openDatabase(serviceDatabaseUrl(SHOP_MODULES[0].name));
+    const db = await openDatabase(serviceDatabaseUrl(SERVICE_NAMES[0]!));
     await db.close();
     return "SERVING";
   } catch (error) {
@@ -274,11 +258,7 @@ async function up(): Promise<number> {
     console.error("nats-server is not on PATH. Install it:\n  Debian/Ubuntu: sudo apt-get install -y nats-server\n  macOS:         brew install nats-server");
     return 1;
   }
-  const services = SHOP_MODULES.map((module) => module.name);
-  const gateway = [gatewayComponent()];
-  const unbuilt = [...services, ...gateway.map((component) => component.name)].filter(
-    (name) => !existsSync(join(ROOT, "services", name, "dist", "main.js")),
-  );
+  const unbuilt = [...SERVICE_NAMES, SHOP_EDGE.name].filter((name) => !existsSync(entryOf(name)));
   if (unbuilt.length > 0) {
     console.error(`not built: ${unbuilt.join(", ")}; run \`make build\` first`);
     return 1;
@@ -287,36 +267,55 @@ async function up(): Promise<number> {
   const issued = ensureCertificates(TLS_DIR, MESH_IDENTITIES, { namespace: "bazaar" });
   if (issued.length > 0) console.log(`certs: issued ${issued.join(", ")} in ${TLS_DIR}`);
   // PostgreSQL and NATS first: services open their database and connect to NATS while they start.
-  // The gateway last, so its first requests find the services SERVING.
+  // Then the services and the gateway through the mesh's launcher: the gateway last, so its first
+  // requests find the services SERVING.
   const deadline = Date.now() + START_TIMEOUT_MS;
   const started: string[] = [];
-  try {
-    await startPostgres(services, started);
-  } catch (error) {
-    console.error(`postgres: ${(error as Error).message}`);
+  const giveUp = async (message: string) => {
+    console.error(message);
+    // Leave nothing half-started: the gateway, then services, then NATS, as `down` does.
     for (const name of started.reverse()) await stop(name);
     return 1;
+  };
+  try {
+    await startPostgres(SERVICE_NAMES, started);
+    await startReady(natsComponent(), started, deadline);
+  } catch (error) {
+    return giveUp((error as Error).message);
   }
-  for (const group of [[natsComponent()], SHOP_MODULES.map(serviceComponent), gateway]) {
-    const pids = new Map(group.map((component) => [component, ensureStarted(component, started)] as const));
-    for (const [component, pid] of pids) {
-      try {
-        await waitUntilReady(component, pid, deadline);
-      } catch (error) {
-        console.error(`${(error as Error).message}\n--- last 30 lines of ${logFile(component.name)} ---\n${lastLogLines(component.name, 30)}\n---`);
-        // Leave nothing half-started; the gateway, then services, then NATS, as `down` does.
-        for (const name of started.reverse()) await stop(name);
-        return 1;
-      }
-      console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} SERVING (pid ${pid})`);
-    }
-    if (group.some((component) => component.name === "nats") && !provisionNats(deadline)) {
-      for (const name of started.reverse()) await stop(name);
-      return 1;
-    }
+  if (!provisionNats(deadline)) return giveUp("NATS's streams could not be declared");
+  try {
+    await launchMesh({
+      placement,
+      place: (module) => ({ grpc: `127.0.0.1:${module.ports.grpc}`, admin: `127.0.0.1:${module.ports.admin}`, databaseUrl: serviceDatabaseUrl(module.name as ServiceName) }),
+      edgeHttpAddress: `127.0.0.1:${GATEWAY_HTTP_PORT}`,
+      run: (name, env): Promise<LaunchedProcess> => startReady(componentOf(name, { ...process.env, ...env }), started, deadline),
+    });
+  } catch (error) {
+    return giveUp((error as Error).message);
   }
   console.log(`logs in ${LOG_DIR} (make logs); stop with make down`);
   return 0;
+}
+
+/** Start `component` (unless it runs) and wait until it is SERVING; on failure, say why with its log's tail. */
+async function startReady(component: Component, started: string[], deadline: number): Promise<LaunchedProcess> {
+  const pid = ensureStarted(component, started);
+  try {
+    await waitUntilReady(component, pid, deadline);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- last 30 lines of ${logFile(component.name)} ---\n${lastLogLines(component.name, 30)}\n---`);
+  }
+  console.log(`${component.name.padEnd(14)} ${component.address.padEnd(24)} SERVING (pid ${pid})`);
+  return {
+    stop: async () => {
+      // Only what this `up` started (one already running stays); then no longer one it stops when giving up.
+      const index = started.indexOf(component.name);
+      if (index < 0) return;
+      started.splice(index, 1);
+      await stop(component.name);
+    },
+  };
 }
 
 /** The streams, declared as nats-admin (shop/src/nats-admin.ts): the services may only look them up and publish. */
@@ -348,7 +347,7 @@ async function status(): Promise<number> {
   const postmaster = runningPostmaster(POSTGRES_DATA_DIR);
   const postgresState = postmaster === undefined ? "stopped" : `running (pid ${postmaster})`;
   console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
-  for (const component of [natsComponent(), ...SHOP_MODULES.map(serviceComponent), gatewayComponent()]) {
+  for (const component of [natsComponent(), ...SERVICE_NAMES.map((name) => serviceComponent(name)), gatewayComponent()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isRunning(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();

@@ -17,7 +17,8 @@ import { isRunning } from "../lib/test/support/process.js";
 import { devBearer } from "./support/auth.js";
 import { dashboardQueries } from "./observability/dashboard.js";
 import { startPrometheus } from "./observability/prometheus.js";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, PORTS, type ServiceName } from "@bazaar/shop/ports";
+import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT } from "@bazaar/shop/ports";
+import { PORTS, type ServiceName } from "../scripts/shop.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUN_DIR = join(ROOT, ".run");

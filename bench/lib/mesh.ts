@@ -15,16 +15,15 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { type ServiceName } from "@bazaar/shop/ports";
 import { devDatabasePassword } from "../../scripts/dev-env.js";
-import { entryOf, gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment } from "../../scripts/launch.js";
-import { SHOP_MODULES } from "../../scripts/shop.js";
+import { entryOf, launchMesh } from "../../scripts/launch.js";
+import { type ServiceName, SERVICE_NAMES, SHOP_EDGE } from "../../scripts/shop.js";
 import { startNats } from "./nats.js";
 import { type BenchCluster, startBenchCluster } from "./postgres.js";
 import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFor } from "./process.js";
 import { benchCertificates } from "./tls.js";
 
-export const SERVICES = SHOP_MODULES.map((module) => module.name);
+export const SERVICES = SERVICE_NAMES;
 export type MeshService = ServiceName;
 
 export interface BenchMesh {
@@ -80,11 +79,12 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
   mkdirSync(logDir, { recursive: true });
   const processes = new Map<string, Started>();
   let cluster: BenchCluster | undefined;
-  // As `make down`: the gateway, the services, NATS, and the cluster last (the services close their connections while they drain).
+  // As `make down`: the gateway, the services (the launcher's order), NATS, and the cluster last (the services close their connections while they drain).
+  let stopServices = async (): Promise<void> => {
+    await Promise.all([...processes].filter(([name]) => name !== "nats").map(([, started]) => stopProcess(started)));
+  };
   const stop = async () => {
-    const gateway = processes.get("gateway");
-    if (gateway) await stopProcess(gateway);
-    await Promise.all(SERVICES.map((name) => processes.get(name)).map((started) => started && stopProcess(started)));
+    await stopServices();
     const nats = processes.get("nats");
     if (nats) await stopProcess(nats);
     cluster?.stop();
@@ -107,26 +107,29 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     const nats = await startNats({ certs: tlsDir, store: join(dataRoot, "nats"), log: join(logDir, "nats.log") });
     processes.set("nats", nats.started);
 
-    const ports = Object.fromEntries(
-      await Promise.all(SERVICES.map(async (name) => [name, { grpc: await freePort(), admin: await freePort() }] as const)),
-    ) as Record<MeshService, { grpc: number; admin: number }>;
-    const grpc = Object.fromEntries(SERVICES.map((name) => [name, `127.0.0.1:${ports[name].grpc}`])) as Record<MeshService, string>;
-    // Everything else as every launcher of the shop gives it (scripts/launch.ts); `env` last.
-    const placement: Placement = { grpcAddress: (name) => grpc[name], natsUrl: nats.url, tlsDir, env };
-    const argsOf = (name: ProcessName) => [...nodeFlags, ...nodeArgs(name), entryOf(name)];
-    for (const module of SHOP_MODULES) {
-      const { name } = module;
-      const own = { grpc: grpc[name], admin: `127.0.0.1:${ports[name].admin}`, databaseUrl: databaseUrl(name) };
-      processes.set(name, startProcess(name, node, argsOf(name), serviceEnvironment(module, placement, own), join(logDir, `${name}.log`)));
-    }
-    await Promise.all(SERVICES.map((name) => waitFor(processes.get(name)!, () => httpOk(`http://127.0.0.1:${ports[name].admin}/readyz`))));
-
     const httpPort = await freePort();
-    // Its token key is deploy/dev.env's, the one bench/loadgen-worker.ts signs its customers' tokens with.
-    const gateway = startProcess("gateway", node, argsOf("gateway"), gatewayEnvironment(placement, `127.0.0.1:${httpPort}`), join(logDir, "gateway.log"));
-    processes.set("gateway", gateway);
     const gatewayUrl = `http://127.0.0.1:${httpPort}`;
-    await waitFor(gateway, () => httpOk(`${gatewayUrl}/healthz`));
+    const admin: Record<string, string> = {};
+    // Everything else as every launcher of the shop gives it (scripts/launch.ts); `env` last.
+    const launched = await launchMesh({
+      placement: { natsUrl: nats.url, tlsDir, env },
+      place: async (module) => {
+        const own = { grpc: `127.0.0.1:${await freePort()}`, admin: `127.0.0.1:${await freePort()}`, databaseUrl: databaseUrl(module.name as MeshService) };
+        admin[module.name] = own.admin;
+        return own;
+      },
+      // Its token key is deploy/dev.env's, the one bench/loadgen-worker.ts signs its customers' tokens with.
+      edgeHttpAddress: `127.0.0.1:${httpPort}`,
+      run: async (name, processEnv) => {
+        const started = startProcess(name, node, [...nodeFlags, ...nodeArgs(name), entryOf(name)], processEnv, join(logDir, `${name}.log`));
+        processes.set(name, started);
+        const readyUrl = name === SHOP_EDGE.name ? `${gatewayUrl}/healthz` : `http://${admin[name]}/readyz`;
+        await waitFor(started, () => httpOk(readyUrl));
+        return { stop: () => stopProcess(started) };
+      },
+    });
+    stopServices = launched.stop;
+    const grpc = launched.grpc as Record<MeshService, string>;
     return { grpc, gatewayUrl, tlsDir, processes, cluster: running, startMs: performance.now() - began - notCounted, stop };
   } catch (error) {
     await stop();

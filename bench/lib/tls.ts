@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MESH_IDENTITIES } from "@bazaar/shop/identities";
+import { MESH_IDENTITIES } from "../../scripts/shop.js";
 import { certificateFiles, ensureCertificates } from "../../scripts/certs/issue.js";
 
 export { certificateFiles };

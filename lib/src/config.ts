@@ -30,11 +30,9 @@ const LISTEN_ADDRESS = /^(?<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?<port>\d{1,
 
 /** Reusable variable types; each error message says what was expected. */
 export const env = {
-  /** "host:port" to listen on or dial; port 0 asks the OS for a free port. */
-  address: (fallback: string) =>
-    z
-      .string()
-      .default(fallback)
+  /** "host:port" to listen on or dial; port 0 asks the OS for a free port. Without a fallback, required. */
+  address: (fallback?: string) =>
+    (fallback === undefined ? z.string({ error: "required: expected host:port, e.g. 127.0.0.1:50051" }) : z.string().default(fallback))
       .refine((v) => {
         const port = Number(LISTEN_ADDRESS.exec(v)?.groups?.port ?? -1);
         return port >= 0 && port <= 65535;
@@ -108,19 +106,18 @@ export const STREAM_LIMITS = {
   deadLetters: { maxAge: "30d", maxBytes: "256MiB" },
 } as const;
 
-/** A service's defaults: its ports on 127.0.0.1, and the authorization policy it ships with. */
+/** A service's defaults: the authorization policy it ships with. */
 export interface ServiceDefaults {
-  grpc: number;
-  admin: number;
   /** AUTHZ_POLICY_FILE when unset; none: the variable is required under mutual TLS. */
   policyFile?: string;
 }
 
 /** The variables every service reads. */
-export function baseServiceConfig(defaults: ServiceDefaults) {
+export function baseServiceConfig(defaults: ServiceDefaults = {}) {
   return z.object({
-    GRPC_ADDR: env.address(`127.0.0.1:${defaults.grpc}`),
-    ADMIN_ADDR: env.address(`127.0.0.1:${defaults.admin}`),
+    // Required here: a module's own ports are its defaults when it runs (runModule), a launcher's choice otherwise.
+    GRPC_ADDR: env.address(),
+    ADMIN_ADDR: env.address(),
     LOG_LEVEL: env.logLevel(),
     DATABASE_URL: env.databaseUrl(),
     NATS_URL: env.natsUrl(),
@@ -172,9 +169,9 @@ export function parseConfig<S extends z.ZodType>(schema: S, source: NodeJS.Proce
 }
 
 /** parseConfig for a process entry point: on error, print the message and exit EX_CONFIG. */
-export function loadConfigOrExit<S extends z.ZodType>(schema: S): z.infer<S> {
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
   try {
-    return parseConfig(schema);
+    return parseConfig(schema, source);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);

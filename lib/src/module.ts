@@ -17,11 +17,17 @@ export interface ModuleSetup<Config, Calls extends Record<string, { service: grp
   logger: Logger;
 }
 
+/** Where a service listens unless told otherwise (GRPC_ADDR, ADMIN_ADDR on 127.0.0.1), and where a launcher with a fixed port map puts it. */
+export interface ServicePorts {
+  grpc: number;
+  admin: number;
+}
+
 /**
  * A service, declared once (services/<name>/src/module.ts): everything the
  * runtime starts and everything a launcher needs to know of it. Its name is its
  * identity (certificate, NATS user, policy entry); its config schema is what it
- * reads from the environment; `calls` are the services it depends on, each
+ * reads from the environment; its ports; `calls` are the services it depends on, each
  * given one client (with its own breaker) and found at the address in that
  * config variable; the events it publishes through its outbox and the handlers
  * it consumes them with; its background jobs.
@@ -34,6 +40,7 @@ export interface ServiceModule<
   /** Its identity: its certificate, its NATS user, its entry in the policy, its logs. */
   name: Name;
   config: z.ZodType<Config>;
+  ports: ServicePorts;
   /** Its *.sql migrations, applied at start to its own database. */
   migrationsDir: string;
   calls?: Calls;
@@ -83,13 +90,18 @@ export async function startModule<Config extends BaseServiceConfig, Calls extend
   });
 }
 
+/** The environment a module reads its config from: `env`, where GRPC_ADDR and ADMIN_ADDR default to the module's own ports. */
+export function moduleEnvironment(module: Pick<ServiceModule, "ports">, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { GRPC_ADDR: `127.0.0.1:${module.ports.grpc}`, ADMIN_ADDR: `127.0.0.1:${module.ports.admin}`, ...env };
+}
+
 /**
  * A service process's whole main.ts: read the module's config from the
  * environment (exit 78 naming what is wrong), start it, drain and exit on
  * SIGTERM or SIGINT.
  */
 export async function runModule<Config extends BaseServiceConfig, Calls extends Record<string, Call<Config>>>(module: ServiceModule<Config, Calls, string>): Promise<void> {
-  const config = loadConfigOrExit(module.config);
+  const config = loadConfigOrExit(module.config, moduleEnvironment(module));
   const logger = createLogger(module.name, config.LOG_LEVEL);
   await runUntilSignalled(startModule(module, config, logger), logger);
 }

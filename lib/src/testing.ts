@@ -18,7 +18,7 @@ export async function startTestService(
   options: Omit<ServiceOptions, "name" | "config">,
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningService & { address: string }> {
-  const config = parseConfig(baseServiceConfig({ grpc: 0, admin: 0 }), {
+  const config = parseConfig(baseServiceConfig(), {
     GRPC_ADDR: "127.0.0.1:0",
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: env.DATABASE_URL ?? (await freshDatabase(name)),

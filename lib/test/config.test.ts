@@ -1,15 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
-import { serviceConfig } from "@bazaar/shop/config";
+import { baseServiceConfig, ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
+import { moduleEnvironment } from "../src/module.js";
 import { freshDatabase } from "../src/testing.js";
 import { spawnTs } from "./support/process.js";
-import { POLICY_FILE } from "@bazaar/shop/identities";
 
-const catalogConfig = serviceConfig("catalog");
+const POLICY_FILE = "/etc/bazaar/authz-policy.yaml";
+const catalogConfig = baseServiceConfig({ policyFile: POLICY_FILE });
+/** What a module on ports 50051 and 9051 reads when it runs (runModule): its ports as the addresses' defaults. */
+const asModule = (env: NodeJS.ProcessEnv) => moduleEnvironment({ ports: { grpc: 50051, admin: 9051 } }, env);
 
 function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | ReturnType<typeof natsAdminConfig> = catalogConfig): string {
   try {
-    parseConfig(schema, env);
+    parseConfig(schema, schema === catalogConfig ? asModule(env) : env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as Error).message;
@@ -18,8 +20,8 @@ function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | Retu
 }
 
 describe("service configuration", () => {
-  it("defaults to the port map on loopback, mutual TLS with certs/ and the shop's policy; the database is always named", () => {
-    expect(parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog" })).toEqual({
+  it("defaults to the module's ports on loopback, mutual TLS with certs/ and the policy it ships with; the database is always named", () => {
+    expect(parseConfig(catalogConfig, asModule({ DATABASE_URL: "postgres://catalog:pw@127.0.0.1:5432/catalog" }))).toEqual({
       GRPC_ADDR: "127.0.0.1:50051",
       ADMIN_ADDR: "127.0.0.1:9051",
       LOG_LEVEL: "info",
@@ -78,10 +80,16 @@ describe("service configuration", () => {
       expect(message, String(flag)).toContain("BAZAAR_DEV_MODE=1");
       expect(message).not.toContain("catalog-dev");
     }
-    for (const flag of ["1", "true"]) expect(parseConfig(catalogConfig, { DATABASE_URL: devUrl, BAZAAR_DEV_MODE: flag }).BAZAAR_DEV_MODE, flag).toBe(true);
+    for (const flag of ["1", "true"]) expect(parseConfig(catalogConfig, asModule({ DATABASE_URL: devUrl, BAZAAR_DEV_MODE: flag })).BAZAAR_DEV_MODE, flag).toBe(true);
     // Another user's development password, or no password at all, is not this user's: nothing to refuse.
-    expect(() => parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog:orders-dev@postgres:5432/catalog" })).not.toThrow();
-    expect(() => parseConfig(catalogConfig, { DATABASE_URL: "postgres://catalog@127.0.0.1:5432/catalog" })).not.toThrow();
+    expect(() => parseConfig(catalogConfig, asModule({ DATABASE_URL: "postgres://catalog:orders-dev@postgres:5432/catalog" }))).not.toThrow();
+    expect(() => parseConfig(catalogConfig, asModule({ DATABASE_URL: "postgres://catalog@127.0.0.1:5432/catalog" }))).not.toThrow();
+  });
+
+  it("requires where to listen when no module gives its ports, and every address a service dials", () => {
+    const message = configError({ DATABASE_URL: "postgres://catalog@127.0.0.1:5432/catalog" }, baseServiceConfig());
+    expect(message).toContain("GRPC_ADDR: required: expected host:port");
+    expect(message).toContain("ADMIN_ADDR: required: expected host:port");
   });
 
   it("lists every bad variable at once", () => {

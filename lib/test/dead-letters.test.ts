@@ -26,7 +26,8 @@ import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 // run as its own process, as nats-admin, against two consumers of one subject.
 
 const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
-const CERTS = testCertificates();
+// The shop's NATS users these tests connect as, and the server's own certificate.
+const CERTS = testCertificates(["nats", NATS_ADMIN, "operator", "orders", "inventory", "notifications"]);
 const logger = createLogger("dead-letters-test", process.env.LOG_LEVEL ?? "silent");
 const DAY_MS = 86_400_000;
 

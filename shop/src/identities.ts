@@ -1,13 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { PORTS, type ServiceName } from "./ports.js";
 
 /**
- * Every identity the development CA issues a certificate for (`make certs`):
- * the services, the gateway, NATS, and two people's: the operator (reads) and
- * nats-admin (declares the streams, replays dead letters). The policy file
- * lists the same (test/security checks it).
+ * The identities the development CA issues a certificate for besides the
+ * services' own (`make certs`): the gateway, NATS, and two people's: the
+ * operator (reads) and nats-admin (declares the streams, replays dead
+ * letters). The mesh's identities are these and its services' names
+ * (scripts/shop.ts); the policy file lists the same (test/security checks it).
  */
-export const MESH_IDENTITIES = [...(Object.keys(PORTS) as ServiceName[]), "gateway", "nats", "operator", "nats-admin"] as const;
+export const SUPPORT_IDENTITIES = ["gateway", "nats", "operator", "nats-admin"] as const;
 
 /**
  * Identities that only ever connect as clients, so their certificates serve

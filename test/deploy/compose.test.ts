@@ -4,7 +4,8 @@ import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
 import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
+import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
+import { PORTS } from "../../scripts/shop.js";
 import {
   CONFIG_SCHEMAS,
   type ComposeService,

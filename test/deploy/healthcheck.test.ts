@@ -9,7 +9,7 @@ import { gatewayConfig } from "../../services/gateway/src/config.js";
 import { type RunningEdge as RunningGateway } from "@bazaar/runtime/edge";
 import { startGateway } from "../../services/gateway/src/module.js";
 import { ROOT } from "./support/deploy.js";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 
 /**
  * The image's HEALTHCHECK script, run as the container runs it (a separate node
@@ -50,7 +50,8 @@ describe("scripts/healthcheck.mjs (the image's HEALTHCHECK)", () => {
   beforeAll(async () => {
     admin = await startAdminServer("127.0.0.1:0", health);
     // Configured as deployed: mutual TLS to the services (none runs here; /readyz doesn't call them).
-    const env = { HTTP_ADDR: "127.0.0.1:0", LOG_LEVEL: "silent", AUTH_JWT_SECRET: "healthcheck-test-key-healthcheck-test-key", TLS_DIR: testCertificates() };
+    const services = { CATALOG_ADDR: "127.0.0.1:1", ORDERS_ADDR: "127.0.0.1:1", NOTIFICATIONS_ADDR: "127.0.0.1:1" };
+    const env = { HTTP_ADDR: "127.0.0.1:0", ...services, LOG_LEVEL: "silent", AUTH_JWT_SECRET: "healthcheck-test-key-healthcheck-test-key", TLS_DIR: meshCertificates() };
     gateway = await startGateway(parseConfig(gatewayConfig, env), createLogger("gateway", "silent"));
   });
   afterAll(async () => {
@@ -74,6 +75,6 @@ describe("scripts/healthcheck.mjs (the image's HEALTHCHECK)", () => {
   });
 
   it("refuses to guess which service it checks", async () => {
-    expect(await probe({ SERVICE: "shop" })).toMatchObject({ code: 2, output: expect.stringContaining("SERVICE must be") });
+    expect(await probe({ SERVICE: "shop" })).toMatchObject({ code: 2, output: expect.stringContaining("SERVICE must name a service of this image") });
   });
 });

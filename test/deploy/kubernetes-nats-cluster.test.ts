@@ -6,7 +6,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { NATS_ADMIN, provisionStreams } from "@bazaar/runtime/events/dead-letters";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { connectAs, startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { freePort } from "../../lib/test/support/process.js";
 import { kustomizeCommand, missingTool, renderOverlay } from "./support/deploy.js";
@@ -21,7 +21,7 @@ import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 const renderer = kustomizeCommand();
 const skip = missingTool("kubectl (or kustomize)", renderer !== undefined, "apt-get install -y kubernetes-client");
-const CERTS = testCertificates();
+const CERTS = meshCertificates();
 
 const roots: string[] = [];
 const nodes: TestNats[] = [];

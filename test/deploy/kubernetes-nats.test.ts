@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connectNats } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { kustomizeCommand, missingTool, renderOverlay } from "./support/deploy.js";
@@ -20,7 +20,7 @@ import { layOutNatsPod, plaintextClient } from "./support/nats-config.js";
 const renderer = kustomizeCommand();
 const skip = missingTool("kubectl (or kustomize)", renderer !== undefined, "kubectl 1.21 or later, or kustomize 4 or later");
 
-const CERTS = testCertificates();
+const CERTS = meshCertificates();
 const logger = createLogger("kubernetes-nats-test", process.env.LOG_LEVEL ?? "silent");
 
 describe.skipIf(skip)("NATS as Kubernetes runs it (deploy/k8s/base/nats.conf), on a real nats-server", () => {

@@ -12,7 +12,8 @@ import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
+import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
+import { PORTS } from "../../scripts/shop.js";
 import { identityOf } from "@bazaar/runtime/security/identity";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import {
@@ -33,7 +34,7 @@ import {
   SERVICE_NAMES,
 } from "./support/deploy.js";
 import { blockOf, includesOf, natsPod, valueOf, withoutComments } from "./support/nats-config.js";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { devEnvFile } from "../../scripts/dev-env.js";
 
 /**
@@ -334,7 +335,7 @@ describe.skipIf(skip).each([
 
   const kubectl = onPath("kubectl");
   it.runIf(overlay === "dev" && kubectl !== undefined)("gets its certificate Secrets from scripts/k8s-dev-secrets.sh, files named as the runtime reads them", () => {
-    const certs = testCertificates();
+    const certs = meshCertificates();
     const result = spawnSync(join(ROOT, "scripts", "k8s-dev-secrets.sh"), ["--dry-run"], { env: { ...process.env, CERTS_DIR: certs }, encoding: "utf8" });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);

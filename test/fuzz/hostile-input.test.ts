@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { type DescService, type JsonValue } from "@bufbuild/protobuf";
 import { contractRegistry } from "@bazaar/runtime/contracts";
-import { type ServiceName } from "@bazaar/shop/ports";
+import { type ServiceName } from "../../scripts/shop.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExamples } from "../contract/support/examples.js";
 import { hostileHttpRequest, VALID_CUSTOMER } from "./support/http.js";

@@ -4,14 +4,14 @@ import { createClient } from "@bazaar/runtime/grpc/client";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { failureOf } from "@bazaar/runtime/testing";
 import { describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 
 // Real gRPC handshakes with the certificates `make certs` issues: a certificate
 // that may only call (the gateway's, the operator's) cannot stand in for a
 // server, and one that may only serve (NATS's) cannot call. The clients accept
 // the identity the certificate names, so what refuses it is its purpose alone.
 
-const TLS_DIR = testCertificates();
+const TLS_DIR = meshCertificates();
 const transportOf = (identity: string) => createTransport({ TLS_MODE: "mtls", TLS_DIR }, identity);
 
 /** A bare gRPC server answering health checks, presenting `identity`'s certificate; run `use` against its address, then stop it. */

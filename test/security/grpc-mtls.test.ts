@@ -13,7 +13,7 @@ import { registry } from "@bazaar/runtime/observability/metrics";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { ReflectionClient } from "../../lib/test/support/reflection-client.js";
 import { ensureCertificates } from "../../scripts/certs/issue.js";
 import { paymentService } from "../../services/payments/src/service.js";
@@ -24,7 +24,7 @@ import { POLICY_FILE } from "@bazaar/shop/identities";
 // (deploy/authz-policy.yaml), called over real sockets by clients holding the
 // certificates `make certs` issues: who gets in, and who may call what.
 
-const TLS_DIR = testCertificates();
+const TLS_DIR = meshCertificates();
 let service: Awaited<ReturnType<typeof startTestService>>;
 
 beforeAll(async () => {

@@ -4,7 +4,8 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLIENT_ONLY_IDENTITIES, MESH_IDENTITIES } from "@bazaar/shop/identities";
+import { CLIENT_ONLY_IDENTITIES } from "@bazaar/shop/identities";
+import { MESH_IDENTITIES } from "../../scripts/shop.js";
 import { repoRoot } from "../../lib/test/support/process.js";
 
 // What `make certs` (scripts/certs.ts) leaves on disk: who may read each file,

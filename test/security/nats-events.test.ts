@@ -13,7 +13,7 @@ import { createTransport } from "@bazaar/runtime/security/transport";
 import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { catalogService } from "../../services/catalog/src/service.js";
@@ -38,7 +38,7 @@ import { POLICY_FILE } from "@bazaar/shop/identities";
 // cancelled travels as events from orders to inventory, payments and
 // notifications, and payments' refund on to notifications.
 
-const TLS_DIR = testCertificates();
+const TLS_DIR = meshCertificates();
 const logger = createLogger("nats-events-test", process.env.LOG_LEVEL ?? "silent");
 const closers: Array<() => unknown> = [];
 let nats: TestNats;

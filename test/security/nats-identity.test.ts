@@ -6,7 +6,7 @@ import { AuthorizationError, connect, type NatsConnection } from "@nats-io/trans
 import { connectNats, type NatsTls, natsTlsOptions } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { certificateFiles, ensureCertificates } from "../../scripts/certs/issue.js";
 import { mismatchedCertificate } from "./support/mismatched-certificate.js";
@@ -15,7 +15,7 @@ import { SERVICES } from "./support/nats-needs.js";
 // deploy/nats/nats.conf on a real nats-server (2.9, as Debian ships), with
 // certificates from a test CA: who may connect at all, and as which user.
 
-const TLS_DIR = testCertificates();
+const TLS_DIR = meshCertificates();
 const logger = createLogger("nats-identity-test", process.env.LOG_LEVEL ?? "silent");
 const tlsOf = (identity: string, dir = TLS_DIR): NatsTls => certificateFiles(dir, identity);
 /** Certificate files as nats.js takes them. */

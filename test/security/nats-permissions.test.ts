@@ -8,7 +8,7 @@ import { DEAD_LETTER_STREAM, streamOf } from "@bazaar/runtime/events/event-type"
 import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "../support/certs.js";
 import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
 import { repoRoot } from "../../lib/test/support/process.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
@@ -22,7 +22,7 @@ import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSUMERS, durableOf, NATS
 // nobody needs. Each check runs as the service, connected as the runtime
 // connects it.
 
-const TLS_DIR = testCertificates();
+const TLS_DIR = meshCertificates();
 const logger = createLogger("nats-permissions-test", process.env.LOG_LEVEL ?? "silent");
 let nats: TestNats;
 const connections = new Map<string, NatsConnection>();

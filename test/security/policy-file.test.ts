@@ -1,5 +1,6 @@
 import { loadPolicy } from "@bazaar/runtime/security/policy";
-import { MESH_IDENTITIES, POLICY_FILE } from "@bazaar/shop/identities";
+import { POLICY_FILE } from "@bazaar/shop/identities";
+import { MESH_IDENTITIES } from "../../scripts/shop.js";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";

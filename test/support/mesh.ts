@@ -1,21 +1,20 @@
 /**
- * The whole shop as real processes for end-to-end tests: a throwaway
- * nats-server with JetStream, every service from its compiled dist/main.js
- * (its environment from scripts/launch.ts) with a database of its own on the
- * test cluster, and the HTTP gateway. Every port is picked by the OS
- * (port 0) and read back from the process's "listening" log line, so a mesh
- * never collides with `make up` on the default ports or with another mesh.
+ * The whole shop as real processes for end-to-end tests, started by the mesh's
+ * launcher (scripts/launch.ts): a throwaway nats-server with JetStream, every
+ * service from its compiled dist/main.js with a database of its own on the
+ * test cluster, and the HTTP gateway. Every port is picked by the OS (port 0)
+ * and read back from the process's "listening" log line, so a mesh never
+ * collides with `make up` on the default ports or with another mesh.
  */
 import { type EventType } from "@bazaar/runtime/events/event-type";
-import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
-import { testCertificates } from "../../lib/test/support/certs.js";
+import { meshCertificates } from "./certs.js";
 import { startTestNats } from "../../lib/test/support/nats.js";
-import { gatewayEnvironment, type Placement, type ProcessName, serviceEnvironment, startLayers } from "../../scripts/launch.js";
-import { SHOP_MODULES } from "../../scripts/shop.js";
+import { consumersOf, launchMesh } from "../../scripts/launch.js";
+import { type ServiceName, SERVICE_NAMES, SHOP_EDGE, SHOP_MODULES } from "../../scripts/shop.js";
 import { MeshProcess, requireBuilt } from "./service-process.js";
 
-export type ComponentName = ProcessName;
+export type ComponentName = ServiceName | typeof SHOP_EDGE.name;
 
 /**
  * Who consumes what, as each service's module declares it. The mesh is ready
@@ -26,10 +25,11 @@ export const CONSUMERS: Readonly<Partial<Record<ServiceName, readonly EventType<
   SHOP_MODULES.filter((module) => module.consumes !== undefined).map((module) => [module.name, module.consumes!.map((handler) => handler.type)]),
 );
 
-/** What differs here from every other mesh, per service. */
-const EXTRA_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
+/** What differs here from every other mesh, per process. */
+const EXTRA_ENV: Partial<Record<ComponentName, NodeJS.ProcessEnv>> = {
   // The budget of the whole saga; generous, because two cores are shared by everything here.
   orders: { PLACE_ORDER_TIMEOUT_MS: "15000" },
+  gateway: { REQUEST_TIMEOUT_MS: "20000" },
 };
 
 export interface Mesh {
@@ -50,57 +50,47 @@ export interface Mesh {
 
 /** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
 export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
-  requireBuilt([...SHOP_MODULES.map((module) => module.name), "gateway"]);
-  const tlsDir = testCertificates();
+  requireBuilt([...SERVICE_NAMES, SHOP_EDGE.name]);
+  const tlsDir = meshCertificates();
   // deploy/nats/nats.conf, as `make up` and compose run it: mutual TLS, a user per service.
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
-  const processes = new Map<ComponentName, MeshProcess>();
+  const processes = new Map<string, MeshProcess>();
   // If this worker dies without afterAll, take the children with it rather than leave them running.
   const killAll = () => processes.forEach((child) => child.process?.kill());
   process.once("exit", killAll);
-
-  const grpc = {} as Record<ServiceName, string>;
-  // Ports are the OS's (port 0), read back from each process's "listening" line: a service's callers start after it.
-  const placement: Placement = { grpcAddress: (name) => grpc[name], natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000", ...extraEnv } };
-  const launch = (name: ComponentName, env: NodeJS.ProcessEnv) => {
-    const child = new MeshProcess(name, env);
-    processes.set(name, child);
-    return child;
-  };
-
   const logTails = (count = 25) => [...processes].map(([name, child]) => `--- ${name} (last ${count} lines) ---\n${child.tail(count)}`).join("\n");
 
+  let stopProcesses = async () => {
+    await Promise.all([...processes.values()].map((child) => child.stop()));
+  };
   const stop = async () => {
-    // The gateway first (its requests still reach the services), then the services together, then NATS.
-    await processes.get("gateway")?.stop();
-    await Promise.all([...processes].filter(([name]) => name !== "gateway").map(([, child]) => child.stop()));
+    await stopProcesses();
     await nats.stop();
     process.off("exit", killAll);
   };
 
   try {
-    for (const layer of startLayers()) {
-      await Promise.all(
-        layer.map(async (module) => {
-          // Each service its own database on the test run's cluster, as each has its own in a deployment.
-          const own = { grpc: "127.0.0.1:0", admin: "127.0.0.1:0", databaseUrl: await freshDatabase(`mesh_${module.name}`) };
-          const child = launch(module.name, { ...serviceEnvironment(module, placement, own), ...EXTRA_ENV[module.name] });
-          // Events start in the background after "serving": consumers are awaited below, all together.
-          await child.start({ consumers: false });
-          grpc[module.name] = child.address;
-        }),
-      );
-    }
-
-    // The gateway last, so its first requests find every service SERVING.
-    const gateway = launch("gateway", { ...gatewayEnvironment(placement, "127.0.0.1:0"), REQUEST_TIMEOUT_MS: "20000" });
-    await gateway.start({ consumers: false });
-
+    const mesh = await launchMesh({
+      placement: { natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000", ...extraEnv } },
+      // Each service its own database on the test run's cluster, as each has its own in a deployment.
+      place: async (module) => ({ grpc: "127.0.0.1:0", admin: "127.0.0.1:0", databaseUrl: await freshDatabase(`mesh_${module.name}`) }),
+      edgeHttpAddress: "127.0.0.1:0",
+      extraEnv: (name) => EXTRA_ENV[name as ComponentName],
+      run: async (name, env, module) => {
+        const child = new MeshProcess(name, env, module ? consumersOf(module) : []);
+        processes.set(name, child);
+        // Consumers are awaited below, all together: events start in the background after "serving".
+        await child.start({ consumers: false });
+        return { grpcAddress: child.address || undefined, stop: () => child.stop() };
+      },
+    });
+    stopProcesses = mesh.stop;
     // Every durable consumer declared, so a test that publishes (or dead-letters) an event knows who will see it.
     await Promise.all([...processes.values()].map((child) => child.consumersDeclared()));
 
     const logLines = (name: ComponentName) => processes.get(name)?.lines() ?? [];
-    return { natsUrl: nats.url, tlsDir, grpc, gatewayUrl: `http://127.0.0.1:${gateway.httpPort}`, logTails, logLines, stop };
+    const gatewayUrl = `http://127.0.0.1:${processes.get(SHOP_EDGE.name)!.httpPort}`;
+    return { natsUrl: nats.url, tlsDir, grpc: mesh.grpc as Record<ServiceName, string>, gatewayUrl, logTails, logLines, stop };
   } catch (error) {
     const tails = logTails(40);
     await stop();

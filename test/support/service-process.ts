@@ -6,8 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { type ServiceProcess, spawnNode } from "../../lib/test/support/process.js";
-import { consumersOf, entryOf, type ProcessName } from "../../scripts/launch.js";
-import { SHOP_MODULES } from "../../scripts/shop.js";
+import { entryOf } from "../../scripts/launch.js";
 
 /** Several processes starting at once on two shared cores, TLS and migrations included: generous, a loaded machine is slow. */
 const START_TIMEOUT_MS = 120_000;
@@ -15,7 +14,7 @@ const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 /** A mesh runs the compiled code, as `make up` does; a missing build is the runner's mistake, said plainly. */
-export function requireBuilt(names: readonly ProcessName[]): void {
+export function requireBuilt(names: readonly string[]): void {
   const missing = names.filter((name) => !existsSync(entryOf(name)));
   if (missing.length > 0) throw new Error(`missing ${missing.map((name) => `services/${name}/dist/main.js`).join(", ")}: run make build`);
 }
@@ -28,9 +27,12 @@ export class MeshProcess {
   /** Its HTTP port, as its "listening" line said (the gateway). */
   httpPort = 0;
 
+  /** `consumerSubjects`: its module's durable consumers (launch.ts consumersOf); `entry`: its compiled main.js. */
   constructor(
-    readonly name: ProcessName,
+    readonly name: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly consumerSubjects: readonly string[] = [],
+    private readonly entry = entryOf(name),
   ) {}
 
   /**
@@ -39,7 +41,7 @@ export class MeshProcess {
    * a consumer waits for its stream, which only nats-admin may declare.
    */
   async start({ consumers = true } = {}): Promise<void> {
-    const child = spawnNode(entryOf(this.name), this.env);
+    const child = spawnNode(this.entry, this.env);
     this.process = child;
     const listening = await child.logLine("listening", START_TIMEOUT_MS);
     if (listening.grpc_port !== undefined) {
@@ -54,8 +56,7 @@ export class MeshProcess {
   /** Resolves once the current process has declared each of its module's durable consumers. */
   async consumersDeclared(): Promise<void> {
     const child = this.process!;
-    const module = SHOP_MODULES.find((candidate) => candidate.name === this.name);
-    const subjects = module ? consumersOf(module) : [];
+    const subjects = this.consumerSubjects;
     const deadline = Date.now() + START_TIMEOUT_MS;
     const missing = () => subjects.filter((subject) => !child.lines.some((line) => line.msg === "consuming" && line.subject === subject));
     while (missing().length > 0) {

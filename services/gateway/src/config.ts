@@ -1,6 +1,6 @@
 import { env, transportVariables } from "@bazaar/runtime/config";
 import { devModeFlag, devSettingRefused } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT, PORTS } from "@bazaar/shop/ports";
+import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
 import { z } from "zod";
 import { isDevAuthSecret } from "./dev-key.js";
 
@@ -26,13 +26,14 @@ export type AuthConfig = z.infer<typeof authConfig>;
 /**
  * The gateway's environment. It owns no database, so it reads its own variables
  * instead of baseServiceConfig: where to listen for HTTP, and where each service
- * it calls lives (plain host:port, as in every other discovery setting).
+ * it calls lives (plain host:port, as in every other discovery setting; set by
+ * every launcher and deployment).
  */
 export const gatewayConfig = z.object({
   HTTP_ADDR: env.address(`127.0.0.1:${GATEWAY_HTTP_PORT}`),
-  CATALOG_ADDR: env.address(`127.0.0.1:${PORTS.catalog.grpc}`),
-  ORDERS_ADDR: env.address(`127.0.0.1:${PORTS.orders.grpc}`),
-  NOTIFICATIONS_ADDR: env.address(`127.0.0.1:${PORTS.notifications.grpc}`),
+  CATALOG_ADDR: env.address(),
+  ORDERS_ADDR: env.address(),
+  NOTIFICATIONS_ADDR: env.address(),
   /** The deadline of every downstream gRPC call. */
   REQUEST_TIMEOUT_MS: env.milliseconds(5_000),
   LOG_LEVEL: env.logLevel(),

@@ -7,7 +7,8 @@ import { migrationsDir } from "./store.js";
 /** Inventory: stock and reservations over its own database; sells or gives back a reservation on the orders' events. */
 export const inventory = defineService({
   name: "inventory",
-  config: serviceConfig("inventory"),
+  ports: { grpc: 50052, admin: 9052 },
+  config: serviceConfig(),
   migrationsDir,
   grpc: () => [inventoryService],
   consumes: inventoryEventHandlers,

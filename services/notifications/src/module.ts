@@ -7,7 +7,8 @@ import { migrationsDir } from "./store.js";
 /** Notifications: one message to the customer for each order and payment event, read back over gRPC. */
 export const notifications = defineService({
   name: "notifications",
-  config: serviceConfig("notifications"),
+  ports: { grpc: 50055, admin: 9055 },
+  config: serviceConfig(),
   migrationsDir,
   grpc: () => [notificationsService],
   consumes: notificationEventHandlers,

@@ -15,6 +15,7 @@ import { migrationsDir } from "./store.js";
  */
 export const orders = defineService({
   name: "orders",
+  ports: { grpc: 50053, admin: 9053 },
   config: ordersConfig,
   migrationsDir,
   calls: {

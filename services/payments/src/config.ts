@@ -3,7 +3,7 @@ import { env } from "@bazaar/runtime/config";
 import { serviceConfig } from "@bazaar/shop/config";
 
 /** Payments' configuration: the base variables plus its card provider's and its recovery's timing. */
-export const paymentsConfig = serviceConfig("payments").extend({
+export const paymentsConfig = serviceConfig().extend({
   /** How long the simulated card network takes to answer a charge (the money moves halfway). */
   CARD_PROVIDER_LATENCY_MS: env.milliseconds(20),
   /**

@@ -16,6 +16,7 @@ const cardNetwork = (config: PaymentsConfig) => simulatedProvider(config.CARD_PR
  */
 export const payments = defineService({
   name: "payments",
+  ports: { grpc: 50054, admin: 9054 },
   config: paymentsConfig,
   migrationsDir,
   grpc: ({ config }) => [paymentServiceWith(cardNetwork(config), config.PENDING_CHARGE_LEASE_MS)],

@@ -1,6 +1,7 @@
 /**
- * The shop as real processes for chaos tests: the compiled services
- * (services/<name>/dist/main.js) and a real nats-server, each on a port fixed
+ * The shop as real processes for chaos tests, started by the mesh's launcher
+ * (scripts/launch.ts): the compiled services (services/<name>/dist/main.js)
+ * and a real nats-server, each service on a port fixed
  * for the suite, so a process that is killed and started again is found at the
  * same address by everyone who calls it. Each service has a database of its own
  * on the test run's PostgreSQL cluster, which outlives a kill -9 or a restart of
@@ -9,15 +10,14 @@
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
-import { type ServiceName } from "@bazaar/shop/ports";
 import { freshDatabase } from "@bazaar/runtime/testing";
-import { testCertificates } from "../../../lib/test/support/certs.js";
+import { meshCertificates } from "../../support/certs.js";
 import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
 import { freePort } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
-import { type Placement, serviceEnvironment } from "../../../scripts/launch.js";
+import { consumersOf, launchMesh } from "../../../scripts/launch.js";
+import { type ServiceName, SERVICE_NAMES } from "../../../scripts/shop.js";
 import { MeshProcess, requireBuilt } from "../../support/service-process.js";
-import { SHOP_MODULES } from "../../../scripts/shop.js";
 
 /** The whole PlaceOrder saga's budget in the chaos mesh. */
 export const PLACE_ORDER_TIMEOUT_MS = 8000;
@@ -57,42 +57,42 @@ const CHAOS_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
 };
 
 export async function startChaosMesh(): Promise<ChaosMesh> {
-  const names = SHOP_MODULES.map((module) => module.name);
-  requireBuilt(names);
+  requireBuilt(SERVICE_NAMES);
 
-  const databases = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freshDatabase(`chaos_${name}`)] as const))) as Record<ServiceName, string>;
-  const tlsDir = testCertificates();
+  const databases = Object.fromEntries(await Promise.all(SERVICE_NAMES.map(async (name) => [name, await freshDatabase(`chaos_${name}`)] as const))) as Record<ServiceName, string>;
+  await stockUp(databases.inventory);
+  const tlsDir = meshCertificates();
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
-  // Fixed for the suite: a process killed and started again is found where it was.
-  const ports = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await freePort()] as const))) as Record<ServiceName, number>;
-  const address = (name: ServiceName) => `127.0.0.1:${ports[name]}`;
-  const placement: Placement = { grpcAddress: address, natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000" } };
-  const services = Object.fromEntries(
-    SHOP_MODULES.map((module) => {
-      const own = { grpc: address(module.name), admin: "127.0.0.1:0", databaseUrl: databases[module.name] };
-      return [module.name, new MeshProcess(module.name, { ...serviceEnvironment(module, placement, own), ...CHAOS_ENV[module.name] })];
-    }),
-  ) as Record<ServiceName, MeshProcess>;
+  const services = {} as Record<ServiceName, MeshProcess>;
 
   const killAll = () => Object.values(services).forEach((service) => service.process?.kill());
   // If the worker dies without afterAll, take the children with it.
   process.once("exit", killAll);
   const tails = () => Object.values(services).map((service) => `--- ${service.name} ---\n${service.tail()}`).join("\n");
-  const stop = async () => {
-    await services.orders.stop();
+  let stopServices = async (): Promise<void> => {
     await Promise.all(Object.values(services).map((service) => service.stop()));
+  };
+  const stop = async () => {
+    await stopServices();
     await nats.stop();
     process.off("exit", killAll);
   };
 
   try {
-    await Promise.all([
-      services.catalog.start(),
-      services.payments.start({ consumers: false }),
-      services.notifications.start({ consumers: false }),
-      stockUp(databases.inventory).then(() => services.inventory.start({ consumers: false })),
-    ]);
-    await services.orders.start();
+    const launched = await launchMesh({
+      placement: { natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000" } },
+      // A port fixed for the suite: a process killed and started again is found where it was.
+      place: async (module) => ({ grpc: `127.0.0.1:${await freePort()}`, admin: "127.0.0.1:0", databaseUrl: databases[module.name as ServiceName] }),
+      extraEnv: (name) => CHAOS_ENV[name as ServiceName],
+      run: async (name, env, module) => {
+        const service = new MeshProcess(name, env, consumersOf(module!));
+        services[name as ServiceName] = service;
+        // Consumers are awaited below, all together: events start in the background after "serving".
+        await service.start({ consumers: false });
+        return service;
+      },
+    });
+    stopServices = launched.stop;
     await Promise.all(Object.values(services).map((service) => service.consumersDeclared()));
   } catch (error) {
     const report = tails();

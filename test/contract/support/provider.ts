@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { type ServiceName } from "@bazaar/shop/ports";
+import { type ServiceName } from "../../../scripts/shop.js";
 import { type ServiceOptions } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

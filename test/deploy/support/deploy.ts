@@ -6,18 +6,20 @@ import { parseEnv } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
 import { type z } from "zod";
 import { serviceConfig } from "@bazaar/shop/config";
+import { catalogConfig } from "../../../services/catalog/src/config.js";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
 import { ordersConfig } from "../../../services/orders/src/config.js";
+import { paymentsConfig } from "../../../services/payments/src/config.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 /** Every process the shop deploys, with the schema its main.ts validates its environment with. */
 export const CONFIG_SCHEMAS: Record<string, z.ZodObject> = {
-  catalog: serviceConfig("catalog"),
-  inventory: serviceConfig("inventory"),
+  catalog: catalogConfig,
+  inventory: serviceConfig(),
   orders: ordersConfig,
-  payments: serviceConfig("payments"),
-  notifications: serviceConfig("notifications"),
+  payments: paymentsConfig,
+  notifications: serviceConfig(),
   gateway: gatewayConfig,
 };
 export const SERVICE_NAMES = Object.keys(CONFIG_SCHEMAS);

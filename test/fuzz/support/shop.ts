@@ -10,7 +10,7 @@ import { InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/invento
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { parseConfig } from "@bazaar/runtime/config";
 import { createClient } from "@bazaar/runtime/grpc/client";
-import { type ServiceName } from "@bazaar/shop/ports";
+import { type ServiceName } from "../../../scripts/shop.js";
 import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { catalogService } from "../../../services/catalog/src/service.js";
