@@ -26,7 +26,7 @@ export interface LaunchedModule {
 }
 
 /** The compiled entry of a service or the gateway (make build). */
-export const entryOf = (name: string, root = ROOT) => join(root, "services", name, "dist", "main.js");
+export const entryOf = (name: string) => join(ROOT, "services", name, "dist", "main.js");
 
 /** The node arguments a service or the gateway runs with, as its container does (Dockerfile CMD). */
 export const nodeArgsOf = (name: string, flags: readonly string[] = SERVICE_NODE_FLAGS) => [...flags, entryOf(name)];
@@ -57,7 +57,7 @@ function calledAddresses(calls: Readonly<Record<string, { address: string }>>, g
  * TLS with the mesh's certificates, and the address of each service its module
  * calls. BAZAAR_DEV_MODE is set: every launcher here runs a development mesh.
  */
-export function serviceEnvironment(module: LaunchedModule, placement: Placement, own: OwnPlace, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
+function serviceEnvironment(module: LaunchedModule, placement: Placement, own: OwnPlace, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
     GRPC_ADDR: own.grpc,
     ADMIN_ADDR: own.admin,
@@ -73,7 +73,7 @@ export function serviceEnvironment(module: LaunchedModule, placement: Placement,
 }
 
 /** The gateway's environment: where it listens for HTTP, the services behind it, and deploy/dev.env's token key. */
-export function gatewayEnvironment(placement: Placement, httpAddress: string, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
+function gatewayEnvironment(placement: Placement, httpAddress: string, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
     HTTP_ADDR: httpAddress,
     TLS_MODE: "mtls",
@@ -93,7 +93,7 @@ export function gatewayEnvironment(placement: Placement, httpAddress: string, gr
  * waits for a layer to serve before starting the next gives each service its
  * dependencies' addresses and a first call that finds them up.
  */
-export function startLayers<M extends LaunchedModule>(modules: readonly M[]): M[][] {
+function startLayers<M extends LaunchedModule>(modules: readonly M[]): M[][] {
   const layers: M[][] = [];
   const placed = new Set<string>();
   let remaining = [...modules];

@@ -278,7 +278,7 @@ async function up(): Promise<number> {
     return 1;
   };
   try {
-    await startPostgres(SERVICE_NAMES, started);
+    await startPostgres(SERVICE_NAMES, started).catch((error: Error) => Promise.reject(new Error(`postgres: ${error.message}`)));
     await startReady(natsComponent(), started, deadline);
   } catch (error) {
     return giveUp((error as Error).message);
