@@ -11,19 +11,10 @@ import { Outbox } from "./events/outbox.js";
 import { startEvents } from "./events/runtime.js";
 import { Health, ServingStatus } from "./grpc/health.js";
 import { Reflection } from "./grpc/reflection.js";
-import {
-  addUnaryService,
-  bindServer,
-  drainServer,
-  metricsInterceptor,
-  SERVER_OPTIONS,
-  startingHandlers,
-  type UnaryHandlers,
-} from "./grpc/server.js";
+import { callGuard } from "./grpc/call-guard.js";
+import { addUnaryService, bindServer, drainServer, SERVER_OPTIONS, startingHandlers, type UnaryHandlers } from "./grpc/server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { runUntilSignalled } from "./process.js";
-import { authContextPerConnection } from "./security/auth-context.js";
-import { authorizationInterceptor } from "./security/authorization.js";
 import { loadPolicy } from "./security/policy.js";
 import { createTransport, type Transport } from "./security/transport.js";
 import { beginProcess, stopOnce } from "./lifecycle.js";
@@ -107,13 +98,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const reflection = new Reflection(contractRegistry(), () => [...names, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
   const transport = options.transport ?? createTransport(config, options.name, logger);
-  // Under mTLS every call, health and reflection included, passes the authorization policy; the
-  // caller's certificate is read once per connection (first in the list: see auth-context.ts).
-  // Metrics come before authorization so that refused calls are counted too.
-  const interceptors =
-    transport.mode === "mtls"
-      ? [authContextPerConnection(), metricsInterceptor(), authorizationInterceptor(loadPolicy(requirePolicyFile(config.AUTHZ_POLICY_FILE)), logger)]
-      : [metricsInterceptor()];
+  // Every call, health and reflection included, is counted and, under mTLS, passes the authorization policy (call-guard.ts).
+  const policy = transport.mode === "mtls" ? loadPolicy(requirePolicyFile(config.AUTHZ_POLICY_FILE)) : undefined;
+  const interceptors = [callGuard({ policy, logger })];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   health.addTo(server);
   reflection.addTo(server);

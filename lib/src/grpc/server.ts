@@ -4,7 +4,7 @@ import { DomainError, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
 import { runWithIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
-import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
+import { rpcLabels } from "../observability/metrics.js";
 import { extractContext, tracer } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
@@ -182,25 +182,6 @@ function logRpc(logger: Logger, rpc: string, code: grpc.status, started: number,
   const line = { rpc, code: grpc.status[code], duration_ms: Math.round((performance.now() - started) * 1000) / 1000, peer };
   if (SERVER_FAULTS.has(code)) logger.error(line, "rpc failed");
   else logger.info(line, "rpc");
-}
-
-/**
- * go-grpc-prometheus server metrics for every RPC the server sees, ours and
- * health and reflection alike: started, handled by code, handling time.
- */
-export function metricsInterceptor(): grpc.ServerInterceptor {
-  return (methodDescriptor, call) => {
-    const started = performance.now();
-    const labels = rpcLabels(methodDescriptor.path, rpcType(methodDescriptor));
-    grpcServerMetrics.started.inc(labels);
-    return new grpc.ServerInterceptingCall(call, {
-      sendStatus: (status, next) => {
-        grpcServerMetrics.handled.inc({ ...labels, grpc_code: grpc.status[status.code] ?? String(status.code) });
-        grpcServerMetrics.handling.observe(labels, (performance.now() - started) / 1000);
-        next(status);
-      },
-    });
-  };
 }
 
 /**

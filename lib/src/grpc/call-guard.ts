@@ -1,0 +1,117 @@
+import * as grpc from "@grpc/grpc-js";
+import { type Logger } from "../logger.js";
+import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
+import { identityOf } from "../security/identity.js";
+import { type AuthorizationPolicy } from "../security/policy.js";
+
+/**
+ * What every call a service receives passes through, ours and health and
+ * reflection alike, as one intercepting layer (each grpc-js interceptor layer
+ * wraps and re-dispatches every event of every call; bench/ measures the hop):
+ *
+ * - the go-grpc-prometheus server metrics: started, handled by code, handling
+ *   time, with each method's metric children bound once rather than looked up
+ *   by their labels on every call;
+ * - under mutual TLS, the authorization policy: a call goes on only if the
+ *   caller's certificate identity may call the method; otherwise it ends
+ *   before its handler runs, PERMISSION_DENIED for a known caller outside the
+ *   policy, UNAUTHENTICATED for a certificate without an identity (a caller
+ *   without a valid certificate never gets this far: the handshake fails).
+ *
+ * The caller's identity is read once per connection. grpc-js builds the auth
+ * context on every call from TLSSocket.getPeerCertificate(), which renders the
+ * whole certificate each time (bench/analysis.md). The caller cannot change
+ * within a connection: TLS 1.3 has no renegotiation, and under TLS 1.2 a
+ * renegotiating client must again present a certificate our CA signed, i.e.
+ * one whose key it already holds, so a cached identity never grants more than
+ * the caller could get by opening a new connection. This must be the server's
+ * first (here: only) interceptor: grpc-js hands the first one its base call,
+ * which holds the HTTP/2 stream and so the session (a private field;
+ * test/security/grpc-mtls.test.ts fails if a grpc-js upgrade moves it, and
+ * without it every call simply reads the certificate again).
+ */
+export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logger }): grpc.ServerInterceptor {
+  const methods = new Map<string, MethodMetrics>();
+  return (descriptor, call) => {
+    let metrics = methods.get(descriptor.path);
+    if (metrics === undefined) {
+      metrics = methodMetrics(descriptor);
+      methods.set(descriptor.path, metrics);
+    }
+    const started = performance.now();
+    metrics.started.inc();
+    const record = (code: grpc.status) => {
+      metrics.handled(code).inc();
+      metrics.handling.observe((performance.now() - started) / 1000);
+    };
+    const { policy, logger } = options;
+    return new grpc.ServerInterceptingCall(call, {
+      start:
+        policy === undefined
+          ? undefined
+          : (next) =>
+              next({
+                onReceiveMetadata: (metadata, pass) => {
+                  const identity = callerOf(call);
+                  if (identity !== undefined && policy.allows(identity, descriptor.path)) {
+                    pass(metadata);
+                    return;
+                  }
+                  const denied =
+                    identity === undefined
+                      ? { code: grpc.status.UNAUTHENTICATED, details: "the client certificate names no bazaar identity" }
+                      : { code: grpc.status.PERMISSION_DENIED, details: `${identity} may not call ${descriptor.path.slice(1)}` };
+                  logger.warn({ rpc: descriptor.path, caller: identity ?? null, code: grpc.status[denied.code] }, "call refused by the authorization policy");
+                  // Straight to the base call, past this layer's sendStatus: counted here.
+                  record(denied.code);
+                  call.sendStatus(denied);
+                },
+              }),
+      sendStatus: (status, next) => {
+        record(status.code);
+        next(status);
+      },
+    });
+  };
+}
+
+/** One method's metric children, bound once. */
+interface MethodMetrics {
+  started: { inc(): void };
+  handled(code: grpc.status): { inc(): void };
+  handling: { observe(seconds: number): void };
+}
+
+function methodMetrics(descriptor: grpc.ServerMethodDefinition<unknown, unknown>): MethodMetrics {
+  const labels = rpcLabels(descriptor.path, rpcType(descriptor));
+  const byCode = new Map<grpc.status, { inc(): void }>();
+  return {
+    started: grpcServerMetrics.started.labels(labels),
+    handled: (code) => {
+      let child = byCode.get(code);
+      if (child === undefined) {
+        child = grpcServerMetrics.handled.labels({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
+        byCode.set(code, child);
+      }
+      return child;
+    },
+    handling: grpcServerMetrics.handling.labels(labels),
+  };
+}
+
+/** The caller's identity (undefined: none of ours), once per connection. */
+const callers = new WeakMap<object, string | undefined>();
+
+function callerOf(call: grpc.ServerInterceptingCallInterface): string | undefined {
+  const session = sessionOf(call);
+  if (session !== undefined && callers.has(session)) return callers.get(session);
+  const identity = identityOf(call.getAuthContext().sslPeerCertificate);
+  if (session !== undefined) callers.set(session, identity);
+  return identity;
+}
+
+/** The HTTP/2 session (one per connection) of grpc-js's base call, if this is one. */
+function sessionOf(call: grpc.ServerInterceptingCallInterface): object | undefined {
+  const session = (call as { stream?: { session?: unknown } }).stream?.session;
+  return typeof session === "object" && session !== null ? session : undefined;
+}
