@@ -87,6 +87,31 @@ function circles(graph: Map<string, string[]>): string[][] {
 
 const serviceOf = (file: string) => /^services\/([^/]+)\//.exec(file)?.[1];
 
+/** The shop's folders: its services, its own code, scripts, deployment, tests and benchmarks, and the generated code of its contracts. */
+const SHOP_PATHS = ["services", "shop", "scripts", "deploy", "test", "bench", "gen/src/bazaar"];
+const inShop = (path: string) => SHOP_PATHS.some((folder) => path.startsWith(`${folder}/`));
+
+/** A file's string literals, comments left out: its import specifiers and any path it names are among them. */
+function stringLiteralsOf(text: string): string[] {
+  const code = text.replace(/^\s*\/\*[\s\S]*?\*\//gm, "").replace(/(^|\s)\/\/.*$/gm, "$1");
+  return [...code.matchAll(/(["'`])((?:\\.|(?!\1)[^\\\n])*)\1/g)].map((match) => match[2]!);
+}
+
+/**
+ * What `file` (under lib/test) reaches of the shop: a package of the shop (@bazaar/shop,
+ * a service's, the generated code of the shop's contracts), a relative path into one of
+ * its folders, or a repository path naming one ("deploy/nats/nats.conf" for a process).
+ * Only @bazaar/runtime and the standard contracts of @bazaar/gen are the runtime's.
+ */
+function shopReachedBy(file: string, text: string): string[] {
+  return stringLiteralsOf(text).filter((literal) => {
+    // A folder named alone counts when reached relatively; a bare word ("test") is no path.
+    if (literal.startsWith("./") || literal.startsWith("../")) return inShop(`${relative(repoRoot, resolve(repoRoot, dirname(file), literal))}/`);
+    if (literal.startsWith("@bazaar/")) return !/^@bazaar\/(runtime(\/|$)|gen\/(?!bazaar(\/|$)))/.test(literal);
+    return inShop(literal);
+  });
+}
+
 describe("the house", () => {
   const files = sources();
   const known = new Set(files);
@@ -113,17 +138,57 @@ describe("the house", () => {
     expect(crossings).toEqual([]);
   });
 
-  it("keeps the runtime free of the shop: no service's code, nothing of shop/, none of the shop's contracts", () => {
+  it("keeps the runtime free of the shop: no service's code, nothing of shop/, none of the shop's contracts, in its code or its own tests", () => {
     const reaching = [...graph].flatMap(([file, targets]) =>
       file.startsWith("lib/src/") ? targets.filter((target) => !target.startsWith("lib/src/")).map((target) => `${file} -> ${target}`) : [],
     );
     expect(reaching).toEqual([]);
     // The generated code of the shop's own contracts (bazaar.*) is the shop's; the runtime may use the standard ones (google.rpc, grpc.health, grpc.reflection).
-    // The runtime's own tests use no service's code either (test/runtime runs the runtime with a real service).
-    const testsReaching = readdirSync(join(repoRoot, "lib/test"), { recursive: true, encoding: "utf8" })
-      .filter((file) => file.endsWith(".ts") && /from "(\.\.\/)+services\//.test(readFileSync(join(repoRoot, "lib/test", file), "utf8")));
-    expect(testsReaching).toEqual([]);
     const shopContracts = files.filter((file) => file.startsWith("lib/src/") && /from "@bazaar\/gen\/bazaar\//.test(readFileSync(join(repoRoot, file), "utf8")));
     expect(shopContracts).toEqual([]);
+    // The runtime's own tests use nothing of the shop either: the tests that need a service, a shop
+    // contract or the shop's files run the runtime from test/runtime.
+    const runtimeTests = readdirSync(join(repoRoot, "lib/test"), { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".ts"))
+      .map((file) => join("lib/test", file));
+    expect(stringLiteralsOf(readFileSync(join(repoRoot, "lib/test/support/postgres.ts"), "utf8"))).toContain("../../src/db/postgres-cluster.js");
+    const testsReaching = runtimeTests.flatMap((file) => shopReachedBy(file, readFileSync(join(repoRoot, file), "utf8")).map((target) => `${file} -> ${target}`));
+    expect(testsReaching).toEqual([]);
+  });
+
+  it("would notice a runtime test reaching the shop, however it reaches it", () => {
+    const reached = (line: string) => shopReachedBy("lib/test/support/example.ts", line);
+    for (const line of [
+      'import { events } from "@bazaar/shop/events";',
+      'import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";',
+      'import { catalogService } from "@bazaar/catalog/service";',
+      'const { events } = await import("@bazaar/shop/events");',
+      'import { ensureCertificates } from "../../../scripts/certs/issue.js";',
+      "export { catalogService } from '../../../services/catalog/src/service.js';",
+      'import "../../../shop/src/events.js";',
+      'import { startTestNats } from "../../../test/support/nats.js";',
+      'import { OrderPlaced } from "../../../gen/src/bazaar/orders/v1/events.js";',
+      'const policy = readFileSync(new URL("../../../deploy/authz-policy.yaml", import.meta.url));',
+      'startTestNats({ config: "deploy/nats/nats.conf" });',
+      'spawnTs("shop/src/nats-admin.ts", {});',
+      'const fixtures = fileURLToPath(new URL("../../../test", import.meta.url));',
+    ]) {
+      expect(reached(line), line).toHaveLength(1);
+    }
+    // The runtime, the standard contracts, the tests' own files, the repository's root, and prose.
+    const allowed = [
+      'import { createClient } from "../../src/grpc/client.js";',
+      'import { createClient } from "@bazaar/runtime/grpc/client";',
+      'import * as v1 from "@bazaar/gen/grpc/reflection/v1/reflection";',
+      'import { freePort } from "./process.js";',
+      'export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));',
+      'spawnTs("lib/test/fixtures/bare-service.ts", {});',
+      '// startTestNats({ config: "deploy/nats/nats.conf" }) in a comment',
+      '/** as "deploy/authz-policy.yaml" declares the shop\'s */',
+      'describe("the NATS administrator\'s configuration (shop/src/nats-admin.ts)", () => {});',
+      'const url = "postgres://catalog:pw@127.0.0.1:5432/catalog";',
+      'const logger = createLogger("test", "info");',
+    ];
+    expect(reached(allowed.join("\n"))).toEqual([]);
   });
 });

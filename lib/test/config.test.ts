@@ -124,7 +124,7 @@ describe("the NATS administrator's configuration (shop/src/nats-admin.ts)", () =
 
 describe("a service process with bad configuration", () => {
   it("exits with EX_CONFIG and a message naming the variable, before opening any port", async () => {
-    const service = spawnTs("lib/test/fixtures/slow-service.ts", { GRPC_ADDR: "not-an-address", LOG_LEVEL: "shouty" });
+    const service = spawnTs("lib/test/fixtures/bare-service.ts", { GRPC_ADDR: "not-an-address", LOG_LEVEL: "shouty" });
     expect(await service.exited).toBe(EXIT_CONFIG);
     expect(service.stderr).toContain("invalid configuration");
     expect(service.stderr).toContain('GRPC_ADDR: expected host:port, e.g. 127.0.0.1:50051 (got "not-an-address")');
@@ -133,7 +133,7 @@ describe("a service process with bad configuration", () => {
   });
 
   it("exits with EX_CONFIG on the committed development database password without BAZAAR_DEV_MODE", async () => {
-    const service = spawnTs("lib/test/fixtures/slow-service.ts", {
+    const service = spawnTs("lib/test/fixtures/bare-service.ts", {
       GRPC_ADDR: "127.0.0.1:0",
       ADMIN_ADDR: "127.0.0.1:0",
       DATABASE_URL: "postgres://catalog:catalog-dev@127.0.0.1:1/catalog",
@@ -146,7 +146,7 @@ describe("a service process with bad configuration", () => {
   });
 
   it("exits with EX_CONFIG when mutual TLS is on and its certificates are missing, saying how to make them", async () => {
-    const service = spawnTs("lib/test/fixtures/slow-service.ts", {
+    const service = spawnTs("lib/test/fixtures/bare-service.ts", {
       GRPC_ADDR: "127.0.0.1:0",
       ADMIN_ADDR: "127.0.0.1:0",
       DATABASE_URL: await freshDatabase("config"),

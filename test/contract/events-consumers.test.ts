@@ -2,7 +2,7 @@ import { DEAD_LETTER_HEADERS } from "@bazaar/runtime/events/consumer";
 import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { inventoryEventHandlers } from "../../services/inventory/src/events.js";
 import { inventoryService } from "../../services/inventory/src/service.js";
 import { migrationsDir as inventoryMigrations } from "../../services/inventory/src/store.js";

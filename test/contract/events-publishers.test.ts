@@ -7,7 +7,7 @@ import { createClient } from "@bazaar/runtime/grpc/client";
 import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../services/catalog/src/store.js";
 import { inventoryService } from "../../services/inventory/src/service.js";

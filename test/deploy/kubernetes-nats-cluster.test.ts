@@ -7,7 +7,7 @@ import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { NATS_ADMIN, provisionStreams } from "@bazaar/runtime/events/dead-letters";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshCertificates } from "../support/certs.js";
-import { connectAs, startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { connectAs, startTestNats, type TestNats } from "../support/nats.js";
 import { freePort } from "../../lib/test/support/process.js";
 import { kustomizeCommand, missingTool, renderOverlay } from "./support/deploy.js";
 import { blockOf, layOutNatsPod, natsPod, plaintextClient } from "./support/nats-config.js";

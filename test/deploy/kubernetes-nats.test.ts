@@ -5,7 +5,7 @@ import { connectNats } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshCertificates } from "../support/certs.js";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { kustomizeCommand, missingTool, renderOverlay } from "./support/deploy.js";
 import { layOutNatsPod, plaintextClient } from "./support/nats-config.js";

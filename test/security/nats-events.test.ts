@@ -14,7 +14,7 @@ import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshCertificates } from "../support/certs.js";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { catalogService } from "../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../services/catalog/src/store.js";

@@ -7,7 +7,7 @@ import { connectNats, type NatsTls, natsTlsOptions } from "@bazaar/runtime/event
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshCertificates } from "../support/certs.js";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { certificateFiles, ensureCertificates } from "../../scripts/certs/issue.js";
 import { mismatchedCertificate } from "./support/mismatched-certificate.js";
 import { SERVICES } from "./support/nats-needs.js";

@@ -9,7 +9,7 @@ import { connectNats, ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { meshCertificates } from "../support/certs.js";
-import { startTestNats, type TestNats } from "../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
 import { repoRoot } from "../../lib/test/support/process.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
 import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSUMERS, durableOf, NATS_ADMIN_NEEDS, neededBy, OPERATOR, PUBLISHERS, SERVICES, USES } from "./support/nats-needs.js";

@@ -9,7 +9,7 @@
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { meshCertificates } from "./certs.js";
-import { startTestNats } from "../../lib/test/support/nats.js";
+import { startTestNats } from "./nats.js";
 import { consumersOf, launchMesh } from "../../scripts/launch.js";
 import { type ServiceName, SERVICE_NAMES, SHOP_EDGE, SHOP_MODULES } from "../../scripts/shop.js";
 import { MeshProcess, requireBuilt } from "./service-process.js";

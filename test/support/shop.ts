@@ -17,7 +17,7 @@ import { type Order, OrderServiceService, type PlaceOrderRequest } from "@bazaar
 import { PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { createTransport } from "@bazaar/runtime/security/transport";
-import { connectAs } from "../../lib/test/support/nats.js";
+import { connectAs } from "./nats.js";
 import { type Mesh } from "./mesh.js";
 
 /** Longer than orders' whole PlaceOrder budget, so a slow call fails with the service's status, not ours. */

@@ -17,7 +17,7 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv, args: string[] = 
   return new ServiceProcess(child);
 }
 
-/** Run a compiled entry point (e.g. services/orders/dist/main.js) as its own process, with the flags `make up` gives it. */
+/** Run a compiled entry point (a service's dist/main.js) as its own process, with the flags `make up` gives it. */
 export function spawnNode(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, entry], {
     cwd: repoRoot,

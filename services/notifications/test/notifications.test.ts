@@ -17,7 +17,7 @@ import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../../../test/support/nats.js";
 import { notificationEventHandlers } from "../src/events.js";
 import { notificationsService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";

@@ -16,7 +16,7 @@ import { encodePageToken } from "@bazaar/runtime/pagination";
 import { type Implementation } from "@bazaar/runtime/service";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../../../test/support/nats.js";
 import { freePort } from "../../../lib/test/support/process.js";
 import { type Downstream } from "../src/place-order.js";
 import { rejectStalledOrders, STALLED_REASON } from "../src/recovery.js";

@@ -12,7 +12,7 @@ import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { meshCertificates } from "../../support/certs.js";
-import { startTestNats, type TestNats } from "../../../lib/test/support/nats.js";
+import { startTestNats, type TestNats } from "../../support/nats.js";
 import { freePort } from "../../../lib/test/support/process.js";
 import { migrationsDir as inventoryMigrations } from "../../../services/inventory/src/store.js";
 import { consumersOf, launchMesh } from "../../../scripts/launch.js";

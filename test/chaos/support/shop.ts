@@ -16,7 +16,7 @@ import { PaymentCaptured, PaymentRefunded } from "@bazaar/gen/bazaar/payments/v1
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { createTransport } from "@bazaar/runtime/security/transport";
-import { connectAs } from "../../../lib/test/support/nats.js";
+import { connectAs } from "../../support/nats.js";
 import { readStream } from "../../support/streams.js";
 import { STALLED_REASON } from "../../../services/orders/src/recovery.js";
 import { type ChaosMesh, PLACE_ORDER_TIMEOUT_MS } from "./mesh.js";

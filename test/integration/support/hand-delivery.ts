@@ -10,7 +10,7 @@ import { type Outbox } from "@bazaar/runtime/events/outbox";
  * consumer would apply it whenever they got to it. Everything past the transport
  * is the runtime's own: the real handlers, applied by applyOnce in one
  * transaction with an inbox row, as EventConsumers applies every JetStream
- * message. lib/test/events.test.ts covers the transport.
+ * message. test/runtime/events.test.ts covers the transport.
  */
 
 export interface Consumer {

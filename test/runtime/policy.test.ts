@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../src/config.js";
-import { identityOf, identityUri } from "../src/security/identity.js";
-import { loadPolicy, parsePolicy } from "../src/security/policy.js";
+import { ConfigError } from "@bazaar/runtime/config";
+import { identityOf, identityUri } from "@bazaar/runtime/security/identity";
+import { loadPolicy, parsePolicy } from "@bazaar/runtime/security/policy";
 
 /** The identities every policy below declares, as deploy/authz-policy.yaml declares the shop's. */
 const IDENTITIES = "identities: [catalog, inventory, orders, payments, notifications, gateway, operator]\n";

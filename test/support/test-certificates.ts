@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureCertificates } from "../../../scripts/certs/issue.js";
+import { ensureCertificates } from "../../scripts/certs/issue.js";
 
 const issued = new Map<string, string>();
 

@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { CatalogServiceService, type GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { afterAll, describe, expect, it } from "vitest";
-import { createClient } from "../src/grpc/client.js";
-import { bindServer } from "../src/grpc/server.js";
-import { freePort } from "./support/process.js";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { bindServer } from "@bazaar/runtime/grpc/server";
+import { freePort } from "../../lib/test/support/process.js";
 
 // Two replicas of a service behind one target: 127.0.0.1 and 127.0.0.2 (both
 // loopback on Linux) on the same port, named together as a resolver would

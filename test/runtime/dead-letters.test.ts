@@ -3,21 +3,21 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { OrderCancelled } from "@bazaar/gen/bazaar/orders/v1/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsAdminConfig, parseConfig } from "../src/config.js";
-import { type Database, openDatabase } from "../src/db/database.js";
-import { migrate } from "../src/db/migrate.js";
+import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
 import { events } from "@bazaar/shop/events";
-import { DEAD_LETTER_HEADERS, EventConsumers, INBOX_RETENTION_MARGIN_MS, on } from "../src/events/consumer.js";
-import { NATS_ADMIN, provisionStreams } from "../src/events/dead-letters.js";
-import { EVENT_TYPE_HEADER } from "../src/events/event-type.js";
-import { connectNats } from "../src/events/nats.js";
-import { Outbox } from "../src/events/outbox.js";
-import { createLogger } from "../src/logger.js";
-import { freshDatabase } from "../src/testing.js";
+import { DEAD_LETTER_HEADERS, EventConsumers, INBOX_RETENTION_MARGIN_MS, on } from "@bazaar/runtime/events/consumer";
+import { NATS_ADMIN, provisionStreams } from "@bazaar/runtime/events/dead-letters";
+import { EVENT_TYPE_HEADER } from "@bazaar/runtime/events/event-type";
+import { connectNats } from "@bazaar/runtime/events/nats";
+import { Outbox } from "@bazaar/runtime/events/outbox";
+import { createLogger } from "@bazaar/runtime/logger";
+import { freshDatabase } from "@bazaar/runtime/testing";
 import { certificateFiles } from "../../scripts/certs/issue.js";
-import { testCertificates } from "./support/certs.js";
-import { startTestNats, type TestNats } from "./support/nats.js";
-import { spawnTs } from "./support/process.js";
+import { testCertificates } from "../support/test-certificates.js";
+import { startTestNats, type TestNats } from "../support/nats.js";
+import { spawnTs } from "../../lib/test/support/process.js";
 import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 // Dead letters, stream limits and inbox pruning on a real nats-server with the
@@ -25,7 +25,7 @@ import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 // nats-admin declares them, and `make replay-dead-letters` (shop/src/nats-admin.ts)
 // run as its own process, as nats-admin, against two consumers of one subject.
 
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
+const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../lib/migrations", import.meta.url));
 // The shop's NATS users these tests connect as, and the server's own certificate.
 const CERTS = testCertificates(["nats", NATS_ADMIN, "operator", "orders", "inventory", "notifications"]);
 const logger = createLogger("dead-letters-test", process.env.LOG_LEVEL ?? "silent");

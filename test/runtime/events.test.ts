@@ -3,22 +3,22 @@ import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport
 import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../src/db/database.js";
-import { migrate } from "../src/db/migrate.js";
-import { DEAD_LETTER_HEADERS, EventConsumers, on } from "../src/events/consumer.js";
-import { EVENT_TYPE_HEADER, eventType } from "../src/events/event-type.js";
-import { Outbox, OutboxRelay } from "../src/events/outbox.js";
-import { ensureStream } from "../src/events/nats.js";
-import { createLogger } from "../src/logger.js";
-import { freshDatabase } from "../src/testing.js";
-import { startTestNats, type TestNats } from "./support/nats.js";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
+import { DEAD_LETTER_HEADERS, EventConsumers, on } from "@bazaar/runtime/events/consumer";
+import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type";
+import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
+import { ensureStream } from "@bazaar/runtime/events/nats";
+import { createLogger } from "@bazaar/runtime/logger";
+import { freshDatabase } from "@bazaar/runtime/testing";
+import { startTestNats, type TestNats } from "../support/nats.js";
 
 // The event bus against a real nats-server with JetStream and a real database.
 
 const orderPlaced = eventType("bazaar.orders.v1.OrderPlaced", OrderPlaced);
 const orderCancelled = eventType("bazaar.orders.v1.OrderCancelled", OrderCancelled);
 const logger = createLogger("events-test", process.env.LOG_LEVEL ?? "silent");
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
+const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../lib/migrations", import.meta.url));
 
 let nats: TestNats;
 let db: Database;
@@ -296,7 +296,7 @@ describe("consumers", () => {
 describe("the event catalog", () => {
   it("binds every event message of the contracts to its declared subject, one type per subject", async () => {
     const { events } = await import("@bazaar/shop/events");
-    const { allEventSubjects } = await import("../src/contracts.js");
+    const { allEventSubjects } = await import("@bazaar/runtime/contracts");
     const bound = new Map(Object.values(events).map((type) => [type.subject, type.typeName]));
     expect(bound).toEqual(allEventSubjects());
   });

@@ -2,14 +2,14 @@ import * as grpc from "@grpc/grpc-js";
 import { CatalogServiceService, type GetProductRequest, type GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { HealthCheckResponse_ServingStatus, HealthService } from "@bazaar/gen/grpc/health/v1/health";
 import { afterEach, describe, expect, it } from "vitest";
-import { dependencyUnavailable, unavailable } from "../src/errors.js";
-import { toStatus } from "../src/grpc/status.js";
-import { createClient } from "../src/grpc/client.js";
-import { isRetryableMethod } from "../src/grpc/resilience.js";
-import { addUnaryService, bindServer } from "../src/grpc/server.js";
-import { createLogger } from "../src/logger.js";
-import { CIRCUIT_STATE, clientResilienceMetrics } from "../src/observability/metrics.js";
-import { failureOf } from "../src/testing.js";
+import { dependencyUnavailable, unavailable } from "@bazaar/runtime/errors";
+import { toStatus } from "@bazaar/runtime/grpc/status";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { isRetryableMethod } from "@bazaar/runtime/grpc/resilience";
+import { addUnaryService, bindServer } from "@bazaar/runtime/grpc/server";
+import { createLogger } from "@bazaar/runtime/logger";
+import { CIRCUIT_STATE, clientResilienceMetrics } from "@bazaar/runtime/observability/metrics";
+import { failureOf } from "@bazaar/runtime/testing";
 
 // The client's resilience against real gRPC servers on free ports: retries only
 // where the contract allows them and only within the deadline, a circuit breaker

@@ -1,9 +1,9 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { afterEach, describe, expect, it } from "vitest";
-import { createClient } from "../src/grpc/client.js";
-import { freshDatabase } from "../src/testing.js";
-import { type ServiceProcess, spawnTs } from "./support/process.js";
+import { createClient } from "@bazaar/runtime/grpc/client";
+import { freshDatabase } from "@bazaar/runtime/testing";
+import { type ServiceProcess, spawnTs } from "../../lib/test/support/process.js";
 
 // Graceful shutdown of a real process: SIGTERM while a call is in flight.
 
@@ -11,7 +11,7 @@ const running: ServiceProcess[] = [];
 afterEach(() => running.splice(0).forEach((p) => p.kill()));
 
 async function startSlowService(env: NodeJS.ProcessEnv) {
-  const service = spawnTs("lib/test/fixtures/slow-service.ts", {
+  const service = spawnTs("test/runtime/fixtures/slow-service.ts", {
     GRPC_ADDR: "127.0.0.1:0",
     ADMIN_ADDR: "127.0.0.1:0",
     DATABASE_URL: await freshDatabase("shutdown"),

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import { certificateFiles } from "../../../scripts/certs/issue.js";
+import { certificateFiles } from "../../scripts/certs/issue.js";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { natsAdminConfig, parseConfig } from "../../src/config.js";
-import { NATS_ADMIN, provisionStreams } from "../../src/events/dead-letters.js";
-import { natsTlsOptions } from "../../src/events/nats.js";
-import { freePort, repoRoot } from "./process.js";
+import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
+import { NATS_ADMIN, provisionStreams } from "@bazaar/runtime/events/dead-letters";
+import { natsTlsOptions } from "@bazaar/runtime/events/nats";
+import { freePort, repoRoot } from "../../lib/test/support/process.js";
 import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 
 /**
