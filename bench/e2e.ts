@@ -21,6 +21,7 @@ import { constantRate, type LoadResult } from "./lib/loadgen.js";
 import { type BenchMesh, deepenStock, startMesh } from "./lib/mesh.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
+import { perOrder, type Tally, tally } from "./lib/tally.js";
 
 const SECONDS = Number(process.env.BENCH_E2E_SECONDS) || 5;
 const ROUNDS = Number(process.env.BENCH_E2E_ROUNDS) || 2;
@@ -151,21 +152,29 @@ async function measure() {
     }
 
     const steps: Record<string, LoadResult[]> = {};
-    const underLoad: Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }> = {};
+    const underLoad: Record<
+      string,
+      { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number>; cpuMsPerOrder: Record<string, number>; messagesPerOrder: Tally }
+    > = {};
+    const counted = () => tally(started.admin, started.cluster.superuserUrl());
     for (const target of TARGETS) {
       for (const rate of STEPS) {
+        const before = await counted();
         const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
         (steps[target] ??= []).push(result);
         const held = sustained(result);
         console.error(`e2e step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
+        await settle(meter_); // let the relays and consumers catch up before the next step (and before counting)
         if (!underLoad[target] || held) {
           underLoad[target] = {
             rate,
             peakRssMb,
             cpuSecondsPerSecond: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round(seconds / SECONDS, 2)])),
+            // The load's own window: the orders answered in it, and what every process spent meanwhile.
+            cpuMsPerOrder: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round((seconds * 1000) / Math.max(result.ok, 1), 2)])),
+            messagesPerOrder: perOrder(before, await counted(), result.ok),
           };
         }
-        await settle(meter_); // let the relays and consumers catch up before the next step
         if (!held) break;
       }
     }

@@ -28,6 +28,8 @@ export type MeshService = ServiceName;
 
 export interface BenchMesh {
   grpc: Record<MeshService, string>;
+  /** Each service's admin address (/metrics, /readyz). */
+  admin: Record<MeshService, string>;
   gatewayUrl: string;
   /** The certificates every process uses (ca.pem, <identity>.pem, <identity>-key.pem): a client of the mesh needs one. */
   tlsDir: string;
@@ -130,7 +132,7 @@ export async function startMesh(dataRoot: string, logDir: string, options: MeshO
     });
     stopServices = launched.stop;
     const grpc = launched.grpc as Record<MeshService, string>;
-    return { grpc, gatewayUrl, tlsDir, processes, cluster: running, startMs: performance.now() - began - notCounted, stop };
+    return { grpc, admin: admin as Record<MeshService, string>, gatewayUrl, tlsDir, processes, cluster: running, startMs: performance.now() - began - notCounted, stop };
   } catch (error) {
     await stop();
     throw error;

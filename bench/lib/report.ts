@@ -49,7 +49,23 @@ interface Ipc {
   rounds: number;
   cases: Record<string, { label: string; wallUs: number; cpuUs: number }>;
 }
-type UnderLoad = Record<string, { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number> }>;
+interface PerOrderMessages {
+  grpcCalls: number;
+  eventsPublished: number;
+  eventsApplied: number;
+  transactions: number;
+}
+type UnderLoad = Record<
+  string,
+  {
+    rate: number;
+    peakRssMb: Record<string, number>;
+    cpuSecondsPerSecond: Record<string, number>;
+    /** Absent from runs made before they were counted. */
+    cpuMsPerOrder?: Record<string, number>;
+    messagesPerOrder?: PerOrderMessages;
+  }
+>;
 interface E2e {
   seconds: number;
   rounds: number;
@@ -297,6 +313,27 @@ export function renderResults(results: Record<string, unknown>): string {
       ),
       "",
     );
+    const counted = Object.entries(e2e.underLoad).filter(([, load]) => load.cpuMsPerOrder && load.messagesPerOrder);
+    if (counted.length > 0) {
+      const sum = (values: Record<string, number>) => Math.round(Object.values(values).reduce((total, value) => total + value, 0) * 100) / 100;
+      out.push(
+        "Per order at the same step: the CPU each process spent in the load's window divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
+        "",
+        table(
+          ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "transactions"],
+          counted.map(([target, load]) => [
+            `${TARGET_NAMES[target]} @ ${load.rate}/s, CPU ms per order`,
+            ...names.map((name) => String(load.cpuMsPerOrder![name] ?? "—")),
+            `**${sum(load.cpuMsPerOrder!)}**`,
+            String(load.messagesPerOrder!.grpcCalls),
+            String(load.messagesPerOrder!.eventsPublished),
+            String(load.messagesPerOrder!.eventsApplied),
+            String(load.messagesPerOrder!.transactions),
+          ]),
+        ),
+        "",
+      );
+    }
   }
   if (events) {
     const { latency: delivery } = events;

@@ -1,0 +1,56 @@
+/**
+ * What a mesh has exchanged so far, counted by the mesh itself: the gRPC calls
+ * its services handled (the shop's methods; health and reflection left out),
+ * the events their relays published and their consumers applied (from each
+ * service's /metrics), and the transactions on their databases (PostgreSQL's
+ * pg_stat_database). Two tallies around a load, divided by its orders, give
+ * the messages per order.
+ */
+import { openDatabase } from "@bazaar/runtime/db/database";
+
+export interface Tally {
+  grpcCalls: number;
+  eventsPublished: number;
+  eventsApplied: number;
+  transactions: number;
+}
+
+/** The sum of a counter's samples in Prometheus text whose labels pass `keep`. */
+export function counterSum(text: string, name: string, keep: (labels: string) => boolean = () => true): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labels = line.slice(name.length, line.lastIndexOf(" "));
+    if (keep(labels)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** `admin`: each service's admin address; `superuserUrl`: the cluster's, to read every database's statistics. */
+export async function tally(admin: Record<string, string>, superuserUrl: string): Promise<Tally> {
+  const totals: Tally = { grpcCalls: 0, eventsPublished: 0, eventsApplied: 0, transactions: 0 };
+  for (const address of Object.values(admin)) {
+    const text = await (await fetch(`http://${address}/metrics`)).text();
+    totals.grpcCalls += counterSum(text, "grpc_server_handled_total", (labels) => labels.includes('grpc_service="bazaar.'));
+    totals.eventsPublished += counterSum(text, "bazaar_events_published_total");
+    totals.eventsApplied += counterSum(text, "bazaar_events_consumed_total", (labels) => labels.includes('outcome="applied"'));
+  }
+  const db = await openDatabase(superuserUrl);
+  try {
+    // Each service's own database bears its name (make up, the bench mesh).
+    const [row] = await db.query<{ transactions: string }>(
+      "select coalesce(sum(xact_commit + xact_rollback), 0)::text as transactions from pg_stat_database where datname = any($1)",
+      [Object.keys(admin)],
+    );
+    totals.transactions = Number(row?.transactions ?? 0);
+  } finally {
+    await db.close();
+  }
+  return totals;
+}
+
+/** `after` − `before`, per order. */
+export function perOrder(before: Tally, after: Tally, orders: number): Tally {
+  const each = (key: keyof Tally) => Math.round(((after[key] - before[key]) / Math.max(orders, 1)) * 100) / 100;
+  return { grpcCalls: each("grpcCalls"), eventsPublished: each("eventsPublished"), eventsApplied: each("eventsApplied"), transactions: each("transactions") };
+}
