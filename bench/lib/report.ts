@@ -53,6 +53,9 @@ interface PerOrderMessages {
   grpcCalls: number;
   eventsPublished: number;
   eventsApplied: number;
+  /** Absent from runs made before they were counted. */
+  statements?: number;
+  statementsBy?: Record<string, number>;
   transactions: number;
 }
 type UnderLoad = Record<
@@ -317,10 +320,10 @@ export function renderResults(results: Record<string, unknown>): string {
     if (counted.length > 0) {
       const sum = (values: Record<string, number>) => Math.round(Object.values(values).reduce((total, value) => total + value, 0) * 100) / 100;
       out.push(
-        "Per order at the same step: the CPU each process spent in the load's window divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
+        "Per order at the same step: the CPU each process spent in the load's window divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied, statements it sent to its database, BEGIN and COMMIT included; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
         "",
         table(
-          ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "transactions"],
+          ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "SQL statements", "transactions"],
           counted.map(([target, load]) => [
             `${TARGET_NAMES[target]} @ ${load.rate}/s, CPU ms per order`,
             ...names.map((name) => String(load.cpuMsPerOrder![name] ?? "—")),
@@ -328,6 +331,7 @@ export function renderResults(results: Record<string, unknown>): string {
             String(load.messagesPerOrder!.grpcCalls),
             String(load.messagesPerOrder!.eventsPublished),
             String(load.messagesPerOrder!.eventsApplied),
+            statementsCell(load.messagesPerOrder!),
             String(load.messagesPerOrder!.transactions),
           ]),
         ),
@@ -387,6 +391,13 @@ export function renderResults(results: Record<string, unknown>): string {
   const analysis = join(ROOT, "bench", "analysis.md");
   if (existsSync(analysis)) out.push(readFileSync(analysis, "utf8").trim(), "");
   return `${out.join("\n")}\n`;
+}
+
+/** Statements per order, and by service when counted so. */
+function statementsCell(messages: PerOrderMessages): string {
+  if (messages.statements === undefined) return "—";
+  const by = Object.entries(messages.statementsBy ?? {}).filter(([, count]) => count > 0);
+  return by.length === 0 ? String(messages.statements) : `${messages.statements} (${by.map(([name, count]) => `${name} ${count}`).join(", ")})`;
 }
 
 /** Section 5: memory per process on each Node and set of flags, with the CPU per order it costs. */

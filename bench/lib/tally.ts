@@ -1,8 +1,8 @@
 /**
  * What a mesh has exchanged so far, counted by the mesh itself: the gRPC calls
  * its services handled (the shop's methods; health and reflection left out),
- * the events their relays published and their consumers applied (from each
- * service's /metrics), and the transactions on their databases (PostgreSQL's
+ * the events their relays published and their consumers applied, the
+ * statements they sent to their databases (from each service's /metrics), and the transactions on their databases (PostgreSQL's
  * pg_stat_database). Two tallies around a load, divided by its orders, give
  * the messages per order.
  */
@@ -12,6 +12,9 @@ export interface Tally {
   grpcCalls: number;
   eventsPublished: number;
   eventsApplied: number;
+  /** Every statement the services sent, BEGIN and COMMIT included, and by service. */
+  statements: number;
+  statementsBy: Record<string, number>;
   transactions: number;
 }
 
@@ -28,12 +31,14 @@ export function counterSum(text: string, name: string, keep: (labels: string) =>
 
 /** `admin`: each service's admin address; `superuserUrl`: the cluster's, to read every database's statistics. */
 export async function tally(admin: Record<string, string>, superuserUrl: string): Promise<Tally> {
-  const totals: Tally = { grpcCalls: 0, eventsPublished: 0, eventsApplied: 0, transactions: 0 };
-  for (const address of Object.values(admin)) {
+  const totals: Tally = { grpcCalls: 0, eventsPublished: 0, eventsApplied: 0, statements: 0, statementsBy: {}, transactions: 0 };
+  for (const [name, address] of Object.entries(admin)) {
     const text = await (await fetch(`http://${address}/metrics`)).text();
     totals.grpcCalls += counterSum(text, "grpc_server_handled_total", (labels) => labels.includes('grpc_service="bazaar.'));
     totals.eventsPublished += counterSum(text, "bazaar_events_published_total");
     totals.eventsApplied += counterSum(text, "bazaar_events_consumed_total", (labels) => labels.includes('outcome="applied"'));
+    totals.statementsBy[name] = counterSum(text, "bazaar_db_statements_total");
+    totals.statements += totals.statementsBy[name];
   }
   const db = await openDatabase(superuserUrl);
   try {
@@ -51,6 +56,14 @@ export async function tally(admin: Record<string, string>, superuserUrl: string)
 
 /** `after` − `before`, per order. */
 export function perOrder(before: Tally, after: Tally, orders: number): Tally {
-  const each = (key: keyof Tally) => Math.round(((after[key] - before[key]) / Math.max(orders, 1)) * 100) / 100;
-  return { grpcCalls: each("grpcCalls"), eventsPublished: each("eventsPublished"), eventsApplied: each("eventsApplied"), transactions: each("transactions") };
+  const share = (from: number, to: number) => Math.round(((to - from) / Math.max(orders, 1)) * 100) / 100;
+  const each = (key: Exclude<keyof Tally, "statementsBy">) => share(before[key], after[key]);
+  return {
+    grpcCalls: each("grpcCalls"),
+    eventsPublished: each("eventsPublished"),
+    eventsApplied: each("eventsApplied"),
+    statements: each("statements"),
+    statementsBy: Object.fromEntries(Object.entries(after.statementsBy).map(([name, count]) => [name, share(before.statementsBy[name] ?? 0, count)])),
+    transactions: each("transactions"),
+  };
 }

@@ -11,6 +11,7 @@ grpc_server_handled_total_extra{grpc_service="bazaar.x"} 1000
 bazaar_events_consumed_total{subject="orders.placed",consumer="inventory",outcome="applied"} 100
 bazaar_events_consumed_total{subject="orders.placed",consumer="inventory",outcome="duplicate"} 2
 bazaar_events_published_total 7
+bazaar_db_statements_total 29
 `;
 
 describe("the bench's tally of messages", () => {
@@ -19,12 +20,13 @@ describe("the bench's tally of messages", () => {
     expect(counterSum(METRICS, "grpc_server_handled_total")).toBe(163);
     expect(counterSum(METRICS, "bazaar_events_consumed_total", (labels) => labels.includes('outcome="applied"'))).toBe(100);
     expect(counterSum(METRICS, "bazaar_events_published_total")).toBe(7);
+    expect(counterSum(METRICS, "bazaar_db_statements_total")).toBe(29);
     expect(counterSum(METRICS, "bazaar_events_failed_total")).toBe(0);
   });
 
   it("divides what changed by the orders", () => {
-    const before = { grpcCalls: 10, eventsPublished: 0, eventsApplied: 5, transactions: 100 };
-    const after = { grpcCalls: 410, eventsPublished: 200, eventsApplied: 405, transactions: 700 };
-    expect(perOrder(before, after, 100)).toEqual({ grpcCalls: 4, eventsPublished: 2, eventsApplied: 4, transactions: 6 });
+    const before = { grpcCalls: 10, eventsPublished: 0, eventsApplied: 5, statements: 0, statementsBy: { orders: 0, payments: 0 }, transactions: 100 };
+    const after = { grpcCalls: 410, eventsPublished: 200, eventsApplied: 405, statements: 2900, statementsBy: { orders: 700, payments: 2200 }, transactions: 700 };
+    expect(perOrder(before, after, 100)).toEqual({ grpcCalls: 4, eventsPublished: 2, eventsApplied: 4, statements: 29, statementsBy: { orders: 7, payments: 22 }, transactions: 6 });
   });
 });

@@ -7,7 +7,7 @@ import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate } from "@bazaar/runtime/db/migrate";
 import { DEAD_LETTER_HEADERS, EventConsumers, on } from "@bazaar/runtime/events/consumer";
 import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type";
-import { Outbox, OutboxRelay } from "@bazaar/runtime/events/outbox";
+import { Outbox, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { freshDatabase } from "@bazaar/runtime/testing";
@@ -80,6 +80,34 @@ describe("outbox relay", () => {
     expect(OrderPlaced.decode(message!.data).orderId).toBe("ord_relay");
   });
 
+  it("publishes an event folded into the statement that makes its change, only if that change was made, and is woken by it", async () => {
+    const outbox = new Outbox();
+    const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 600_000 });
+    relay.start("test", outbox);
+    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    // One statement: the change (a row in applied), and its event only where the change happened.
+    const record = async (orderId: string, change: boolean) => {
+      const event = outbox.entry(orderPlaced, placed(orderId), { traceparent: "00-folded-01" });
+      const recorded = outboxInsert("recorded", event, 3, "exists (select 1 from changed)");
+      await db.query(`with changed as (insert into applied (event_id, order_id) select $1, $2 where ${change} returning 1), ${recorded.sql} select 1`, [
+        event.id,
+        orderId,
+        ...recorded.params,
+      ]);
+      outbox.recorded(db);
+      return event.id;
+    };
+    const skipped = await record("ord_folded_unchanged", false);
+    const eventId = await record("ord_folded", true);
+    await expect.poll(() => db.query("select id from outbox where sent_at is not null and id = $1", [eventId]), { timeout: 10_000 }).toHaveLength(1);
+    await relay.stop();
+    expect(await db.query("select id from outbox where id = $1", [skipped])).toEqual([]);
+    const [message] = (await publishedOn("ORDERS", "orders.order.placed")).filter((candidate) => OrderPlaced.decode(candidate.data).orderId === "ord_folded");
+    expect(message!.header.get("Nats-Msg-Id")).toBe(eventId);
+    expect(message!.header.get(EVENT_TYPE_HEADER)).toBe("bazaar.orders.v1.OrderPlaced");
+    expect(message!.header.get("traceparent")).toBe("00-folded-01");
+  });
+
   it("is woken by a commit through its outbox, not by polling; a rolled-back event never leaves", async () => {
     const outbox = new Outbox();
     // An idle poll far longer than the test: only the commit can make it publish.
@@ -114,7 +142,8 @@ describe("outbox relay", () => {
     await relay.stop();
     await relayConnection.close();
     // The earlier connection of this test file reconnects by itself.
-    await expect.poll(async () => (await publishedOn("ORDERS", "orders.order.placed")).length, { timeout: 10_000 }).toBe(3);
+    const outageEvents = async () => (await publishedOn("ORDERS", "orders.order.placed")).filter((message) => OrderPlaced.decode(message.data).orderId === "ord_outage");
+    await expect.poll(async () => (await outageEvents()).length, { timeout: 10_000 }).toBe(1);
   });
 
   it("marks a batch sent with the next fetch, without publishing it again, and the last one on stop", async () => {

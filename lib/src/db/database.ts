@@ -1,4 +1,5 @@
 import pg from "pg";
+import { databaseStatements } from "../observability/metrics.js";
 import { afterCommitOf, runCommitted } from "./commit-hooks.js";
 
 /**
@@ -56,8 +57,14 @@ export async function openDatabase(url: string): Promise<Database> {
   pool.on("error", () => {});
   await pool.query("select 1"); // fail at start, with the server's message, not at the first request
   const wrap = (q: pg.Pool | pg.PoolClient, committed?: Array<() => void>): Queryable => ({
-    query: async <Row>(sql: string, params?: unknown[]) => (await q.query({ name: statementName(sql), text: sql, values: params })).rows as Row[],
-    exec: async (sql) => void (await q.query(sql)),
+    query: async <Row>(sql: string, params?: unknown[]) => {
+      databaseStatements.inc();
+      return (await q.query({ name: statementName(sql), text: sql, values: params })).rows as Row[];
+    },
+    exec: async (sql) => {
+      databaseStatements.inc();
+      await q.query(sql);
+    },
     afterCommit: afterCommitOf(committed),
   });
   return {
@@ -66,11 +73,14 @@ export async function openDatabase(url: string): Promise<Database> {
       runCommitted(async (committed) => {
         const client = await pool.connect();
         try {
+          databaseStatements.inc();
           await client.query("begin");
           const result = await work(wrap(client, committed));
+          databaseStatements.inc();
           await client.query("commit");
           return result;
         } catch (error) {
+          databaseStatements.inc();
           await client.query("rollback").catch(() => {});
           throw error;
         } finally {

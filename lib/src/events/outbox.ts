@@ -24,18 +24,58 @@ export class Outbox {
 
   /** Record `message` for publishing; returns its event id (its Nats-Msg-Id). */
   async add<T>(tx: Queryable, type: EventType<T>, message: T, headers: Record<string, string> = {}): Promise<string> {
-    const id = newId("evt");
-    await tx.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
-      id,
-      type.subject,
-      type.typeName,
-      Buffer.from(type.encode(message)),
-      // traceparent: the consumer's span continues the trace of the request that made the change.
-      JSON.stringify({ ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
-    ]);
-    tx.afterCommit(() => this.listeners.forEach((listener) => listener()));
-    return id;
+    const event = this.entry(type, message, headers);
+    await tx.query(`insert into outbox (${OUTBOX_COLUMNS}) values ($1, $2, $3, $4, $5)`, outboxValues(event));
+    this.recorded(tx);
+    return event.id;
   }
+
+  /**
+   * `message` as an outbox row, for a data-modifying statement that records it
+   * together with the change it describes (outboxInsert): one round trip to the
+   * database, where add() inside a transaction takes BEGIN, the change, the
+   * insert and COMMIT. Call recorded() once that statement has run.
+   */
+  entry<T>(type: EventType<T>, message: T, headers: Record<string, string> = {}): OutboxEntry {
+    return {
+      id: newId("evt"),
+      subject: type.subject,
+      typeName: type.typeName,
+      payload: Buffer.from(type.encode(message)),
+      // traceparent: the consumer's span continues the trace of the request that made the change.
+      headers: JSON.stringify({ ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
+    };
+  }
+
+  /** Wake the relay once what `written` wrote is committed (at once for a statement outside a transaction). */
+  recorded(written: Queryable): void {
+    written.afterCommit(() => this.listeners.forEach((listener) => listener()));
+  }
+}
+
+/** An event as its outbox row, made by Outbox.entry. */
+export interface OutboxEntry {
+  id: string;
+  subject: string;
+  typeName: string;
+  payload: Buffer;
+  headers: string;
+}
+
+const OUTBOX_COLUMNS = "id, subject, type_name, payload, headers";
+const outboxValues = (event: OutboxEntry) => [event.id, event.subject, event.typeName, event.payload, event.headers];
+
+/**
+ * The outbox row of `event` as a common table expression `name` of a
+ * data-modifying statement, written only if `condition` (SQL over the
+ * statement's other expressions) holds; its parameters are numbered from
+ * `first`. A statement runs in one transaction, so the change and its event
+ * commit together, or neither does.
+ */
+export function outboxInsert(name: string, event: OutboxEntry, first: number, condition: string): { sql: string; params: unknown[] } {
+  // Typed: in a SELECT list a parameter would otherwise be taken for text.
+  const placeholders = ["text", "text", "text", "bytea", "jsonb"].map((type, offset) => `$${first + offset}::${type}`).join(", ");
+  return { sql: `${name} as (insert into outbox (${OUTBOX_COLUMNS}) select ${placeholders} where ${condition})`, params: outboxValues(event) };
 }
 
 interface OutboxRow {

@@ -84,6 +84,13 @@ export const eventMetrics = {
   }),
 };
 
+/**
+ * Round trips to the database: every statement sent, BEGIN and COMMIT
+ * included (each is a message to the server and back, what a request's cost
+ * is mostly made of; bench/ counts them per order).
+ */
+export const databaseStatements = new Counter({ name: "bazaar_db_statements_total", help: "Statements sent to the database, BEGIN, COMMIT and ROLLBACK included." });
+
 /** Gauges read when scraped, from sources registered by the running parts (outboxes, consumers). */
 type Source = () => Promise<Array<{ labels: Record<string, string>; value: number }>>;
 const gaugeSources = new Map<string, Map<string, Source>>();

@@ -100,19 +100,18 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
 
   let confirmed: Order | undefined;
   try {
-    confirmed = await deps.db.transaction(async (tx) => {
-      const updated = await confirmOrder(tx, orderId, order.lines, order.total, paymentId);
-      if (!updated) return undefined; // no longer PENDING: see below
-      await deps.outbox.add(tx, events.orderPlaced, {
-        orderId,
-        customerId: updated.customerId,
-        lines: updated.lines.map((line) => ({ ...line, lineTotal: lineTotal(line) })),
-        total: order.total,
-        paymentId,
-        occurredAt: updated.updatedAt,
-      });
-      return updated;
+    const at = new Date();
+    const event = deps.outbox.entry(events.orderPlaced, {
+      orderId,
+      customerId: pending.customerId,
+      lines: order.lines.map((line) => ({ ...line, lineTotal: lineTotal(line) })),
+      total: order.total,
+      paymentId,
+      occurredAt: at,
     });
+    // The order, its lines and its OrderPlaced in one statement; no longer PENDING: see below.
+    confirmed = await confirmOrder(deps.db, orderId, { lines: order.lines, total: order.total, paymentId, at, event });
+    if (confirmed) deps.outbox.recorded(deps.db);
   } catch (error) {
     // Charged but not recorded: give everything back before failing.
     log.error({ err: error }, "could not confirm a charged order; compensating");

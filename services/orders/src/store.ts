@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { type Queryable } from "@bazaar/runtime/db/database";
 import { type ErrorKind } from "@bazaar/runtime/errors";
+import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
 import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
 import { type Order, type OrderLine, type OrderPageQuery, type OrderStatus } from "./domain.js";
 
@@ -130,16 +131,23 @@ export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<
  */
 
 /**
- * PENDING → CONFIRMED, with the lines and the outcome, in one statement (one
- * round trip): the lines are inserted by a data-modifying CTE only if the order
- * was still PENDING. The answer is built from the updated row and the lines we
- * were given, without reading them back. Undefined: the order is no longer
- * PENDING (the sweeper rejected it meanwhile) and nothing was written.
+ * PENDING → CONFIRMED, with the lines, the outcome and its event, in one
+ * statement (one round trip, one transaction): the lines and the outbox row are
+ * inserted by data-modifying CTEs only if the order was still PENDING. The
+ * answer is built from the updated row and the lines we were given, without
+ * reading them back. Undefined: the order is no longer PENDING (the sweeper
+ * rejected it meanwhile) and nothing was written, the event neither.
  */
-export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[], total: Money, paymentId: string): Promise<Order | undefined> {
-  const [row] = await tx.query<OrderRow>(
+export async function confirmOrder(
+  db: Queryable,
+  id: string,
+  confirmation: { lines: OrderLine[]; total: Money; paymentId: string; at: Date; event: OutboxEntry },
+): Promise<Order | undefined> {
+  const { lines, total, paymentId, at, event } = confirmation;
+  const recorded = outboxInsert("recorded", event, 11, "exists (select 1 from confirmed)");
+  const [row] = await db.query<OrderRow>(
     `with confirmed as (
-       update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = now()
+       update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = $10
         where id = $1 and status = 'PENDING'
         returning ${ORDER_COLUMNS}
      ), inserted_lines as (
@@ -148,7 +156,7 @@ export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[]
          from unnest($5::text[], $6::text[], $7::int4[], $8::int8[], $9::text[])
               with ordinality as line(product_id, product_name, quantity, unit_price_minor, currency_code, n)
         where exists (select 1 from confirmed)
-     )
+     ), ${recorded.sql}
      select * from confirmed`,
     [
       id,
@@ -160,6 +168,8 @@ export async function confirmOrder(tx: Queryable, id: string, lines: OrderLine[]
       lines.map((line) => line.quantity),
       lines.map((line) => line.unitPrice.minorUnits),
       lines.map((line) => line.unitPrice.currencyCode),
+      at,
+      ...recorded.params,
     ],
   );
   return row ? toOrder(row, lines) : undefined;
