@@ -10,11 +10,9 @@ import {
   reserveAgain,
 } from "./domain.js";
 import {
-  addReservationLines,
   createReservation,
-  holdUnits,
   lockReservation,
-  readStock,
+  reserveAtOnce,
   restockSoldUnits,
   returnHeldUnits,
   setReservationState,
@@ -22,30 +20,29 @@ import {
 } from "./store.js";
 
 /**
- * Inventory's operations, each run inside a transaction the caller owns: the
- * gRPC handlers wrap one call in `db.transaction`, and an event consumer can
- * run the same operation in the transaction that records the event in its inbox.
- * Throwing (a DomainError included) rolls the whole transaction back.
+ * Inventory's operations. Release and commit run inside a transaction the
+ * caller owns: the gRPC handlers wrap one call in `db.transaction`, and an event
+ * consumer can run the same operation in the transaction that records the
+ * event in its inbox; throwing (a DomainError included) rolls it all back.
+ * Reserve needs no transaction around it: its write is one statement.
  */
 
-/** Hold stock for every line of the order, or for none of them. */
-export async function reserveStock(tx: Queryable, request: ReserveRequest): Promise<Reservation> {
-  if (!(await createReservation(tx, request.orderId, "HELD"))) {
-    const existing = await lockReservation(tx, request.orderId);
-    if (!existing) throw new Error(`reservation for order ${request.orderId} vanished while it was being read`);
-    return reserveAgain(existing);
-  }
-  const held = new Set(await holdUnits(tx, request.lines));
-  const short = inLockOrder(request.lines).find((line) => !held.has(line.productId));
-  if (short) {
-    // Not every line was held: say why for the first one, in lock order. Throwing rolls back the lines
-    // that were held and the reservation itself.
-    const stock = await readStock(tx, short.productId);
-    if (!stock) throw notFound(`product ${short.productId} not found`);
-    throw preconditionFailed(outOfStockMessage(short.productId, stock.available, short.quantity));
-  }
-  await addReservationLines(tx, request.orderId, request.lines);
-  return { orderId: request.orderId, lines: request.lines, state: "HELD" };
+/**
+ * Hold stock for every line of the order, or for none of them. A new order
+ * (the usual case) takes one statement; only a call that held nothing reads
+ * again, to answer as the first call did or to say which line is short.
+ */
+export async function reserveStock(db: Queryable, request: ReserveRequest): Promise<Reservation> {
+  const attempt = await reserveAtOnce(db, request.orderId, request.lines);
+  if (attempt.created) return { orderId: request.orderId, lines: request.lines, state: "HELD" };
+  const existing = await lockReservation(db, request.orderId);
+  if (existing) return reserveAgain(existing);
+  // Not every line could be held: say why for the first one, in lock order.
+  const short = inLockOrder(request.lines).find((line) => (attempt.available.get(line.productId) ?? -1) < line.quantity);
+  if (!short) throw new Error(`reservation for order ${request.orderId} was neither made nor found`);
+  const available = attempt.available.get(short.productId);
+  if (available === undefined) throw notFound(`product ${short.productId} not found`);
+  throw preconditionFailed(outOfStockMessage(short.productId, available, short.quantity));
 }
 
 /**

@@ -11,7 +11,7 @@ import { parseGetStock, parseOrderId, parseReserveStock, type Reservation, type 
 import { commitReservation, releaseReservation, reserveStock } from "./reservations.js";
 import { readStock } from "./store.js";
 
-/** InventoryService's gRPC handlers: validate, run the operation in one transaction, answer. */
+/** InventoryService's gRPC handlers: validate, run the operation (each in one transaction), answer. */
 export function inventoryHandlers(db: Database): UnaryHandlers<typeof InventoryServiceService> {
   return {
     async getStock(request) {
@@ -23,7 +23,7 @@ export function inventoryHandlers(db: Database): UnaryHandlers<typeof InventoryS
 
     async reserveStock(request) {
       const order = parseReserveStock(request);
-      return { reservation: toProto(await db.transaction((tx) => reserveStock(tx, order))) };
+      return { reservation: toProto(await reserveStock(db, order)) };
     },
 
     async releaseReservation(request) {

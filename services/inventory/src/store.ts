@@ -34,10 +34,10 @@ export async function readStock(db: Queryable, productId: string): Promise<Stock
  * locks follow its order whatever join order the planner picks for the update.
  * Lines name distinct products (parseReserveStock rejects a repeated one; a
  * reservation's lines are distinct by reservation_lines' primary key), so each
- * row is changed once. Returns the ids of the changed rows.
+ * row is changed once.
  */
-async function changeStock(tx: Queryable, lines: readonly ReservationLine[], set: string, onlyIf = "true"): Promise<string[]> {
-  const rows = await tx.query<{ product_id: string }>(
+async function changeStock(tx: Queryable, lines: readonly ReservationLine[], set: string): Promise<void> {
+  await tx.query(
     `with locked as materialized (
        select s.product_id, l.quantity
          from stock s join unnest($1::text[], $2::int4[]) as l(product_id, quantity) on l.product_id = s.product_id
@@ -46,22 +46,9 @@ async function changeStock(tx: Queryable, lines: readonly ReservationLine[], set
      )
      update stock s set ${set}
        from locked l
-      where s.product_id = l.product_id and ${onlyIf}
-      returning s.product_id`,
+      where s.product_id = l.product_id`,
     [lines.map((line) => line.productId), lines.map((line) => line.quantity)],
   );
-  return rows.map((row) => row.product_id);
-}
-
-/**
- * Move each line's quantity from available to reserved, for the lines whose
- * product has that many available; returns the ids of the products held. The
- * check and the change are one statement under the row lock, so two orders
- * racing for the last unit cannot both get it: the second waits on the row
- * lock and then finds too few. An unknown product is simply not held.
- */
-export function holdUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<string[]> {
-  return changeStock(tx, lines, "available = s.available - l.quantity, reserved = s.reserved + l.quantity", "s.available >= l.quantity");
 }
 
 /** A HELD reservation is released: its units become available again. */
@@ -80,6 +67,50 @@ export async function takeHeldUnits(tx: Queryable, lines: readonly ReservationLi
 }
 
 /**
+ * ReserveStock for a new order in one statement (one round trip, one
+ * transaction): the lines' stock rows are locked in product order (as
+ * changeStock locks them), and only if every line's product has that many
+ * available is the HELD reservation created, the units held and the lines
+ * added. Nothing is written otherwise: a line is short, or the order has a
+ * reservation already. Returns whether it created the reservation, and what
+ * each line's product had available when locked (a product missing from it is
+ * unknown), so the caller can say why without asking again.
+ */
+export async function reserveAtOnce(
+  db: Queryable,
+  orderId: string,
+  lines: readonly ReservationLine[],
+): Promise<{ created: boolean; available: Map<string, number> }> {
+  const [row] = await db.query<{ created: boolean; products: string[] | null; available: number[] | null }>(
+    `with locked as materialized (
+       select s.product_id, s.available, l.quantity
+         from stock s join unnest($2::text[], $3::int4[]) as l(product_id, quantity) on l.product_id = s.product_id
+        order by s.product_id collate "C"
+          for update of s
+     ), enough as (
+       select count(*) = cardinality($2::text[]) and coalesce(bool_and(available >= quantity), false) as ok from locked
+     ), created as (
+       insert into reservations (order_id, status) select $1, 'HELD' where (select ok from enough)
+       on conflict (order_id) do nothing
+       returning order_id
+     ), held as (
+       update stock s set available = s.available - l.quantity, reserved = s.reserved + l.quantity
+         from locked l
+        where s.product_id = l.product_id and exists (select 1 from created)
+     ), added as (
+       insert into reservation_lines (order_id, product_id, line_no, quantity)
+       select $1, product_id, (n - 1)::int, quantity
+         from unnest($2::text[], $3::int4[]) with ordinality as line(product_id, quantity, n)
+        where exists (select 1 from created)
+     )
+     select exists (select 1 from created) as created, array_agg(product_id) as products, array_agg(available) as available from locked`,
+    [orderId, lines.map((line) => line.productId), lines.map((line) => line.quantity)],
+  );
+  const products = row?.products ?? [];
+  return { created: row?.created ?? false, available: new Map(products.map((productId, index) => [productId, row!.available![index]!])) };
+}
+
+/**
  * Create the reservation of an order, without lines. False if the order already
  * has one: the unique order id makes concurrent first calls for one order agree
  * (the later insert waits for the earlier transaction, then sees its row).
@@ -90,16 +121,6 @@ export async function createReservation(tx: Queryable, orderId: string, state: R
     [orderId, state],
   );
   return rows.length === 1;
-}
-
-/** The order's lines, in one statement; line_no keeps the caller's order. */
-export async function addReservationLines(tx: Queryable, orderId: string, lines: readonly ReservationLine[]): Promise<void> {
-  await tx.query(
-    `insert into reservation_lines (order_id, product_id, line_no, quantity)
-     select $1, product_id, (n - 1)::int, quantity
-       from unnest($2::text[], $3::int4[]) with ordinality as line(product_id, quantity, n)`,
-    [orderId, lines.map((line) => line.productId), lines.map((line) => line.quantity)],
-  );
 }
 
 /**
