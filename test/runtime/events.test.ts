@@ -89,12 +89,12 @@ describe("outbox relay", () => {
     const record = async (orderId: string, change: boolean) => {
       const event = outbox.entry(orderPlaced, placed(orderId), { traceparent: "00-folded-01" });
       const recorded = outboxInsert("recorded", event, 3, "exists (select 1 from changed)");
-      await db.query(`with changed as (insert into applied (event_id, order_id) select $1, $2 where ${change} returning 1), ${recorded.sql} select 1`, [
-        event.id,
-        orderId,
-        ...recorded.params,
-      ]);
-      outbox.recorded(db);
+      const [row] = await db.query<{ changed: boolean }>(
+        `with changed as (insert into applied (event_id, order_id) select $1, $2 where ${change} returning 1), ${recorded.sql}
+         select exists (select 1 from changed) as changed`,
+        [event.id, orderId, ...recorded.params],
+      );
+      if (row!.changed) outbox.recorded(db, event);
       return event.id;
     };
     const skipped = await record("ord_folded_unchanged", false);
@@ -128,11 +128,40 @@ describe("outbox relay", () => {
     expect(orderIds).not.toContain("ord_rolled_back");
   });
 
+  it("publishes what this process committed from memory: no read of the table, one statement marks them sent", async () => {
+    const outbox = new Outbox();
+    // The relay's own statements, as it sends them to the real database.
+    const sent: string[] = [];
+    const counted: Database = {
+      ...db,
+      query: (sql, params) => {
+        sent.push(sql);
+        return db.query(sql, params);
+      },
+    };
+    const relay = new OutboxRelay(counted, jetstream(connection), logger, { idleMs: 600_000, markDelayMs: 300 });
+    relay.start("test", outbox);
+    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await expect.poll(() => sent.length).toBeGreaterThan(0); // its first read of the table, at start
+    sent.length = 0;
+    const ids = await Promise.all(["ord_handed_1", "ord_handed_2", "ord_handed_3"].map((orderId) => db.transaction((tx) => outbox.add(tx, orderPlaced, placed(orderId)))));
+    const published = async () => (await publishedOn("ORDERS", "orders.order.placed")).filter((message) => ids.includes(message.header.get("Nats-Msg-Id")));
+    await expect.poll(async () => (await published()).length, { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => db.query("select id from outbox where id = any($1) and sent_at is not null", [ids]), { timeout: 10_000 }).toHaveLength(3);
+    await relay.stop();
+    expect(sent.filter((sql) => sql.includes("select id, subject, payload, headers from outbox"))).toEqual([]);
+    // Marked within the delay, a few at a time: at most one statement per event, usually one for all.
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.length).toBeLessThanOrEqual(ids.length);
+  });
+
   it("keeps events while NATS is away and publishes them when it is back", async () => {
     const outbox = new Outbox();
     const relayConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     const relay = new OutboxRelay(db, jetstream(relayConnection, { timeout: 1000 }), logger, { maxBackoffMs: 500 });
-    relay.start("test");
+    // Through the outbox: the event is handed over in memory, fails to publish, and is found in the table later.
+    relay.start("test", outbox);
+    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
     await nats.stopServer();
     await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_outage")));
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the relay tries and fails meanwhile

@@ -14,10 +14,13 @@ import { EVENT_TYPE_HEADER, type EventType } from "./event-type.js";
  * its event or an event without its change; the relay publishes it later.
  */
 export class Outbox {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(events: readonly OutboxEntry[]) => void>();
 
-  /** Call `listener` each time an event recorded here is committed (the relay wakes up); returns an unsubscribe. */
-  onCommitted(listener: () => void): () => void {
+  /**
+   * Call `listener` with the events recorded here each time they are committed
+   * (the relay publishes them without reading them back); returns an unsubscribe.
+   */
+  onCommitted(listener: (events: readonly OutboxEntry[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -26,7 +29,7 @@ export class Outbox {
   async add<T>(tx: Queryable, type: EventType<T>, message: T, headers: Record<string, string> = {}): Promise<string> {
     const event = this.entry(type, message, headers);
     await tx.query(`insert into outbox (${OUTBOX_COLUMNS}) values ($1, $2, $3, $4, $5)`, outboxValues(event));
-    this.recorded(tx);
+    this.recorded(tx, event);
     return event.id;
   }
 
@@ -34,7 +37,7 @@ export class Outbox {
    * `message` as an outbox row, for a data-modifying statement that records it
    * together with the change it describes (outboxInsert): one round trip to the
    * database, where add() inside a transaction takes BEGIN, the change, the
-   * insert and COMMIT. Call recorded() once that statement has run.
+   * insert and COMMIT. Call recorded() once that statement has written it.
    */
   entry<T>(type: EventType<T>, message: T, headers: Record<string, string> = {}): OutboxEntry {
     return {
@@ -43,27 +46,27 @@ export class Outbox {
       typeName: type.typeName,
       payload: Buffer.from(type.encode(message)),
       // traceparent: the consumer's span continues the trace of the request that made the change.
-      headers: JSON.stringify({ ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName }),
+      headers: { ...injectedHeaders(), ...headers, [EVENT_TYPE_HEADER]: type.typeName },
     };
   }
 
-  /** Wake the relay once what `written` wrote is committed (at once for a statement outside a transaction). */
-  recorded(written: Queryable): void {
-    written.afterCommit(() => this.listeners.forEach((listener) => listener()));
+  /**
+   * Hand `events` to the relay once what `written` wrote is committed (at once
+   * for a statement outside a transaction). Only events it did write: one
+   * handed over is published as it is, without reading the table.
+   */
+  recorded(written: Queryable, ...events: OutboxEntry[]): void {
+    written.afterCommit(() => this.listeners.forEach((listener) => listener(events)));
   }
 }
 
 /** An event as its outbox row, made by Outbox.entry. */
-export interface OutboxEntry {
-  id: string;
-  subject: string;
+export interface OutboxEntry extends OutboxRow {
   typeName: string;
-  payload: Buffer;
-  headers: string;
 }
 
 const OUTBOX_COLUMNS = "id, subject, type_name, payload, headers";
-const outboxValues = (event: OutboxEntry) => [event.id, event.subject, event.typeName, event.payload, event.headers];
+const outboxValues = (event: OutboxEntry) => [event.id, event.subject, event.typeName, event.payload, JSON.stringify(event.headers)];
 
 /**
  * The outbox row of `event` as a common table expression `name` of a
@@ -103,16 +106,34 @@ export interface RelayOptions {
   sentRetentionMs: number;
   /** How often the relay, when idle, deletes sent rows older than sentRetentionMs. */
   pruneEveryMs: number;
+  /**
+   * How long ids JetStream acknowledged may wait to be marked sent, so one
+   * statement marks many. Until then the rows still read as unsent: a relay
+   * that dies meanwhile publishes them again, and JetStream drops them as
+   * duplicates of their Nats-Msg-Id.
+   */
+  markDelayMs: number;
 }
 
-const DEFAULTS: RelayOptions = { batchSize: 256, idleMs: 1000, maxBackoffMs: 5000, sentRetentionMs: 7 * 24 * 3600_000, pruneEveryMs: PRUNE_EVERY_MS };
+const DEFAULTS: RelayOptions = {
+  batchSize: 256,
+  idleMs: 1000,
+  maxBackoffMs: 5000,
+  sentRetentionMs: 7 * 24 * 3600_000,
+  pruneEveryMs: PRUNE_EVERY_MS,
+  markDelayMs: 250,
+};
 
 /**
- * Publishes unsent outbox rows to JetStream, oldest first, with Nats-Msg-Id set
- * to the event id, and marks the acknowledged ones sent. JetStream drops a
- * duplicate id within its window, so a crash between publish and mark (or a
- * second relay) cannot publish an event twice. While NATS is away it backs off
- * and retries; rows wait in the table, also across restarts.
+ * Publishes unsent outbox rows to JetStream, with Nats-Msg-Id set to the event
+ * id, and marks the acknowledged ones sent. The events this process commits
+ * through its Outbox are handed over in memory and published at once, without
+ * reading them back; the table is read when the relay starts, after a failure,
+ * and when it has been idle for idleMs (rows another replica or an earlier run
+ * left), oldest first. JetStream drops a duplicate id within its window, so a
+ * crash between publish and mark (or a second relay) cannot publish an event
+ * twice. While NATS is away it backs off and retries; rows wait in the table,
+ * also across restarts.
  */
 export class OutboxRelay {
   private running = false;
@@ -122,12 +143,20 @@ export class OutboxRelay {
   /** Set when an event was committed since the current batch began: the relay must look again before pausing. */
   private signalled = false;
   private unsubscribe: (() => void) | undefined;
+  /** Committed events handed over by the Outbox, not yet published. */
+  private handed: OutboxRow[] = [];
+  /** True while the table must be read: at start, after a failure, after an idle spell; false once a read finds nothing. */
+  private reading = true;
+  /** Commits the Outbox has reported: a read that began before one may have missed it. */
+  private commits = 0;
   /**
    * Ids JetStream acknowledged that the table does not say are sent yet: the
-   * statement that fetches the next batch marks them (no round trip of their
-   * own); stop() and a failed batch mark them at once.
+   * statement that fetches the next batch marks them, or one statement once
+   * markDelayMs has passed or a batch has gathered; stop() and a failed batch
+   * mark them at once.
    */
   private unmarked: string[] = [];
+  private unmarkedSince = 0;
   /** The next batch, fetched while the current one was being published. */
   private prefetched: Promise<OutboxRow[]> | undefined;
   private readonly options: RelayOptions;
@@ -143,11 +172,15 @@ export class OutboxRelay {
 
   /**
    * `service` labels the outbox gauges (pending rows, oldest age) sampled at
-   * each scrape; events committed through `outbox` wake the relay at once.
+   * each scrape; events committed through `outbox` are handed to the relay and
+   * wake it at once.
    */
   start(service: string, outbox?: Outbox): void {
     this.running = true;
-    this.unsubscribe = outbox?.onCommitted(() => {
+    this.unsubscribe = outbox?.onCommitted((events) => {
+      this.commits += 1;
+      // While the table is being read (an outage, a backlog) it holds them: memory need not.
+      if (!this.reading) this.handed.push(...events);
       this.signalled = true;
       this.wake?.();
     });
@@ -187,14 +220,26 @@ export class OutboxRelay {
         this.signalled = false;
         const sent = await this.relayBatch();
         failures = 0;
-        if (sent === 0 && !this.signalled && Date.now() - prunedAt >= this.options.pruneEveryMs) {
+        const markDue = this.unmarked.length >= this.options.batchSize || Date.now() - this.unmarkedSince >= this.options.markDelayMs;
+        if (this.unmarked.length > 0 && markDue) await this.markAcked();
+        if (sent > 0 || this.signalled) continue;
+        if (this.unmarked.length > 0) {
+          // Quiet for now: mark them when the delay is up (sooner if events keep coming and a batch gathers).
+          await this.pause(this.options.markDelayMs - (Date.now() - this.unmarkedSince));
+          continue;
+        }
+        if (!this.reading && Date.now() - prunedAt >= this.options.pruneEveryMs) {
           prunedAt = Date.now();
           const pruned = await this.pruneSent();
           if (pruned > 0) this.logger.info({ pruned }, "deleted outbox rows sent long ago");
         }
-        if (sent === 0 && !this.signalled) await this.pause(this.options.idleMs);
+        // Idle for a whole spell: read the table next (rows this process was not handed).
+        if (!this.signalled && !(await this.pause(this.options.idleMs))) this.reading = true;
       } catch (error) {
         failures += 1;
+        // What was handed over is in the table: read from there once NATS is back.
+        this.reading = true;
+        this.handed = [];
         const backoff = Math.min(this.options.maxBackoffMs, 50 * 2 ** failures);
         const delay = Math.round(backoff / 2 + (Math.random() * backoff) / 2); // jitter: replicas don't retry in step
         this.logger.warn({ err: error, retry_in_ms: delay }, "outbox relay could not publish; will retry");
@@ -209,27 +254,41 @@ export class OutboxRelay {
   }
 
   /**
-   * Publish one batch, pipelined. While it is in flight, one statement marks
-   * the previous batch sent and fetches the next (not the rows in flight), so
-   * the database's round trip costs the relay no time. If some publishes fail,
-   * the acknowledged ones are marked at once and the rest are retried:
-   * consumers are idempotent and do not rely on order across events.
+   * Publish one batch, pipelined: the events handed over, or, while the table
+   * is being read, its oldest unsent rows. While a batch read from the table is
+   * in flight, one statement marks the previous batch sent and fetches the next
+   * (not the rows in flight), so the database's round trip costs the relay no
+   * time. If some publishes fail, the acknowledged ones are marked at once and
+   * the rest are retried: consumers are idempotent and do not rely on order
+   * across events.
    */
   async relayBatch(): Promise<number> {
+    if (!this.reading) return this.handed.length > 0 ? this.publish(this.handed.splice(0, this.options.batchSize), false) : 0;
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     let rows = prefetched ? await prefetched : [];
+    const commitsBefore = this.commits;
     // An empty prefetch may predate rows committed since: look again.
     if (rows.length === 0) rows = await this.markAndFetch([]);
-    if (rows.length === 0) return 0;
+    if (rows.length > 0) return this.publish(rows, true);
+    // Drained: from now on what is committed is handed over, unless a commit came while this read ran
+    // (it was left to the table, which this read may have missed: read once more).
+    if (this.commits === commitsBefore) this.reading = false;
+    return 0;
+  }
+
+  private async publish(rows: OutboxRow[], fetchNext: boolean): Promise<number> {
     const results = Promise.allSettled(
       rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id, headers: toNatsHeaders(row.headers) })),
     );
-    this.prefetched = this.markAndFetch(rows.map((row) => row.id));
-    this.prefetched.catch(() => {}); // the next call awaits it (and sees its failure); not unhandled meanwhile
+    if (fetchNext) {
+      this.prefetched = this.markAndFetch(rows.map((row) => row.id));
+      this.prefetched.catch(() => {}); // the next call awaits it (and sees its failure); not unhandled meanwhile
+    }
     const settled = await results;
     const ackedRows = rows.filter((_, index) => settled[index]!.status === "fulfilled");
     countPublished(ackedRows);
+    if (this.unmarked.length === 0) this.unmarkedSince = Date.now();
     this.unmarked.push(...ackedRows.map((row) => row.id));
     const failure = settled.find((result) => result.status === "rejected");
     if (failure) {
@@ -255,7 +314,8 @@ export class OutboxRelay {
          select id, subject, payload, headers from outbox
           where sent_at is null and id not in (select unnest($2::text[]))
           order by seq limit $3`,
-        [ids, [...ids, ...inFlight], this.options.batchSize],
+        // Rows handed over in memory are published from there: not fetched a second time.
+        [ids, [...ids, ...inFlight, ...this.handed.map((row) => row.id)], this.options.batchSize],
       ),
     );
   }
@@ -284,15 +344,16 @@ export class OutboxRelay {
     await prefetched?.catch(() => {});
   }
 
-  private pause(ms: number): Promise<void> {
+  /** Wait `ms`, or until woken (an event was committed, or stop): resolves true if woken. */
+  private pause(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         this.wake = undefined;
-        resolve();
+        resolve(woken);
       };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.wake = () => done(true);
     });
   }
 }

@@ -111,7 +111,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     });
     // The order, its lines and its OrderPlaced in one statement; no longer PENDING: see below.
     confirmed = await confirmOrder(deps.db, orderId, { lines: order.lines, total: order.total, paymentId, at, event });
-    if (confirmed) deps.outbox.recorded(deps.db);
+    if (confirmed) deps.outbox.recorded(deps.db, event);
   } catch (error) {
     // Charged but not recorded: give everything back before failing.
     log.error({ err: error }, "could not confirm a charged order; compensating");
