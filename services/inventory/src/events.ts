@@ -1,7 +1,8 @@
+import { notFound } from "@bazaar/runtime/errors";
 import { on } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/shop/events";
-import { commitLockedReservation, releaseReservation } from "./reservations.js";
-import { lockReservation } from "./store.js";
+import { releaseReservation } from "./reservations.js";
+import { commitIfHeld } from "./store.js";
 
 /**
  * What inventory consumes. A placed order turns its held stock into a sale; a
@@ -11,12 +12,11 @@ import { lockReservation } from "./store.js";
  */
 export const inventoryEventHandlers = [
   on(events.orderPlaced, async (event, { tx }) => {
-    // Events of different subjects arrive in no set order: a quick cancel's OrderCancelled can be
-    // applied before the OrderPlaced it follows. Its stock is back already; there is nothing to sell,
-    // and failing here would only dead-letter a valid event.
-    const reservation = await lockReservation(tx, event.orderId);
-    if (reservation?.state === "RELEASED") return;
-    await commitLockedReservation(tx, event.orderId, reservation);
+    // Only a HELD reservation is sold. Events of different subjects arrive in no set order: a quick
+    // cancel's OrderCancelled can be applied before the OrderPlaced it follows. Its stock is back
+    // already; there is nothing to sell, and failing here would only dead-letter a valid event.
+    const found = await commitIfHeld(tx, event.orderId);
+    if (!found) throw notFound(`reservation for order ${event.orderId} not found`);
   }),
   on(events.orderCancelled, async (event, { tx }) => {
     await releaseReservation(tx, event.orderId);

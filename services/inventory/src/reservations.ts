@@ -10,21 +10,22 @@ import {
   reserveAgain,
 } from "./domain.js";
 import {
+  commitIfHeld,
   createReservation,
   lockReservation,
   reserveAtOnce,
   restockSoldUnits,
   returnHeldUnits,
   setReservationState,
-  takeHeldUnits,
 } from "./store.js";
 
 /**
- * Inventory's operations. Release and commit run inside a transaction the
- * caller owns: the gRPC handlers wrap one call in `db.transaction`, and an event
- * consumer can run the same operation in the transaction that records the
- * event in its inbox; throwing (a DomainError included) rolls it all back.
- * Reserve needs no transaction around it: its write is one statement.
+ * Inventory's operations. Release runs inside a transaction the caller owns:
+ * the gRPC handler wraps it in `db.transaction`, and an event consumer runs it
+ * in the transaction that records the event in its inbox; throwing (a
+ * DomainError included) rolls it all back. Reserve and commit write in one
+ * statement: they need no transaction around them, and run in the consumer's
+ * when it has one.
  */
 
 /**
@@ -72,16 +73,11 @@ export async function releaseReservation(tx: Queryable, orderId: string): Promis
   return { ...reservation, state: "RELEASED" };
 }
 
-/** Turn the order's held stock into a sale; committing twice changes nothing the second time. */
-export async function commitReservation(tx: Queryable, orderId: string): Promise<Reservation> {
-  return commitLockedReservation(tx, orderId, await lockReservation(tx, orderId));
-}
-
-/** commitReservation for a caller that has locked the reservation already (lockReservation in the same transaction). */
-export async function commitLockedReservation(tx: Queryable, orderId: string, reservation: Reservation | undefined): Promise<Reservation> {
-  if (!reservation) throw notFound(`reservation for order ${orderId} not found`);
-  if (commitEffect(reservation) === "none") return reservation;
-  await takeHeldUnits(tx, reservation.lines);
-  await setReservationState(tx, orderId, "COMMITTED");
-  return { ...reservation, state: "COMMITTED" };
+/** Turn the order's held stock into a sale, in one statement; committing twice changes nothing the second time. */
+export async function commitReservation(db: Queryable, orderId: string): Promise<Reservation> {
+  const found = await commitIfHeld(db, orderId);
+  if (!found) throw notFound(`reservation for order ${orderId} not found`);
+  // commitIfHeld took the units of a HELD one; the rule says what the others answer.
+  if (commitEffect(found) === "none") return found;
+  return { ...found, state: "COMMITTED" };
 }

@@ -33,7 +33,7 @@ export function inventoryHandlers(db: Database): UnaryHandlers<typeof InventoryS
 
     async commitReservation(request) {
       const orderId = parseOrderId(request);
-      return { reservation: toProto(await db.transaction((tx) => commitReservation(tx, orderId))) };
+      return { reservation: toProto(await commitReservation(db, orderId)) };
     },
   };
 }

@@ -61,11 +61,6 @@ export async function restockSoldUnits(tx: Queryable, lines: readonly Reservatio
   await changeStock(tx, lines, "available = s.available + l.quantity");
 }
 
-/** A HELD reservation is committed: its units leave the shop. */
-export async function takeHeldUnits(tx: Queryable, lines: readonly ReservationLine[]): Promise<void> {
-  await changeStock(tx, lines, "reserved = s.reserved - l.quantity");
-}
-
 /**
  * ReserveStock for a new order in one statement (one round trip, one
  * transaction): the lines' stock rows are locked in product order (as
@@ -111,6 +106,38 @@ export async function reserveAtOnce(
 }
 
 /**
+ * Turn a HELD reservation's units into a sale, in one statement: the
+ * reservation row locked first, then (only if it is HELD) its lines' stock rows
+ * in product order, as every writer takes them; the units taken and the state
+ * set to COMMITTED. Returns the reservation as it was before (undefined: none),
+ * so the caller applies commitEffect to what it found: nothing was written
+ * unless it was HELD.
+ */
+export async function commitIfHeld(db: Queryable, orderId: string): Promise<Reservation | undefined> {
+  const rows = await db.query<{ status: ReservationState; product_id: string | null; quantity: number | null }>(
+    `with found as materialized (
+       select status from reservations where order_id = $1 for update
+     ), lines as materialized (
+       select product_id, quantity, line_no from reservation_lines where order_id = $1
+     ), locked as materialized (
+       select s.product_id, l.quantity
+         from stock s join lines l on l.product_id = s.product_id
+        where exists (select 1 from found where status = 'HELD')
+        order by s.product_id collate "C"
+          for update of s
+     ), taken as (
+       update stock s set reserved = s.reserved - l.quantity from locked l where s.product_id = l.product_id
+     ), committed as (
+       update reservations set status = 'COMMITTED', updated_at = now()
+        where order_id = $1 and exists (select 1 from found where status = 'HELD')
+     )
+     select f.status, l.product_id, l.quantity from found f left join lines l on true order by l.line_no`,
+    [orderId],
+  );
+  return reservationOf(orderId, rows);
+}
+
+/**
  * Create the reservation of an order, without lines. False if the order already
  * has one: the unique order id makes concurrent first calls for one order agree
  * (the later insert waits for the earlier transaction, then sees its row).
@@ -138,16 +165,20 @@ export async function lockReservation(tx: Queryable, orderId: string): Promise<R
         for update of r`,
     [orderId],
   );
-  const [header] = rows;
-  if (!header) return undefined;
-  return {
-    orderId,
-    // A reservation without lines (a tombstone) comes back as one row with null line columns.
-    lines: rows.flatMap((row) => (row.product_id === null ? [] : [{ productId: row.product_id, quantity: row.quantity! }])),
-    state: header.status,
-  };
+  return reservationOf(orderId, rows);
 }
 
 export async function setReservationState(tx: Queryable, orderId: string, state: ReservationState): Promise<void> {
   await tx.query("update reservations set status = $2, updated_at = now() where order_id = $1", [orderId, state]);
+}
+
+/** A reservation from rows of its state and one line each (a tombstone: one row with null line columns); undefined from none. */
+function reservationOf(orderId: string, rows: Array<{ status: ReservationState; product_id: string | null; quantity: number | null }>): Reservation | undefined {
+  const [header] = rows;
+  if (!header) return undefined;
+  return {
+    orderId,
+    lines: rows.flatMap((row) => (row.product_id === null ? [] : [{ productId: row.product_id, quantity: row.quantity! }])),
+    state: header.status,
+  };
 }
