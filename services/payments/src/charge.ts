@@ -14,6 +14,7 @@ import {
   givenUpReason,
   insertPendingPayment,
   reclaimExpiredPending,
+  recordAndCheckGivenUp,
   settlePayment,
 } from "./store.js";
 
@@ -101,15 +102,17 @@ async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, paymentId: 
       return current;
     }
     if (payment.status === "CAPTURED") {
-      await deps.outbox.add(tx, events.paymentCaptured, {
+      const captured = deps.outbox.entry(events.paymentCaptured, {
         paymentId: payment.id,
         orderId: payment.orderId,
         customerId: payment.customerId,
         amount: payment.amount,
         occurredAt: payment.updatedAt,
       });
-      // Its order was rejected or cancelled while the provider was answering (events.ts): give it back now.
-      const givenUp = await givenUpReason(tx, payment.orderId);
+      // The event, and whether its order was rejected or cancelled while the provider was answering
+      // (events.ts), in one statement: a given-up order's capture is given back now.
+      const givenUp = await recordAndCheckGivenUp(tx, captured, payment.orderId);
+      deps.outbox.recorded(tx, captured);
       if (givenUp !== undefined) return refundPayment(tx, deps.outbox, payment.id, givenUp);
     }
     return payment;

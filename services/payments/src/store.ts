@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { type Queryable } from "@bazaar/runtime/db/database";
+import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
 import { type ChargeCommand, type Payment, type PaymentStatus } from "./domain.js";
 
 /**
@@ -98,6 +99,21 @@ export async function recordGivenUp(tx: Queryable, orderId: string, reason: stri
 export async function givenUpReason(db: Queryable, orderId: string): Promise<string | undefined> {
   const [row] = await db.query<{ reason: string }>("select reason from given_up_orders where order_id = $1", [orderId]);
   return row?.reason;
+}
+
+/**
+ * Record `event` in the outbox and answer why `orderId` was given up
+ * (undefined: it was not), in one statement. Its snapshot is taken when it
+ * starts, so it sees every given-up order committed before the transaction took
+ * the order's lock in an earlier statement (settlePayment).
+ */
+export async function recordAndCheckGivenUp(tx: Queryable, event: OutboxEntry, orderId: string): Promise<string | undefined> {
+  const recorded = outboxInsert("recorded", event, 2, "true");
+  const [row] = await tx.query<{ reason: string | null }>(`with ${recorded.sql} select (select reason from given_up_orders where order_id = $1) as reason`, [
+    orderId,
+    ...recorded.params,
+  ]);
+  return row?.reason ?? undefined;
 }
 
 /**
