@@ -155,6 +155,38 @@ describe("outbox relay", () => {
     expect(sent.length).toBeLessThanOrEqual(ids.length);
   });
 
+  it("reads the table every idleMs even while busy with its own events: a row another replica left is published too", async () => {
+    const outbox = new Outbox();
+    const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 300 });
+    relay.start("test", outbox);
+    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    // Busy: its own events every 20 ms, each waking it, so it is never idle for a whole idleMs.
+    let busy = true;
+    const own = (async () => {
+      for (let i = 0; busy; i++) {
+        await db.transaction((tx) => outbox.add(tx, orderPlaced, placed(`ord_busy_${i}`)));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    // Another replica's row: in the table, never handed to this relay.
+    const foreign = new Outbox().entry(orderPlaced, placed("ord_foreign"));
+    await db.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
+      foreign.id,
+      foreign.subject,
+      foreign.typeName,
+      foreign.payload,
+      JSON.stringify(foreign.headers),
+    ]);
+    try {
+      await expect.poll(() => db.query("select id from outbox where id = $1 and sent_at is not null", [foreign.id]), { timeout: 10_000 }).toHaveLength(1);
+    } finally {
+      busy = false;
+      await own;
+      await relay.stop();
+    }
+    expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
+  });
+
   it("keeps events while NATS is away and publishes them when it is back", async () => {
     const outbox = new Outbox();
     const relayConnection = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });

@@ -92,9 +92,10 @@ export interface RelayOptions {
   /** Rows published per round trip to the database. */
   batchSize: number;
   /**
-   * How often an idle relay looks for new rows anyway. An event recorded
-   * through the Outbox given to start() wakes it at once; this catches rows
-   * written otherwise (another replica's, or before a restart).
+   * How often the relay reads the table anyway, busy or idle. An event
+   * recorded through the Outbox given to start() is handed over in memory and
+   * wakes it at once; this catches rows written otherwise (another replica's,
+   * or before a restart).
    */
   idleMs: number;
   /** Ceiling of the exponential backoff while NATS is away. */
@@ -115,6 +116,9 @@ export interface RelayOptions {
   markDelayMs: number;
 }
 
+/** Events handed over that may wait in memory; beyond, they are read from the table. */
+const MAX_HANDED = 4096;
+
 const DEFAULTS: RelayOptions = {
   batchSize: 256,
   idleMs: 1000,
@@ -128,9 +132,9 @@ const DEFAULTS: RelayOptions = {
  * Publishes unsent outbox rows to JetStream, with Nats-Msg-Id set to the event
  * id, and marks the acknowledged ones sent. The events this process commits
  * through its Outbox are handed over in memory and published at once, without
- * reading them back; the table is read when the relay starts, after a failure,
- * and when it has been idle for idleMs (rows another replica or an earlier run
- * left), oldest first. JetStream drops a duplicate id within its window, so a
+ * reading them back; the table is read, oldest first, when the relay starts,
+ * every idleMs (rows another replica or an earlier run left) and after a
+ * failure. JetStream drops a duplicate id within its window, so a
  * crash between publish and mark (or a second relay) cannot publish an event
  * twice. While NATS is away it backs off and retries; rows wait in the table,
  * also across restarts.
@@ -145,10 +149,15 @@ export class OutboxRelay {
   private unsubscribe: (() => void) | undefined;
   /** Committed events handed over by the Outbox, not yet published. */
   private handed: OutboxRow[] = [];
-  /** True while the table must be read: at start, after a failure, after an idle spell; false once a read finds nothing. */
+  /**
+   * True while the table must be read: at start, every idleMs (rows another
+   * replica or an earlier run left), and after handed events were dropped to
+   * it (a failed publish, too many waiting); false once a read finds nothing.
+   */
   private reading = true;
-  /** Commits the Outbox has reported: a read that began before one may have missed it. */
-  private commits = 0;
+  private readAt = 0;
+  /** How many times handed events were dropped to the table: a read that began before a drop may have missed them. */
+  private drops = 0;
   /**
    * Ids JetStream acknowledged that the table does not say are sent yet: the
    * statement that fetches the next batch marks them, or one statement once
@@ -178,9 +187,9 @@ export class OutboxRelay {
   start(service: string, outbox?: Outbox): void {
     this.running = true;
     this.unsubscribe = outbox?.onCommitted((events) => {
-      this.commits += 1;
-      // While the table is being read (an outage, a backlog) it holds them: memory need not.
-      if (!this.reading) this.handed.push(...events);
+      this.handed.push(...events);
+      // Too many waiting (NATS away, a backlog): the table holds them, memory need not.
+      if (this.handed.length > MAX_HANDED) this.dropHanded();
       this.signalled = true;
       this.wake?.();
     });
@@ -218,6 +227,7 @@ export class OutboxRelay {
     while (this.running) {
       try {
         this.signalled = false;
+        if (Date.now() - this.readAt >= this.options.idleMs) this.reading = true;
         const sent = await this.relayBatch();
         failures = 0;
         const markDue = this.unmarked.length >= this.options.batchSize || Date.now() - this.unmarkedSince >= this.options.markDelayMs;
@@ -233,13 +243,11 @@ export class OutboxRelay {
           const pruned = await this.pruneSent();
           if (pruned > 0) this.logger.info({ pruned }, "deleted outbox rows sent long ago");
         }
-        // Idle for a whole spell: read the table next (rows this process was not handed).
-        if (!this.signalled && !(await this.pause(this.options.idleMs))) this.reading = true;
+        if (!this.signalled) await this.pause(this.options.idleMs - (Date.now() - this.readAt));
       } catch (error) {
         failures += 1;
         // What was handed over is in the table: read from there once NATS is back.
-        this.reading = true;
-        this.handed = [];
+        this.dropHanded();
         const backoff = Math.min(this.options.maxBackoffMs, 50 * 2 ** failures);
         const delay = Math.round(backoff / 2 + (Math.random() * backoff) / 2); // jitter: replicas don't retry in step
         this.logger.warn({ err: error, retry_in_ms: delay }, "outbox relay could not publish; will retry");
@@ -255,7 +263,7 @@ export class OutboxRelay {
 
   /**
    * Publish one batch, pipelined: the events handed over, or, while the table
-   * is being read, its oldest unsent rows. While a batch read from the table is
+   * is being read, its oldest unsent rows (not those handed over). While a batch read from the table is
    * in flight, one statement marks the previous batch sent and fetches the next
    * (not the rows in flight), so the database's round trip costs the relay no
    * time. If some publishes fail, the acknowledged ones are marked at once and
@@ -263,18 +271,28 @@ export class OutboxRelay {
    * across events.
    */
   async relayBatch(): Promise<number> {
-    if (!this.reading) return this.handed.length > 0 ? this.publish(this.handed.splice(0, this.options.batchSize), false) : 0;
+    if (this.handed.length > 0) return this.publish(this.handed.splice(0, this.options.batchSize), false);
+    if (!this.reading) return 0;
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     let rows = prefetched ? await prefetched : [];
-    const commitsBefore = this.commits;
+    const dropsBefore = this.drops;
     // An empty prefetch may predate rows committed since: look again.
     if (rows.length === 0) rows = await this.markAndFetch([]);
     if (rows.length > 0) return this.publish(rows, true);
-    // Drained: from now on what is committed is handed over, unless a commit came while this read ran
-    // (it was left to the table, which this read may have missed: read once more).
-    if (this.commits === commitsBefore) this.reading = false;
+    // Drained, unless events were dropped to the table while this read ran (it may have missed them).
+    if (this.drops === dropsBefore) {
+      this.reading = false;
+      this.readAt = Date.now();
+    }
     return 0;
+  }
+
+  /** Forget the handed events (they are in the table) and read it. */
+  private dropHanded(): void {
+    this.handed = [];
+    this.drops += 1;
+    this.reading = true;
   }
 
   private async publish(rows: OutboxRow[], fetchNext: boolean): Promise<number> {
