@@ -157,7 +157,24 @@ describe("outbox relay", () => {
 
   it("reads the table every idleMs even while busy with its own events: a row another replica left is published too", async () => {
     const outbox = new Outbox();
-    const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 300 });
+    // Every publish the relay makes, by event id: JetStream would drop a duplicate silently.
+    const js = jetstream(connection);
+    const publishes = new Map<string, number>();
+    const counting = Object.create(js) as typeof js;
+    counting.publish = (subject, payload, options) => {
+      if (options?.msgID) publishes.set(options.msgID, (publishes.get(options.msgID) ?? 0) + 1);
+      return js.publish(subject, payload, options);
+    };
+    // Its reads of the table start late, as on a busy database: meanwhile it publishes from memory
+    // events those reads will still find unsent.
+    const slowReads: Database = {
+      ...db,
+      query: async (sql, params) => {
+        if (sql.includes("select id, subject, payload, headers from outbox")) await new Promise((resolve) => setTimeout(resolve, 60));
+        return db.query(sql, params);
+      },
+    };
+    const relay = new OutboxRelay(slowReads, counting, logger, { idleMs: 300 });
     relay.start("test", outbox);
     await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
     // Busy: its own events every 20 ms, each waking it, so it is never idle for a whole idleMs.
@@ -185,6 +202,9 @@ describe("outbox relay", () => {
       await relay.stop();
     }
     expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
+    // Its reads of the table while busy never published again what it had published from memory.
+    expect([...publishes].filter(([, count]) => count > 1)).toEqual([]);
+    expect(publishes.size).toBeGreaterThan(10);
   });
 
   it("keeps events while NATS is away and publishes them when it is back", async () => {

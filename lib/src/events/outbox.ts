@@ -159,6 +159,11 @@ export class OutboxRelay {
   /** How many times handed events were dropped to the table: a read that began before a drop may have missed them. */
   private drops = 0;
   /**
+   * Ids lately published from memory. A read of the table that began before
+   * they were marked sent can still return them: they are not published again.
+   */
+  private readonly fromMemory = new Set<string>();
+  /**
    * Ids JetStream acknowledged that the table does not say are sent yet: the
    * statement that fetches the next batch marks them, or one statement once
    * markDelayMs has passed or a batch has gathered; stop() and a failed batch
@@ -271,15 +276,30 @@ export class OutboxRelay {
    * across events.
    */
   async relayBatch(): Promise<number> {
-    if (this.handed.length > 0) return this.publish(this.handed.splice(0, this.options.batchSize), false);
+    if (this.handed.length > 0) {
+      const rows = this.handed.splice(0, this.options.batchSize);
+      for (const row of rows) this.fromMemory.add(row.id);
+      // Bounded: an id is marked sent within markDelayMs, long before this many more have gone out.
+      for (const id of this.fromMemory) {
+        if (this.fromMemory.size <= MAX_HANDED * 2) break;
+        this.fromMemory.delete(id);
+      }
+      return this.publish(rows, false);
+    }
     if (!this.reading) return 0;
     const prefetched = this.prefetched;
     this.prefetched = undefined;
-    let rows = prefetched ? await prefetched : [];
+    const unpublished = (rows: OutboxRow[]) => rows.filter((row) => !this.fromMemory.has(row.id));
+    let rows = prefetched ? unpublished(await prefetched) : [];
     const dropsBefore = this.drops;
     // An empty prefetch may predate rows committed since: look again.
-    if (rows.length === 0) rows = await this.markAndFetch([]);
-    if (rows.length > 0) return this.publish(rows, true);
+    if (rows.length === 0) rows = unpublished(await this.markAndFetch([]));
+    if (rows.length > 0) {
+      // Handed over while this read ran: published from here, not from memory as well.
+      const fetched = new Set(rows.map((row) => row.id));
+      this.handed = this.handed.filter((row) => !fetched.has(row.id));
+      return this.publish(rows, true);
+    }
     // Drained, unless events were dropped to the table while this read ran (it may have missed them).
     if (this.drops === dropsBefore) {
       this.reading = false;
@@ -305,6 +325,10 @@ export class OutboxRelay {
     }
     const settled = await results;
     const ackedRows = rows.filter((_, index) => settled[index]!.status === "fulfilled");
+    // Not published after all: a read of the table must find them again.
+    rows.forEach((row, index) => {
+      if (settled[index]!.status === "rejected") this.fromMemory.delete(row.id);
+    });
     countPublished(ackedRows);
     if (this.unmarked.length === 0) this.unmarkedSince = Date.now();
     this.unmarked.push(...ackedRows.map((row) => row.id));
