@@ -196,6 +196,8 @@ describe("outbox relay", () => {
     ]);
     try {
       await expect.poll(() => db.query("select id from outbox where id = $1 and sent_at is not null", [foreign.id]), { timeout: 10_000 }).toHaveLength(1);
+      // Busy across several reads of the table, each a chance to publish one of its own events twice.
+      await expect.poll(() => publishes.size, { timeout: 10_000 }).toBeGreaterThanOrEqual(40);
     } finally {
       busy = false;
       await own;
@@ -204,7 +206,6 @@ describe("outbox relay", () => {
     expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
     // Its reads of the table while busy never published again what it had published from memory.
     expect([...publishes].filter(([, count]) => count > 1)).toEqual([]);
-    expect(publishes.size).toBeGreaterThan(10);
   });
 
   it("keeps events while NATS is away and publishes them when it is back", async () => {
