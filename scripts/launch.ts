@@ -155,7 +155,7 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
   const grpcAddress = (name: string) => grpc[name] ?? `(${name} not launched)`;
   const started: Process[][] = [];
   const stop = async () => {
-    for (const layer of started.toReversed()) await Promise.all(layer.map((process) => process.stop()));
+    for (const layer of started.toReversed()) await Promise.all(layer.map((child) => child.stop()));
   };
   try {
     for (const layer of startLayers(modules)) {
@@ -166,10 +166,10 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
         layer.map(async (module) => {
           const own = await options.place(module);
           const env = { ...serviceEnvironment(module, options.placement, own, grpcAddress), ...options.extraEnv?.(module.name) };
-          const process = await options.run(module.name, env, module);
-          running.push(process);
-          processes.set(module.name, process);
-          grpc[module.name] = process.grpcAddress ?? own.grpc;
+          const child = await options.run(module.name, env, module);
+          running.push(child);
+          processes.set(module.name, child);
+          grpc[module.name] = child.grpcAddress ?? own.grpc;
         }),
       );
       const failed = outcomes.find((outcome) => outcome.status === "rejected");
