@@ -82,7 +82,7 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("listens on the port map of shop/src/ports.ts and publishes it on 127.0.0.1 for grpcurl and curl", () => {
+  it("listens on the port map (each service's module, the gateway's in shop/src/ports.ts) and publishes it on 127.0.0.1 for grpcurl and curl", () => {
     const expected: Record<string, number> = { ...Object.fromEntries(Object.entries(PORTS).map(([name, ports]) => [name, ports.grpc])), gateway: GATEWAY_HTTP_PORT };
     for (const [name, port] of Object.entries(expected)) {
       const env = composeEnv(services[name]!);
