@@ -12,7 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrateService } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { devDatabasePassword } from "../../scripts/dev-env.js";
@@ -51,8 +51,7 @@ export interface BenchMesh {
 export async function deepenStock(url: string, units: number): Promise<string[]> {
   const db = await openDatabase(url);
   try {
-    await migrate(db, join(ROOT, "lib", "migrations"));
-    await migrate(db, join(ROOT, "services", "inventory", "migrations"));
+    await migrateService(db, join(ROOT, "services", "inventory", "migrations"));
     await db.query("update stock set available = $1, reserved = 0", [units]);
     return (await db.query<{ product_id: string }>("select product_id from stock order by product_id")).map((row) => row.product_id);
   } finally {

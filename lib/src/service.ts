@@ -1,10 +1,9 @@
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { startAdminServer } from "./admin.js";
 import { type BaseServiceConfig, ConfigError } from "./config.js";
 import { contractRegistry } from "./contracts.js";
 import { type Database, openDatabase } from "./db/database.js";
-import { migrate } from "./db/migrate.js";
+import { migrateService } from "./db/migrate.js";
 import { type EventHandler } from "./events/consumer.js";
 import { type EventType } from "./events/event-type.js";
 import { Outbox } from "./events/outbox.js";
@@ -72,9 +71,6 @@ function requirePolicyFile(file: string | undefined): string {
   return file;
 }
 
-/** The runtime's own tables (outbox, inbox), created in every service's database. */
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../migrations", import.meta.url));
-
 export interface RunningService {
   grpcPort: number;
   adminPort: number;
@@ -117,7 +113,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     admin = await startAdminServer(config.ADMIN_ADDR, health);
     logger.info({ grpc_port: grpcPort, admin_port: admin.port, tls_mode: transport.mode }, "listening");
     db = await openDatabase(config.DATABASE_URL);
-    const applied = [...(await migrate(db, RUNTIME_MIGRATIONS)), ...(await migrate(db, options.migrationsDir))];
+    const applied = await migrateService(db, options.migrationsDir);
     logger.info({ migrations_applied: applied }, "database ready");
   } catch (error) {
     server.forceShutdown();

@@ -1,11 +1,10 @@
-import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { OrderCancelled } from "@bazaar/gen/bazaar/orders/v1/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrate, RUNTIME_MIGRATIONS } from "@bazaar/runtime/db/migrate";
 import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_HEADERS, EventConsumers, INBOX_RETENTION_MARGIN_MS, on } from "@bazaar/runtime/events/consumer";
 import { NATS_ADMIN, provisionStreams } from "@bazaar/runtime/events/dead-letters";
@@ -25,7 +24,6 @@ import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
 // nats-admin declares them, and `make replay-dead-letters` (shop/src/nats-admin.ts)
 // run as its own process, as nats-admin, against two consumers of one subject.
 
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../lib/migrations", import.meta.url));
 // The shop's NATS users these tests connect as, and the server's own certificate.
 const CERTS = testCertificates(["nats", NATS_ADMIN, "operator", "orders", "inventory", "notifications"]);
 const logger = createLogger("dead-letters-test", process.env.LOG_LEVEL ?? "silent");

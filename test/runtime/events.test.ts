@@ -1,10 +1,9 @@
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrate, RUNTIME_MIGRATIONS } from "@bazaar/runtime/db/migrate";
 import { DEAD_LETTER_HEADERS, EventConsumers, on } from "@bazaar/runtime/events/consumer";
 import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type";
 import { Outbox, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
@@ -18,7 +17,6 @@ import { startTestNats, type TestNats } from "../support/nats.js";
 const orderPlaced = eventType("bazaar.orders.v1.OrderPlaced", OrderPlaced);
 const orderCancelled = eventType("bazaar.orders.v1.OrderCancelled", OrderCancelled);
 const logger = createLogger("events-test", process.env.LOG_LEVEL ?? "silent");
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../lib/migrations", import.meta.url));
 
 let nats: TestNats;
 let db: Database;

@@ -1,6 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Database } from "./database.js";
+
+/** The runtime's own tables (outbox, inbox), created in every service's database. */
+export const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 
 /**
  * Apply `dir`'s *.sql files in file-name order (001_..., 002_...), each once,
@@ -28,4 +32,13 @@ export async function migrate(db: Database, dir: string, { through }: { through?
     }
     return applied;
   });
+}
+
+/**
+ * A service's database as the runtime migrates it at start: the runtime's
+ * tables, then the service's own from `dir` (`through` as for migrate).
+ * Returns what it applied.
+ */
+export async function migrateService(db: Database, dir: string, options: { through?: string } = {}): Promise<string[]> {
+  return [...(await migrate(db, RUNTIME_MIGRATIONS)), ...(await migrate(db, dir, options))];
 }

@@ -1,6 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrate, migrateService } from "@bazaar/runtime/db/migrate";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getOrder, migrationsDir } from "../src/store.js";
@@ -10,8 +9,7 @@ import { getOrder, migrationsDir } from "../src/store.js";
 let db: Database;
 beforeAll(async () => {
   db = await openDatabase(await freshDatabase("orders_upgrade"));
-  await migrate(db, fileURLToPath(new URL("../../../lib/migrations", import.meta.url)));
-  await migrate(db, migrationsDir, { through: "002_idempotency_key_per_customer.sql" });
+  await migrateService(db, migrationsDir, { through: "002_idempotency_key_per_customer.sql" });
 });
 afterAll(() => db?.close());
 

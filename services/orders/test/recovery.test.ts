@@ -1,7 +1,6 @@
-import { fileURLToPath } from "node:url";
 import { OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrateService } from "@bazaar/runtime/db/migrate";
 import { Outbox } from "@bazaar/runtime/events/outbox";
 import { newId } from "@bazaar/runtime/ids";
 import { freshDatabase } from "@bazaar/runtime/testing";
@@ -15,8 +14,7 @@ import { getOrder, insertPendingOrder, migrationsDir } from "../src/store.js";
 let db: Database;
 beforeAll(async () => {
   db = await openDatabase(await freshDatabase("recovery"));
-  await migrate(db, fileURLToPath(new URL("../../../lib/migrations", import.meta.url)));
-  await migrate(db, migrationsDir);
+  await migrateService(db, migrationsDir);
 });
 afterAll(() => db?.close());
 

@@ -7,9 +7,8 @@
  * on the test run's PostgreSQL cluster, which outlives a kill -9 or a restart of
  * the service.
  */
-import { fileURLToPath } from "node:url";
 import { openDatabase } from "@bazaar/runtime/db/database";
-import { migrate } from "@bazaar/runtime/db/migrate";
+import { migrateService } from "@bazaar/runtime/db/migrate";
 import { freshDatabase } from "@bazaar/runtime/testing";
 import { meshCertificates } from "../../support/certs.js";
 import { startTestNats, type TestNats } from "../../support/nats.js";
@@ -37,8 +36,6 @@ export interface ChaosMesh {
   tails(): string;
   stop(): Promise<void>;
 }
-
-const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../../lib/migrations", import.meta.url));
 
 /** What differs here from every other mesh, per service: short sweeps, so the audit can wait for them, and a slow card network. */
 const CHAOS_ENV: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
@@ -110,8 +107,7 @@ export async function startChaosMesh(): Promise<ChaosMesh> {
 async function stockUp(databaseUrl: string): Promise<void> {
   const db = await openDatabase(databaseUrl);
   try {
-    await migrate(db, RUNTIME_MIGRATIONS);
-    await migrate(db, inventoryMigrations);
+    await migrateService(db, inventoryMigrations);
     await db.query("update stock set available = $1", [CHAOS_STOCK]);
   } finally {
     await db.close();
