@@ -25,25 +25,36 @@ export async function readStock(db: Queryable, productId: string): Promise<Stock
 }
 
 /**
+ * The CTE `locked` every statement that changes stock starts with: the stock
+ * rows of `lines` (a relation of product_id and quantity), with `columns` of
+ * the row `s` and its line `l`, where `condition` holds, locked in product id
+ * order (byte order, as inLockOrder sorts). Statements change only rows it has
+ * locked, so transactions that share products queue for the rows in the same
+ * order and cannot deadlock. It is materialized (never folded into the
+ * statement) so the locks follow its order whatever join order the planner
+ * picks. Lines name distinct products (parseReserveStock rejects a repeated
+ * one; a reservation's lines are distinct by reservation_lines' primary key),
+ * so each row is changed once.
+ */
+const lockedStock = (lines: string, columns = "s.product_id, l.quantity", condition = "true") =>
+  `locked as materialized (
+       select ${columns}
+         from stock s join ${lines} on l.product_id = s.product_id
+        where ${condition}
+        order by s.product_id collate "C"
+          for update of s
+     )`;
+
+/** The lines' parameters ($first: product ids, $first + 1: quantities) as the relation lockedStock reads. */
+const lineParameters = (first: number) => `unnest($${first}::text[], $${first + 1}::int4[]) as l(product_id, quantity)`;
+
+/**
  * One statement that changes the stock rows of all `lines` (one round trip,
  * whatever their number), `set` saying how from the row `s` and its line `l`.
- * The CTE `locked` locks the rows in product id order (byte order, as
- * inLockOrder sorts) and the update only changes rows it has locked, so
- * transactions that share products queue for the rows in the same order and
- * cannot deadlock. It is materialized (never folded into the update) so the
- * locks follow its order whatever join order the planner picks for the update.
- * Lines name distinct products (parseReserveStock rejects a repeated one; a
- * reservation's lines are distinct by reservation_lines' primary key), so each
- * row is changed once.
  */
 async function changeStock(tx: Queryable, lines: readonly ReservationLine[], set: string): Promise<void> {
   await tx.query(
-    `with locked as materialized (
-       select s.product_id, l.quantity
-         from stock s join unnest($1::text[], $2::int4[]) as l(product_id, quantity) on l.product_id = s.product_id
-        order by s.product_id collate "C"
-          for update of s
-     )
+    `with ${lockedStock(lineParameters(1))}
      update stock s set ${set}
        from locked l
       where s.product_id = l.product_id`,
@@ -63,8 +74,8 @@ export async function restockSoldUnits(tx: Queryable, lines: readonly Reservatio
 
 /**
  * ReserveStock for a new order in one statement (one round trip, one
- * transaction): the lines' stock rows are locked in product order (as
- * changeStock locks them), and only if every line's product has that many
+ * transaction): the lines' stock rows are locked in product order
+ * (lockedStock), and only if every line's product has that many
  * available is the HELD reservation created, the units held and the lines
  * added. Nothing is written otherwise: a line is short, or the order has a
  * reservation already. Returns whether it created the reservation, and what
@@ -77,12 +88,7 @@ export async function reserveAtOnce(
   lines: readonly ReservationLine[],
 ): Promise<{ created: boolean; available: Map<string, number> }> {
   const [row] = await db.query<{ created: boolean; products: string[] | null; available: number[] | null }>(
-    `with locked as materialized (
-       select s.product_id, s.available, l.quantity
-         from stock s join unnest($2::text[], $3::int4[]) as l(product_id, quantity) on l.product_id = s.product_id
-        order by s.product_id collate "C"
-          for update of s
-     ), enough as (
+    `with ${lockedStock(lineParameters(2), "s.product_id, s.available, l.quantity")}, enough as (
        select count(*) = cardinality($2::text[]) and coalesce(bool_and(available >= quantity), false) as ok from locked
      ), created as (
        insert into reservations (order_id, status) select $1, 'HELD' where (select ok from enough)
@@ -119,13 +125,7 @@ export async function commitIfHeld(db: Queryable, orderId: string): Promise<Rese
        select status from reservations where order_id = $1 for update
      ), lines as materialized (
        select product_id, quantity, line_no from reservation_lines where order_id = $1
-     ), locked as materialized (
-       select s.product_id, l.quantity
-         from stock s join lines l on l.product_id = s.product_id
-        where exists (select 1 from found where status = 'HELD')
-        order by s.product_id collate "C"
-          for update of s
-     ), taken as (
+     ), ${lockedStock("lines l", undefined, "exists (select 1 from found where status = 'HELD')")}, taken as (
        update stock s set reserved = s.reserved - l.quantity from locked l where s.product_id = l.product_id
      ), committed as (
        update reservations set status = 'COMMITTED', updated_at = now()
