@@ -22,14 +22,39 @@ export interface EventContext {
   subject: string;
 }
 
-export interface EventHandler<T> {
-  type: EventType<T>;
-  handle(event: T, context: EventContext): Promise<void>;
+/** What an idempotent handler gets besides the event: the database (no transaction) and the event's id. */
+export interface IdempotentContext {
+  db: Queryable;
+  eventId: string;
+  subject: string;
 }
 
-/** A typed handler for one event type. */
+/**
+ * How one event type is applied. "inbox": in a transaction with an inbox row
+ * (consumer, event id), so a redelivery changes nothing whatever the effect
+ * (BEGIN, the inbox row, the effect, COMMIT: four statements at least).
+ * "idempotent": the effect is one statement that a redelivery leaves as it is
+ * by itself (a unique key, a state it moves out of), so it runs alone: one
+ * round trip, no inbox row.
+ */
+export type EventHandler<T> =
+  | { kind: "inbox"; type: EventType<T>; handle(event: T, context: EventContext): Promise<void> }
+  | { kind: "idempotent"; type: EventType<T>; apply(event: T, context: IdempotentContext): Promise<boolean> };
+
+/** A typed handler for one event type, applied in a transaction with an inbox row. */
 export function on<T>(type: EventType<T>, handle: (event: T, context: EventContext) => Promise<void>): EventHandler<T> {
-  return { type, handle };
+  return { kind: "inbox", type, handle };
+}
+
+/**
+ * A typed handler whose effect is a single statement that is idempotent by
+ * itself: applying the same event again must change nothing (an insert keyed
+ * by the event id with `on conflict do nothing`, an update guarded by the
+ * state it leaves). It may not publish events (no outbox: that needs a
+ * transaction). `apply` answers whether this delivery changed anything.
+ */
+export function onIdempotent<T>(type: EventType<T>, apply: (event: T, context: IdempotentContext) => Promise<boolean>): EventHandler<T> {
+  return { kind: "idempotent", type, apply };
 }
 
 export interface ConsumerOptions {
@@ -66,7 +91,7 @@ export const durableNameOf = (service: string, subject: string) => `${service}-$
 /**
  * Apply a decoded event once per consumer: its handler runs in one transaction
  * with an inbox row (consumer, event id), so a redelivered event finds the row
- * and changes nothing. True if it was applied now, false if seen before. The
+ * and changes nothing; an idempotent handler's one statement runs alone. True if it was applied now, false if seen before. The
  * JetStream consumers below call it for every message; tests that deliver events
  * by hand call it too, so both apply them the same way.
  */
@@ -76,6 +101,7 @@ export async function applyOnce<T>(
   event: T,
   delivery: { consumer: string; eventId: string; subject: string },
 ): Promise<boolean> {
+  if (handler.kind === "idempotent") return handler.apply(event, { db: service.db, eventId: delivery.eventId, subject: delivery.subject });
   return service.db.transaction(async (tx) => {
     const fresh = await tx.query(
       "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
@@ -107,7 +133,8 @@ export const INBOX_RETENTION_MARGIN_MS = 24 * 3600_000;
  * One durable JetStream pull consumer per handled subject, with explicit acks.
  * Each message is applied in one database transaction together with an inbox
  * row (consumer, event id): a redelivered event finds its row and is only
- * acked, so it takes effect once. A message that cannot be decoded or has the
+ * acked, so it takes effect once (an idempotent handler's statement sees to
+ * that by itself: onIdempotent). A message that cannot be decoded or has the
  * wrong type is poison: copied to the DEAD_LETTERS stream at once and
  * terminated. One whose handler keeps failing is dead-lettered after
  * `maxDeliver` failures; a transient failure (a connection, the database going
@@ -205,6 +232,7 @@ export class EventConsumers {
     const deadLetters = await maxAgeMs(DEAD_LETTER_STREAM.name);
     let total = 0;
     for (const handler of this.handlers) {
+      if (handler.kind === "idempotent") continue; // it keeps no inbox rows
       const events = await maxAgeMs(streamOf(handler.type.subject).name);
       if (events <= 0 || deadLetters <= 0) continue;
       total += await deleteInBatches(

@@ -1,5 +1,5 @@
 import { notFound } from "@bazaar/runtime/errors";
-import { on } from "@bazaar/runtime/events/consumer";
+import { on, onIdempotent } from "@bazaar/runtime/events/consumer";
 import { events } from "@bazaar/shop/events";
 import { releaseReservation } from "./reservations.js";
 import { commitIfHeld } from "./store.js";
@@ -7,16 +7,20 @@ import { commitIfHeld } from "./store.js";
 /**
  * What inventory consumes. A placed order turns its held stock into a sale; a
  * cancelled or rejected order gives it back (for a rejected order this repeats
- * the release orders already asked for, in case that call was lost). Each runs in the consumer's transaction, next
- * to the inbox row that makes a redelivery harmless.
+ * the release orders already asked for, in case that call was lost). A release
+ * runs in the consumer's transaction, next to the inbox row that makes a
+ * redelivery harmless. The sale is one statement that changes only a HELD
+ * reservation, and a reservation never returns to HELD, so a redelivered
+ * OrderPlaced changes nothing by itself: it needs no inbox row.
  */
 export const inventoryEventHandlers = [
-  on(events.orderPlaced, async (event, { tx }) => {
+  onIdempotent(events.orderPlaced, async (event, { db }) => {
     // Only a HELD reservation is sold. Events of different subjects arrive in no set order: a quick
     // cancel's OrderCancelled can be applied before the OrderPlaced it follows. Its stock is back
     // already; there is nothing to sell, and failing here would only dead-letter a valid event.
-    const found = await commitIfHeld(tx, event.orderId);
+    const found = await commitIfHeld(db, event.orderId);
     if (!found) throw notFound(`reservation for order ${event.orderId} not found`);
+    return found.state === "HELD";
   }),
   on(events.orderCancelled, async (event, { tx }) => {
     await releaseReservation(tx, event.orderId);

@@ -30,11 +30,11 @@ const toNotification = (row: NotificationRow): Notification => ({
 });
 
 /**
- * Record a notification caused by the event `sourceEventId` (in the consumer's
- * transaction); false if that event already caused one (then nothing is written).
+ * Record a notification caused by the event `sourceEventId`, in one statement;
+ * false if that event already caused one (then nothing is written).
  */
-export async function addNotification(tx: Queryable, id: string, sourceEventId: string, notification: NewNotification): Promise<boolean> {
-  const rows = await tx.query(
+export async function addNotification(db: Queryable, id: string, sourceEventId: string, notification: NewNotification): Promise<boolean> {
+  const rows = await db.query(
     `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
      values ($1, $2, $3, $4, $5, $6)
      on conflict (source_event_id) do nothing

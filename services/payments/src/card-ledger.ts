@@ -29,20 +29,34 @@ export class PostgresCardLedger implements CardLedger {
     return entry === "voided" ? undefined : entry;
   }
 
-  /** Insert unless the id has a row (a concurrent insert waits, then yields), then read the row that stands. */
+  /**
+   * Insert unless the id has a row, and read the row that stands, in one
+   * statement. A concurrent insert of the id makes this one wait and then do
+   * nothing; the row it committed is newer than this statement's snapshot, so
+   * only then is it read again by a second statement.
+   */
   private async firstWord(chargeId: string, outcome: string, declineReason: string): Promise<Entry> {
-    await this.db.query(
-      "insert into simulated_card_ledger (charge_id, outcome, decline_reason) values ($1, $2, $3) on conflict (charge_id) do nothing",
+    const [row] = await this.db.query<LedgerRow>(
+      `with inserted as (
+         insert into simulated_card_ledger (charge_id, outcome, decline_reason) values ($1, $2, $3)
+         on conflict (charge_id) do nothing
+         returning outcome, decline_reason
+       )
+       select outcome, decline_reason from inserted
+       union all
+       select outcome, decline_reason from simulated_card_ledger where charge_id = $1`,
       [chargeId, outcome, declineReason],
     );
-    const [row] = await this.db.query<{ outcome: string; decline_reason: string }>(
-      "select outcome, decline_reason from simulated_card_ledger where charge_id = $1",
-      [chargeId],
-    );
-    if (!row) throw new Error(`simulated card ledger lost charge ${chargeId}`);
-    if (row.outcome === "VOIDED") return "voided";
-    return row.outcome === "APPROVED" ? { approved: true } : { approved: false, reason: row.decline_reason };
+    const standing = row ?? (await this.db.query<LedgerRow>("select outcome, decline_reason from simulated_card_ledger where charge_id = $1", [chargeId]))[0];
+    if (!standing) throw new Error(`simulated card ledger lost charge ${chargeId}`);
+    if (standing.outcome === "VOIDED") return "voided";
+    return standing.outcome === "APPROVED" ? { approved: true } : { approved: false, reason: standing.decline_reason };
   }
+}
+
+interface LedgerRow {
+  outcome: string;
+  decline_reason: string;
 }
 
 /** The same rules in memory, for tests of the provider alone. */

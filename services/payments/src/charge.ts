@@ -9,20 +9,23 @@ import { type CardProvider } from "./provider.js";
 import { refundPayment } from "./refund.js";
 import {
   deletePendingPayment,
+  getPayment,
   getPaymentByKeyForUpdate,
-  getPaymentForUpdate,
   givenUpReason,
   insertPendingPayment,
+  lockFateOf,
   reclaimExpiredPending,
-  recordAndCheckGivenUp,
+  type Settlement,
   settlePayment,
+  settleUnlessGivenUp,
 } from "./store.js";
 
 /**
  * Charging a card exactly once per idempotency key:
  * 1. claim the key with a PENDING row (one statement; a short transaction if the key is taken);
  * 2. ask the provider with no transaction open, since it can take seconds;
- * 3. settle the row as CAPTURED or DECLINED in one transaction.
+ * 3. settle the row as CAPTURED or DECLINED with its event (one statement;
+ *    a transaction if its order was given up meanwhile, to refund at once).
  * A second call with the key meanwhile is ABORTED (retry); afterwards it gets
  * the first call's result. The provider charges once per payment id, so asking
  * again never charges twice. If step 2 ends without an answer (cancelled, timed
@@ -57,7 +60,7 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
   try {
     outcome = await askProvider(deps.provider, pending.id, command, signal);
   } catch (error) {
-    const resolved = await resolveUnanswered(deps, pending.id).catch((lookupError: unknown) => {
+    const resolved = await resolveUnanswered(deps, pending).catch((lookupError: unknown) => {
       deps.logger.warn({ err: lookupError, payment_id: pending.id }, "could not ask the card provider what became of a charge; recovery will");
       return "unknown" as const;
     });
@@ -67,7 +70,7 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
   }
   // The money has moved (or been refused): record it even if the client has gone, so a retry finds it.
   // A decline is thrown (chargeResult) only after it committed: throwing inside would roll it back.
-  return chargeResult(await settleCharge(deps, pending.id, outcome));
+  return chargeResult(await settleCharge(deps, pending, outcome));
 }
 
 /**
@@ -75,48 +78,54 @@ export async function chargeCard(deps: ChargeDeps, command: ChargeCommand, signa
  * if it made no charge (and has now voided it), the row deleted so the key can
  * charge again; undefined then.
  */
-export async function resolveUnanswered(deps: Pick<ChargeDeps, "db" | "provider" | "outbox">, paymentId: string): Promise<Payment | undefined> {
-  const outcome = await deps.provider.resolve(paymentId);
-  if (outcome) return settleCharge(deps, paymentId, outcome);
-  await deletePendingPayment(deps.db, paymentId); // one statement: no transaction needed
+export async function resolveUnanswered(deps: Pick<ChargeDeps, "db" | "provider" | "outbox">, pending: Payment): Promise<Payment | undefined> {
+  const outcome = await deps.provider.resolve(pending.id);
+  if (outcome) return settleCharge(deps, pending, outcome);
+  await deletePendingPayment(deps.db, pending.id); // one statement: no transaction needed
   return undefined;
 }
 
+const settlementOf = (outcome: ChargeOutcome): Settlement =>
+  outcome.approved ? { status: "CAPTURED" } : { status: "DECLINED", declineReason: outcome.reason || "unspecified" };
+
 /**
  * Record the provider's outcome of a PENDING payment, with its PaymentCaptured
- * event, in one transaction; a capture whose order was given up meanwhile
- * (events.ts; the order's lock makes sure one of the two sees the other) is
- * refunded in the same one. A row another caller settled first (recovery, or a
- * retry that took it over) is returned as it is.
+ * event, in one statement. A capture whose order was given up meanwhile
+ * (events.ts; the order's fate row makes sure one of the two sees the other) is
+ * settled in a transaction instead, and refunded in it. A row another caller
+ * settled first (recovery, or a retry that took it over) is returned as it is.
  */
-async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, paymentId: string, outcome: ChargeOutcome): Promise<Payment> {
+async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, pending: Payment, outcome: ChargeOutcome): Promise<Payment> {
+  const at = new Date();
+  const captured = outcome.approved ? deps.outbox.entry(events.paymentCaptured, capturedMessage(pending, at)) : undefined;
+  const settled = await settleUnlessGivenUp(deps.db, pending, settlementOf(outcome), at, captured);
+  if (settled.payment) {
+    if (captured) deps.outbox.recorded(deps.db, captured);
+    return settled.payment;
+  }
+  if (settled.givenUp === undefined) return settledBefore(deps.db, pending.id);
   return deps.db.transaction(async (tx) => {
-    const payment = await settlePayment(
-      tx,
-      paymentId,
-      outcome.approved ? { status: "CAPTURED" } : { status: "DECLINED", declineReason: outcome.reason || "unspecified" },
-    );
-    if (!payment) {
-      const current = await getPaymentForUpdate(tx, paymentId);
-      if (!current || current.status === "PENDING") throw new Error(`payment ${paymentId} was neither PENDING nor settled when its charge settled`);
-      return current;
-    }
-    if (payment.status === "CAPTURED") {
-      const captured = deps.outbox.entry(events.paymentCaptured, {
-        paymentId: payment.id,
-        orderId: payment.orderId,
-        customerId: payment.customerId,
-        amount: payment.amount,
-        occurredAt: payment.updatedAt,
-      });
-      // The event, and whether its order was rejected or cancelled while the provider was answering
-      // (events.ts), in one statement: a given-up order's capture is given back now.
-      const givenUp = await recordAndCheckGivenUp(tx, captured, payment.orderId);
-      deps.outbox.recorded(tx, captured);
-      if (givenUp !== undefined) return refundPayment(tx, deps.outbox, payment.id, givenUp);
-    }
-    return payment;
+    const givenUp = await lockFateOf(tx, pending.orderId); // given up stays given up: still set
+    const payment = await settlePayment(tx, pending.id, settlementOf(outcome), at);
+    if (!payment) return settledBefore(tx, pending.id);
+    if (payment.status !== "CAPTURED") return payment;
+    await deps.outbox.add(tx, events.paymentCaptured, capturedMessage(payment, at));
+    return refundPayment(tx, deps.outbox, payment.id, givenUp ?? settled.givenUp!);
   });
+}
+const capturedMessage = (payment: Payment, at: Date) => ({
+  paymentId: payment.id,
+  orderId: payment.orderId,
+  customerId: payment.customerId,
+  amount: payment.amount,
+  occurredAt: at,
+});
+
+/** A payment another caller settled while this one asked the provider. */
+async function settledBefore(db: Queryable, paymentId: string): Promise<Payment> {
+  const current = await getPayment(db, paymentId);
+  if (!current || current.status === "PENDING") throw new Error(`payment ${paymentId} was neither PENDING nor settled when its charge settled`);
+  return current;
 }
 
 /** The row a call works with: its own PENDING claim (settled false), or an earlier call's settled payment. */
@@ -147,7 +156,8 @@ async function claimTakenKey(tx: Queryable, command: ChargeCommand, leaseMs: num
   }
   checkSameCharge(earlier, command);
   if (earlier.status !== "PENDING") return { settled: true, payment: earlier };
-  if (await reclaimExpiredPending(tx, earlier.id, leaseMs)) return { settled: false, payment: earlier };
+  const reclaimed = await reclaimExpiredPending(tx, earlier.id, leaseMs);
+  if (reclaimed) return { settled: false, payment: reclaimed };
   throw chargeInProgress();
 }
 

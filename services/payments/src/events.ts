@@ -3,7 +3,7 @@ import { events } from "@bazaar/shop/events";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { on } from "@bazaar/runtime/events/consumer";
 import { refundPayment } from "./refund.js";
-import { lockOrder, paymentsOfOrderForUpdate, recordGivenUp } from "./store.js";
+import { markGivenUp, paymentsOfOrderForUpdate } from "./store.js";
 
 /**
  * What payments consumes: a cancelled order gets its money back, and so does a
@@ -18,15 +18,14 @@ export const paymentEventHandlers = [
 
 /**
  * Remember that the order was given up and refund what was captured for it. The
- * order's lock (lockOrder) orders this against any settle of a charge for it:
+ * order's fate row (markGivenUp locks it) orders this against any settle of a charge for it:
  * a capture that settled first is refunded here; one that settles after finds
  * the order given up and refunds at once (charge.ts); a charge not yet begun is
  * refused. So no capture outlives its order, whatever orders' own compensation
  * calls did. A declined or refunded payment needs nothing.
  */
 async function giveBack(tx: Queryable, outbox: Outbox, orderId: string, reason: string): Promise<void> {
-  await lockOrder(tx, orderId);
-  await recordGivenUp(tx, orderId, reason);
+  await markGivenUp(tx, orderId, reason);
   for (const payment of await paymentsOfOrderForUpdate(tx, orderId)) {
     if (payment.status === "CAPTURED") await refundPayment(tx, outbox, payment.id, reason);
   }

@@ -15,9 +15,9 @@ import { pendingPastLease, reclaimExpiredPending } from "./store.js";
 export async function resolveAbandonedCharges(deps: Omit<ChargeDeps, "logger">): Promise<Array<{ paymentId: string; status: string }>> {
   const resolved: Array<{ paymentId: string; status: string }> = [];
   for (const paymentId of await pendingPastLease(deps.db, deps.pendingLeaseMs)) {
-    const ours = await deps.db.transaction((tx) => reclaimExpiredPending(tx, paymentId, deps.pendingLeaseMs));
+    const ours = await reclaimExpiredPending(deps.db, paymentId, deps.pendingLeaseMs);
     if (!ours) continue; // settled meanwhile, or taken over by a retry or another replica
-    const payment = await resolveUnanswered(deps, paymentId);
+    const payment = await resolveUnanswered(deps, ours);
     resolved.push({ paymentId, status: payment?.status ?? "VOIDED" });
   }
   return resolved;

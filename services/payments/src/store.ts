@@ -55,7 +55,7 @@ export async function getPaymentForUpdate(tx: Queryable, id: string): Promise<Pa
   return first(await tx.query<PaymentRow>(`select ${COLUMNS} from payments where id = $1 for update`, [id]));
 }
 
-/** Every payment of an order, locked until the transaction ends (the order's lock first: lockOrder). */
+/** Every payment of an order, locked until the transaction ends (its fate row's lock first: markGivenUp). */
 export async function paymentsOfOrderForUpdate(tx: Queryable, orderId: string): Promise<Payment[]> {
   const rows = await tx.query<PaymentRow>(`select ${COLUMNS} from payments where order_id = $1 order by created_at, id for update`, [orderId]);
   return rows.map(toPayment);
@@ -78,42 +78,87 @@ export async function findPaymentOfOrder(db: Queryable, orderId: string): Promis
 }
 
 /**
- * Hold the order's lock until the transaction ends. Whoever learns that an
- * order is given up (its event) and whoever settles a charge for it take this
- * lock first, so one of them always sees what the other did: a capture
- * settled first is found and refunded by the event; an order given up first
- * is found by the settle, which refunds at once.
+ * The order's fate row (migrations/005), made if payments had not heard of the
+ * order, locked until the transaction ends, as a statement's expression that
+ * answers why the order was given up (null: it was not). An insert-or-update
+ * reads the row's newest committed version, not the statement's snapshot, and
+ * waits for a writer of it: whoever settles a charge for an order and whoever
+ * gives the order up both go through this row first, so one of them always
+ * sees what the other did. `reason` (SQL) is the give-up to record; the first
+ * stands.
  */
-const orderLock = (orderId: string) => `pg_advisory_xact_lock(hashtextextended('payments-order:' || ${orderId}, 0))`;
+const lockFate = (orderId: string, reason: string) =>
+  `insert into order_fates (order_id, given_up_reason, given_up_at)
+   values (${orderId}, ${reason}, case when ${reason} is null then null else now() end)
+   on conflict (order_id) do update
+     set given_up_reason = coalesce(order_fates.given_up_reason, excluded.given_up_reason),
+         given_up_at = coalesce(order_fates.given_up_at, excluded.given_up_at)
+   returning given_up_reason`;
 
-export async function lockOrder(tx: Queryable, orderId: string): Promise<void> {
-  await tx.query(`select ${orderLock("$1")}`, [orderId]);
+/** Record that an order was given up (the first reason stands), its fate row locked until the transaction ends. */
+export async function markGivenUp(tx: Queryable, orderId: string, reason: string): Promise<void> {
+  await tx.query(lockFate("$1", "$2::text"), [orderId, reason]);
 }
 
-/** Remember that an order was given up (the first reason stands). */
-export async function recordGivenUp(tx: Queryable, orderId: string, reason: string): Promise<void> {
-  await tx.query("insert into given_up_orders (order_id, reason) values ($1, $2) on conflict (order_id) do nothing", [orderId, reason]);
+/** Lock the order's fate row until the transaction ends; why the order was given up, or undefined. */
+export async function lockFateOf(tx: Queryable, orderId: string): Promise<string | undefined> {
+  const [row] = await tx.query<{ given_up_reason: string | null }>(lockFate("$1", "null::text"), [orderId]);
+  return row?.given_up_reason ?? undefined;
 }
 
 /** Why the order was given up, or undefined if it was not. */
 export async function givenUpReason(db: Queryable, orderId: string): Promise<string | undefined> {
-  const [row] = await db.query<{ reason: string }>("select reason from given_up_orders where order_id = $1", [orderId]);
-  return row?.reason;
+  const [row] = await db.query<{ given_up_reason: string | null }>("select given_up_reason from order_fates where order_id = $1", [orderId]);
+  return row?.given_up_reason ?? undefined;
+}
+
+/** The provider's answer to a charge, as its payment row records it. */
+export type Settlement = { status: "CAPTURED" } | { status: "DECLINED"; declineReason: string };
+
+/**
+ * Settle a PENDING payment with the provider's answer, and record `event` with
+ * it, in one statement, unless its order was given up: then nothing is written
+ * and `givenUp` says why (settleGivenUp settles it). The order's fate row is
+ * locked first (lockFate), before the payment's row, in the one order every
+ * writer here takes them. `payment` undefined and `givenUp` undefined: the row
+ * was no longer PENDING (another caller settled it).
+ */
+export async function settleUnlessGivenUp(
+  db: Queryable,
+  pending: Payment,
+  settlement: Settlement,
+  at: Date,
+  event: OutboxEntry | undefined,
+): Promise<{ payment?: Payment; givenUp?: string }> {
+  const declineReason = settlement.status === "DECLINED" ? settlement.declineReason : "";
+  const recorded = event && outboxInsert("recorded", event, 6, "exists (select 1 from settled)");
+  const [row] = await db.query<PaymentRow & { given_up_reason: string | null }>(
+    `with fate as (${lockFate("$2", "null::text")}), settled as (
+       update payments set status = $3, decline_reason = $4, updated_at = $5
+        where id = $1 and status = 'PENDING' and (select given_up_reason from fate) is null
+        returning ${COLUMNS}
+     )${recorded ? `, ${recorded.sql}` : ""}
+     select (select given_up_reason from fate) as given_up_reason, settled.* from (select) as one left join settled on true`,
+    [pending.id, pending.orderId, settlement.status, declineReason, at, ...(recorded?.params ?? [])],
+  );
+  if (row?.given_up_reason != null) return { givenUp: row.given_up_reason };
+  return { payment: row?.id ? toPayment(row) : undefined };
 }
 
 /**
- * Record `event` in the outbox and answer why `orderId` was given up
- * (undefined: it was not), in one statement. Its snapshot is taken when it
- * starts, so it sees every given-up order committed before the transaction took
- * the order's lock in an earlier statement (settlePayment).
+ * Settle a PENDING payment in `tx` after its order's fate row was locked
+ * (lockFateOf). Undefined if it is no longer PENDING.
  */
-export async function recordAndCheckGivenUp(tx: Queryable, event: OutboxEntry, orderId: string): Promise<string | undefined> {
-  const recorded = outboxInsert("recorded", event, 2, "true");
-  const [row] = await tx.query<{ reason: string | null }>(`with ${recorded.sql} select (select reason from given_up_orders where order_id = $1) as reason`, [
-    orderId,
-    ...recorded.params,
-  ]);
-  return row?.reason ?? undefined;
+export async function settlePayment(tx: Queryable, id: string, settlement: Settlement, at: Date): Promise<Payment | undefined> {
+  const declineReason = settlement.status === "DECLINED" ? settlement.declineReason : "";
+  return first(
+    await tx.query<PaymentRow>(
+      `update payments set status = $2, decline_reason = $3, updated_at = $4
+        where id = $1 and status = 'PENDING'
+        returning ${COLUMNS}`,
+      [id, settlement.status, declineReason, at],
+    ),
+  );
 }
 
 /**
@@ -127,7 +172,7 @@ export async function insertPendingPayment(db: Queryable, id: string, command: C
     await db.query<PaymentRow>(
       `insert into payments (id, idempotency_key, order_id, customer_id, amount_minor, currency_code, status)
        select $1, $2, $3, $4, $5, $6, 'PENDING'
-        where not exists (select 1 from given_up_orders where order_id = $3)
+        where not exists (select 1 from order_fates where order_id = $3 and given_up_reason is not null)
        on conflict (idempotency_key) do nothing
        returning ${COLUMNS}`,
       [id, command.idempotencyKey, command.orderId, command.customerId, command.amount.minorUnits, command.amount.currencyCode],
@@ -155,37 +200,15 @@ export async function pendingPastLease(db: Queryable, leaseMs: number): Promise<
 
 /**
  * Re-claim a PENDING row whose lease ran out: the process that claimed it died
- * between claiming and settling. True if this caller now owns it.
+ * between claiming and settling. The payment if this caller now owns it.
  */
-export async function reclaimExpiredPending(tx: Queryable, id: string, leaseMs: number): Promise<boolean> {
-  const rows = await tx.query(
-    `update payments set updated_at = now()
-      where id = $1 and status = 'PENDING' and updated_at <= now() - $2::double precision * interval '1 millisecond'
-      returning id`,
-    [id, leaseMs],
-  );
-  return rows.length === 1;
-}
-
-/**
- * Settle a PENDING payment with the provider's answer, its order's lock taken
- * first (lockOrder: the lock before the row's, in the one order every
- * transaction here takes them). Undefined if it is no longer PENDING.
- */
-export async function settlePayment(
-  tx: Queryable,
-  id: string,
-  outcome: { status: "CAPTURED" } | { status: "DECLINED"; declineReason: string },
-): Promise<Payment | undefined> {
-  const declineReason = outcome.status === "DECLINED" ? outcome.declineReason : "";
+export async function reclaimExpiredPending(tx: Queryable, id: string, leaseMs: number): Promise<Payment | undefined> {
   return first(
     await tx.query<PaymentRow>(
-      `with locked as (select ${orderLock("order_id")} as held from payments where id = $1)
-       update payments set status = $2, decline_reason = $3, updated_at = now()
-         from locked
-        where id = $1 and status = 'PENDING'
+      `update payments set updated_at = now()
+        where id = $1 and status = 'PENDING' and updated_at <= now() - $2::double precision * interval '1 millisecond'
         returning ${COLUMNS}`,
-      [id, outcome.status, declineReason],
+      [id, leaseMs],
     ),
   );
 }

@@ -7,6 +7,7 @@ import { type Database } from "@bazaar/runtime/db/database";
 import { events } from "@bazaar/shop/events";
 import { Outbox } from "@bazaar/runtime/events/outbox";
 import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
+import { applyOnce } from "@bazaar/runtime/events/consumer";
 import { createClient, hasStatus, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { type Implementation, type ServiceDeps } from "@bazaar/runtime/service";
@@ -340,17 +341,31 @@ describe("GetPayment", () => {
 describe("an order given up while its charge is settling", () => {
   // A provider that has taken the money but whose answer the test holds back: the
   // payment is PENDING in between, the window where a refund used to be lost.
-  let answer!: () => void;
-  let asked!: () => void;
-  const providerAsked = new Promise<void>((resolve) => (asked = resolve));
+  const answers = new Map<string, () => void>();
+  let asked = () => {};
   const heldBack: CardProvider = {
     tokenProblem: () => undefined,
-    charge: async () => {
+    charge: async (paymentId) => {
+      const answered = new Promise<void>((resolve) => answers.set(paymentId, resolve));
       asked();
-      await new Promise<void>((resolve) => (answer = resolve));
+      await answered;
       return { approved: true };
     },
     resolve: async () => ({ approved: true }),
+  };
+  /** Start a charge and wait until the provider holds it; its answer, to let go. */
+  const heldCharge = async (request: ChargeRequest) => {
+    const providerAsked = new Promise<void>((resolve) => (asked = resolve));
+    const charging = client.charge(request);
+    await providerAsked;
+    const pending = await findPaymentOfOrder(deps.db, request.orderId);
+    expect(pending?.status).toBe("PENDING");
+    return { charging, answer: answers.get(pending!.id)! };
+  };
+  /** The outbox rows that carry this payment, oldest first. */
+  const outboxRowsOf = async (paymentId: string) => {
+    const rows = await deps.db.query<{ type_name: string; payload: Uint8Array }>("select type_name, payload from outbox order by seq");
+    return rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(paymentId)));
   };
   let held: Awaited<ReturnType<typeof startTestService>>;
   let client: PromiseClient<typeof PaymentServiceService>;
@@ -367,22 +382,49 @@ describe("an order given up while its charge is settling", () => {
 
   it("refunds at the settle when OrderRejected was consumed first: the money goes back once", async () => {
     const request = chargeRequest();
-    const charging = client.charge(request);
-    await providerAsked;
-    expect((await findPaymentOfOrder(deps.db, request.orderId))?.status).toBe("PENDING");
+    const { charging, answer } = await heldCharge(request);
 
     const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await applyOnce(deps, onRejected, event, { consumer: "payments-orders_order_rejected", eventId: randomUUID(), subject: events.orderRejected.subject });
     answer();
 
     const { payment } = await charging;
     expect(payment?.status).toBe(PaymentStatus.PAYMENT_STATUS_REFUNDED);
     const stored = await findPaymentOfOrder(deps.db, request.orderId);
     expect(stored).toMatchObject({ status: "REFUNDED", refundReason: "order rejected: the order was interrupted" });
-    const rows = await deps.db.query<{ type_name: string; payload: Uint8Array }>("select type_name, payload from outbox order by seq");
-    const mine = rows.filter((row) => Buffer.from(row.payload).includes(Buffer.from(stored!.id)));
+    const mine = await outboxRowsOf(stored!.id);
     expect(mine.map((row) => row.type_name)).toEqual(["bazaar.payments.v1.PaymentCaptured", "bazaar.payments.v1.PaymentRefunded"]);
     expect(PaymentRefunded.decode(mine[1]!.payload)).toMatchObject({ paymentId: stored!.id, reason: "order rejected: the order was interrupted" });
+  });
+
+  it("refunds every capture, whichever of the two commits first (40 races)", async () => {
+    const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
+    const firsts = new Set<PaymentStatus | undefined>();
+    for (let round = 0; round < 40; round++) {
+      const request = chargeRequest();
+      const { charging, answer } = await heldCharge(request);
+      const event = { orderId: request.orderId, customerId: request.customerId, reason: "raced", occurredAt: new Date() };
+      // Which one starts first alternates; which one takes the order first is up to the race.
+      const giveUp = () => applyOnce(deps, onRejected, event, { consumer: "payments-orders_order_rejected", eventId: randomUUID(), subject: events.orderRejected.subject });
+      if (round % 2 === 0) {
+        answer();
+        await giveUp();
+      } else {
+        const givingUp = giveUp();
+        setTimeout(answer, round % 4); // 1 or 3 ms: the give-up's BEGIN is a round trip ahead
+        await givingUp;
+      }
+      // The answer is the payment as its settle left it: CAPTURED if the settle came first (the give-up refunded it after).
+      const { payment } = await charging;
+      expect([PaymentStatus.PAYMENT_STATUS_CAPTURED, PaymentStatus.PAYMENT_STATUS_REFUNDED], `round ${round}`).toContain(payment?.status);
+      const stored = await findPaymentOfOrder(deps.db, request.orderId);
+      expect(stored, `round ${round}`).toMatchObject({ status: "REFUNDED", refundReason: "order rejected: raced" });
+      const mine = await outboxRowsOf(stored!.id);
+      expect(mine.map((row) => row.type_name.split(".").at(-1)), `round ${round}`).toEqual(["PaymentCaptured", "PaymentRefunded"]);
+      firsts.add(payment?.status);
+    }
+    // Both orders happened, or the race was not a race.
+    expect(firsts.size).toBe(2);
   });
 });

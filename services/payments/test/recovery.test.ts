@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { type ChargeRequest, PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { events } from "@bazaar/shop/events";
+import { applyOnce } from "@bazaar/runtime/events/consumer";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { type ServiceDeps } from "@bazaar/runtime/service";
@@ -118,7 +119,7 @@ describe("recovery of charges a dead process left PENDING", () => {
     const id = await abandoned(request, { charged: true });
     const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "payments is unavailable", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await applyOnce(deps, onRejected, event, { consumer: "payments-orders_order_rejected", eventId: randomUUID(), subject: events.orderRejected.subject });
 
     expect(await recover()).toContainEqual({ paymentId: id, status: "REFUNDED" });
     expect(await findPaymentOfOrder(deps.db, request.orderId)).toMatchObject({ status: "REFUNDED", refundReason: "order rejected: payments is unavailable" });
@@ -151,7 +152,7 @@ describe("an order given up before its charge", () => {
   const reject = async (request: ChargeRequest) => {
     const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const event = { orderId: request.orderId, customerId: request.customerId, reason: "the order was interrupted", occurredAt: new Date() };
-    await deps.db.transaction((tx) => onRejected.handle(event, { tx, outbox: deps.outbox, eventId: randomUUID(), subject: events.orderRejected.subject }));
+    await applyOnce(deps, onRejected, event, { consumer: "payments-orders_order_rejected", eventId: randomUUID(), subject: events.orderRejected.subject });
   };
 
   it("is never charged: a charge arriving after OrderRejected is refused before the card network is asked", async () => {
