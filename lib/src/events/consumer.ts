@@ -91,9 +91,10 @@ export const durableNameOf = (service: string, subject: string) => `${service}-$
 /**
  * Apply a decoded event once per consumer: its handler runs in one transaction
  * with an inbox row (consumer, event id), so a redelivered event finds the row
- * and changes nothing; an idempotent handler's one statement runs alone. True if it was applied now, false if seen before. The
- * JetStream consumers below call it for every message; tests that deliver events
- * by hand call it too, so both apply them the same way.
+ * and changes nothing; an idempotent handler's one statement runs alone. True
+ * if it was applied now, false if seen before. The JetStream consumers below
+ * call it for every message; tests that deliver events by hand call it too, so
+ * both apply them the same way.
  */
 export async function applyOnce<T>(
   service: { db: Database; outbox: Outbox },
