@@ -103,16 +103,18 @@ async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, pending: Pa
     if (captured) deps.outbox.recorded(deps.db, captured);
     return settled.payment;
   }
-  if (settled.givenUp === undefined) return settledBefore(deps.db, pending.id);
+  const givenUpAtSettle = settled.givenUp;
+  if (givenUpAtSettle === undefined) return settledBefore(deps.db, pending.id);
   return deps.db.transaction(async (tx) => {
-    const givenUp = await lockFateOf(tx, pending.orderId); // given up stays given up: still set
+    const givenUp = (await lockFateOf(tx, pending.orderId)) ?? givenUpAtSettle; // given up stays given up
     const payment = await settlePayment(tx, pending.id, settlementOf(outcome), at);
     if (!payment) return settledBefore(tx, pending.id);
     if (payment.status !== "CAPTURED") return payment;
     await deps.outbox.add(tx, events.paymentCaptured, capturedMessage(payment, at));
-    return refundPayment(tx, deps.outbox, payment.id, givenUp ?? settled.givenUp!);
+    return refundPayment(tx, deps.outbox, payment.id, givenUp);
   });
 }
+
 const capturedMessage = (payment: Payment, at: Date) => ({
   paymentId: payment.id,
   orderId: payment.orderId,

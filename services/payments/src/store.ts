@@ -115,10 +115,12 @@ export async function givenUpReason(db: Queryable, orderId: string): Promise<str
 /** The provider's answer to a charge, as its payment row records it. */
 export type Settlement = { status: "CAPTURED" } | { status: "DECLINED"; declineReason: string };
 
+const declineReasonOf = (settlement: Settlement) => (settlement.status === "DECLINED" ? settlement.declineReason : "");
+
 /**
  * Settle a PENDING payment with the provider's answer, and record `event` with
  * it, in one statement, unless its order was given up: then nothing is written
- * and `givenUp` says why (settleGivenUp settles it). The order's fate row is
+ * and `givenUp` says why (charge.ts then settles it in a transaction). The order's fate row is
  * locked first (lockFate), before the payment's row, in the one order every
  * writer here takes them. `payment` undefined and `givenUp` undefined: the row
  * was no longer PENDING (another caller settled it).
@@ -130,7 +132,6 @@ export async function settleUnlessGivenUp(
   at: Date,
   event: OutboxEntry | undefined,
 ): Promise<{ payment?: Payment; givenUp?: string }> {
-  const declineReason = settlement.status === "DECLINED" ? settlement.declineReason : "";
   const recorded = event && outboxInsert("recorded", event, 6, "exists (select 1 from settled)");
   const [row] = await db.query<PaymentRow & { given_up_reason: string | null }>(
     `with fate as (${lockFate("$2", "null::text")}), settled as (
@@ -139,7 +140,7 @@ export async function settleUnlessGivenUp(
         returning ${COLUMNS}
      )${recorded ? `, ${recorded.sql}` : ""}
      select (select given_up_reason from fate) as given_up_reason, settled.* from (select) as one left join settled on true`,
-    [pending.id, pending.orderId, settlement.status, declineReason, at, ...(recorded?.params ?? [])],
+    [pending.id, pending.orderId, settlement.status, declineReasonOf(settlement), at, ...(recorded?.params ?? [])],
   );
   if (row?.given_up_reason != null) return { givenUp: row.given_up_reason };
   return { payment: row?.id ? toPayment(row) : undefined };
@@ -150,13 +151,12 @@ export async function settleUnlessGivenUp(
  * (lockFateOf). Undefined if it is no longer PENDING.
  */
 export async function settlePayment(tx: Queryable, id: string, settlement: Settlement, at: Date): Promise<Payment | undefined> {
-  const declineReason = settlement.status === "DECLINED" ? settlement.declineReason : "";
   return first(
     await tx.query<PaymentRow>(
       `update payments set status = $2, decline_reason = $3, updated_at = $4
         where id = $1 and status = 'PENDING'
         returning ${COLUMNS}`,
-      [id, settlement.status, declineReason, at],
+      [id, settlement.status, declineReasonOf(settlement), at],
     ),
   );
 }
