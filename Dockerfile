@@ -14,6 +14,7 @@ COPY gen/package.json gen/
 COPY lib/package.json lib/
 COPY shop/package.json shop/
 COPY services/catalog/package.json services/catalog/
+COPY services/console/package.json services/console/
 COPY services/gateway/package.json services/gateway/
 COPY services/inventory/package.json services/inventory/
 COPY services/notifications/package.json services/notifications/
@@ -34,6 +35,7 @@ COPY gen/package.json gen/
 COPY lib/package.json lib/
 COPY shop/package.json shop/
 COPY services/catalog/package.json services/catalog/
+COPY services/console/package.json services/console/
 COPY services/gateway/package.json services/gateway/
 COPY services/inventory/package.json services/inventory/
 COPY services/notifications/package.json services/notifications/
@@ -48,7 +50,7 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 FROM build AS assemble
 ARG SERVICE
 RUN test -n "$SERVICE" && test -f "services/$SERVICE/package.json" \
-      || { echo "build with --build-arg SERVICE=<catalog|inventory|orders|payments|notifications|gateway>" >&2; exit 1; }
+      || { echo "build with --build-arg SERVICE=<catalog|inventory|orders|payments|notifications|gateway|console>" >&2; exit 1; }
 RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
  && cp package.json /out/ \
  && cp -r gen/package.json gen/dist gen/descriptors.binpb /out/gen/ \
@@ -56,6 +58,7 @@ RUN mkdir -p /out/gen /out/lib /out/services/$SERVICE /out/scripts /out/deploy \
  && mkdir -p /out/shop && cp -r shop/package.json shop/dist /out/shop/ \
  && cp -r services/$SERVICE/package.json services/$SERVICE/dist /out/services/$SERVICE/ \
  && if [ -d services/$SERVICE/migrations ]; then cp -r services/$SERVICE/migrations /out/services/$SERVICE/; fi \
+ && if [ -d services/$SERVICE/public ]; then cp -r services/$SERVICE/public /out/services/$SERVICE/; fi \
  && cp scripts/healthcheck.mjs /out/scripts/ \
  && cp deploy/authz-policy.yaml /out/deploy/
 

@@ -52,7 +52,7 @@ contract: gen/descriptors.binpb ## contract tests alone: buf breaking + event su
 certs: node_modules/.package-lock.json ## development CA and mTLS certificates for every service and the operator in certs/ (keeps existing ones)
 	$(TSX) scripts/certs.ts
 
-up: build ## start PostgreSQL (.data/postgres), NATS and every service (mutual TLS; issues certs/ when missing) in the background; returns when all are SERVING
+up: build ## start PostgreSQL (.data/postgres), NATS, every service and the console (mutual TLS; issues certs/ when missing) in the background; returns when all are SERVING; FAULTS=1 lets the console cause faults
 	$(TSX) scripts/mesh.ts up
 
 down: ## stop everything make up started

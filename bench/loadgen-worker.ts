@@ -16,7 +16,7 @@ import { Agent, request as httpRequest } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { OrderServiceService, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { devAuthConfig } from "../scripts/dev-env.js";
-import { signCustomerToken } from "../services/gateway/src/auth.js";
+import { signCustomerToken } from "@bazaar/shop/customer-token";
 import { mtlsClient, unary } from "./lib/grpc-call.js";
 
 export interface WorkerPlan {

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { type ServicePorts } from "@bazaar/runtime/module";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { devAuthSecret } from "./dev-env.js";
-import { SHOP_EDGE, SHOP_MODULES } from "./shop.js";
+import { SHOP_CONSOLE, SHOP_EDGE, SHOP_MODULES } from "./shop.js";
 
 const ROOT = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -88,6 +88,37 @@ function gatewayEnvironment(placement: Placement, httpAddress: string, grpcAddre
   };
 }
 
+/** Where the development console finds what it shows: NATS's monitoring port and the database, beyond the mesh's own processes. */
+export interface ConsolePlace {
+  httpAddress: string;
+  natsMonitorUrl: string;
+  /** host:port of PostgreSQL, for its node on the map. */
+  databaseAddr?: string;
+}
+
+/**
+ * The console's environment: where it listens, the gateway it calls as a
+ * browser would, the admin port of every process it watches (the gateway's is
+ * its HTTP port), NATS, and deploy/dev.env's token key for its demo customers.
+ */
+function consoleEnvironment(placement: Placement, place: ConsolePlace, gatewayAddress: string, admin: Record<string, string>, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
+  return {
+    HTTP_ADDR: place.httpAddress,
+    GATEWAY_URL: `http://${gatewayAddress}`,
+    MESH_ADMIN_ADDRS: Object.entries(admin).map(([name, address]) => `${name}=${address}`).join(","),
+    NATS_URL: placement.natsUrl,
+    NATS_MONITOR_URL: place.natsMonitorUrl,
+    ...(place.databaseAddr ? { DATABASE_ADDR: place.databaseAddr } : {}),
+    TLS_MODE: "mtls",
+    TLS_DIR: placement.tlsDir,
+    LOG_LEVEL: "info",
+    AUTH_JWT_SECRET: devAuthSecret(),
+    BAZAAR_DEV_MODE: "1",
+    ...calledAddresses(SHOP_CONSOLE.calls, grpcAddress),
+    ...placement.env,
+  };
+}
+
 /**
  * The modules in layers, each after every module it calls: a launcher that
  * waits for a layer to serve before starting the next gives each service its
@@ -115,6 +146,8 @@ export function consumersOf(module: LaunchedModule): string[] {
 /** A process a launcher started: where it serves gRPC, if it learnt that only once started (port 0), and how to stop it. */
 export interface LaunchedProcess {
   grpcAddress?: string;
+  /** host:port of its admin port (a service) or of its HTTP port (the gateway), if it learnt that only once started (port 0). */
+  adminAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -126,6 +159,8 @@ export interface LaunchOptions<Process extends LaunchedProcess, Module extends L
   place(module: Module): OwnPlace | Promise<OwnPlace>;
   /** The gateway's HTTP address, started after every service; none: no gateway. */
   edgeHttpAddress?: string;
+  /** The development console, started last (after the gateway); none: no console. */
+  console?: ConsolePlace;
   /** Variables for one process beyond the mesh's (the last word). */
   extraEnv?(name: string): NodeJS.ProcessEnv | undefined;
   /** Run one process with this environment; resolves once it serves (throws if it cannot). */
@@ -153,6 +188,8 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
   const processes = new Map<string, Process>();
   const grpc: Record<string, string> = {};
   const grpcAddress = (name: string) => grpc[name] ?? `(${name} not launched)`;
+  // Every process's admin port (the gateway's HTTP port), for the console.
+  const admin: Record<string, string> = {};
   const started: Process[][] = [];
   const stop = async () => {
     for (const layer of started.toReversed()) await Promise.all(layer.map((child) => child.stop()));
@@ -170,6 +207,7 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
           running.push(child);
           processes.set(module.name, child);
           grpc[module.name] = child.grpcAddress ?? own.grpc;
+          admin[module.name] = child.adminAddress ?? own.admin;
         }),
       );
       const failed = outcomes.find((outcome) => outcome.status === "rejected");
@@ -180,6 +218,13 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
       const gateway = await options.run(SHOP_EDGE.name, env);
       started.push([gateway]);
       processes.set(SHOP_EDGE.name, gateway);
+      admin[SHOP_EDGE.name] = gateway.adminAddress ?? options.edgeHttpAddress;
+      if (options.console !== undefined) {
+        const env = { ...consoleEnvironment(options.placement, options.console, admin[SHOP_EDGE.name]!, admin, grpcAddress), ...options.extraEnv?.(SHOP_CONSOLE.name) };
+        const console_ = await options.run(SHOP_CONSOLE.name, env);
+        started.push([console_]);
+        processes.set(SHOP_CONSOLE.name, console_);
+      }
     }
   } catch (error) {
     await stop();

@@ -18,11 +18,11 @@ import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
 import { createClient } from "@bazaar/runtime/grpc/client";
 import { isRunning } from "@bazaar/runtime/process";
 import { createTransport, type Transport } from "@bazaar/runtime/security/transport";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, POSTGRES_PORT } from "@bazaar/shop/ports";
+import { CONSOLE_HTTP_PORT, GATEWAY_HTTP_PORT, NATS_MONITOR_PORT, NATS_PORT, POSTGRES_PORT } from "@bazaar/shop/ports";
 import { ensureCertificates } from "./certs/issue.js";
 import { devDatabasePassword } from "./dev-env.js";
 import { entryOf, launchMesh, type LaunchedProcess, nodeArgsOf, type Placement } from "./launch.js";
-import { MESH_IDENTITIES, PORTS, SERVICE_NAMES, SHOP_EDGE, type ServiceName } from "./shop.js";
+import { MESH_IDENTITIES, PORTS, SERVICE_NAMES, SHOP_CONSOLE, SHOP_EDGE, type ServiceName } from "./shop.js";
 
 // Paths come from the repository root, so the runner works from any directory.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -85,11 +85,14 @@ async function httpHealth(url: string): Promise<string> {
   }
 }
 
-/** What `make up` gives every process: its NATS, certs/, and TLS_MODE and LOG_LEVEL from the environment. */
+/** `make up FAULTS=1`: the services take faults from the console (development only; off unless asked for). */
+const FAULTS = process.env.FAULTS === "1" ? "1" : "0";
+
+/** What `make up` gives every process: its NATS, certs/, TLS_MODE and LOG_LEVEL from the environment, and FAULTS. */
 const placement: Placement = {
   natsUrl: NATS_URL,
   tlsDir: TLS_DIR,
-  env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", TLS_MODE },
+  env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info", TLS_MODE, BAZAAR_FAULTS: FAULTS },
 };
 
 /** A service on its ports of the port map, as `status` reports it. */
@@ -107,7 +110,14 @@ function gatewayComponent(env: NodeJS.ProcessEnv = {}): Component {
   return { name: SHOP_EDGE.name, address: `http://${address}`, command: process.execPath, args: nodeArgsOf(SHOP_EDGE.name), env, health: () => httpHealth(`http://${address}/healthz`) };
 }
 
-const componentOf = (name: string, env: NodeJS.ProcessEnv) => (name === SHOP_EDGE.name ? gatewayComponent(env) : serviceComponent(name as ServiceName, env));
+/** The development console, started last; its /readyz says it serves its page. */
+function consoleComponent(env: NodeJS.ProcessEnv = {}): Component {
+  const address = `127.0.0.1:${CONSOLE_HTTP_PORT}`;
+  return { name: SHOP_CONSOLE.name, address: `http://${address}/console`, command: process.execPath, args: nodeArgsOf(SHOP_CONSOLE.name), env, health: () => httpHealth(`http://${address}/readyz`) };
+}
+
+const componentOf = (name: string, env: NodeJS.ProcessEnv) =>
+  name === SHOP_EDGE.name ? gatewayComponent(env) : name === SHOP_CONSOLE.name ? consoleComponent(env) : serviceComponent(name as ServiceName, env);
 
 /** The operator's certificates, read once (a poll every 200 ms need not reread them); throws while certs/ has none. */
 let operator: Transport | undefined;
@@ -258,7 +268,7 @@ async function up(): Promise<number> {
     console.error("nats-server is not on PATH. Install it:\n  Debian/Ubuntu: sudo apt-get install -y nats-server\n  macOS:         brew install nats-server");
     return 1;
   }
-  const unbuilt = [...SERVICE_NAMES, SHOP_EDGE.name].filter((name) => !existsSync(entryOf(name)));
+  const unbuilt = [...SERVICE_NAMES, SHOP_EDGE.name, SHOP_CONSOLE.name].filter((name) => !existsSync(entryOf(name)));
   if (unbuilt.length > 0) {
     console.error(`not built: ${unbuilt.join(", ")}; run \`make build\` first`);
     return 1;
@@ -289,11 +299,13 @@ async function up(): Promise<number> {
       placement,
       place: (module) => ({ grpc: `127.0.0.1:${module.ports.grpc}`, admin: `127.0.0.1:${module.ports.admin}`, databaseUrl: serviceDatabaseUrl(module.name as ServiceName) }),
       edgeHttpAddress: `127.0.0.1:${GATEWAY_HTTP_PORT}`,
+      console: { httpAddress: `127.0.0.1:${CONSOLE_HTTP_PORT}`, natsMonitorUrl: `http://127.0.0.1:${NATS_MONITOR_PORT}`, databaseAddr: `127.0.0.1:${POSTGRES_PORT_IN_USE}` },
       run: (name, env): Promise<LaunchedProcess> => startReady(componentOf(name, { ...process.env, ...env }), started, deadline),
     });
   } catch (error) {
     return giveUp((error as Error).message);
   }
+  console.log(`console: http://127.0.0.1:${CONSOLE_HTTP_PORT}/console (the shop, the live mesh map, ${FAULTS === "1" ? "faults on" : "faults off: make up FAULTS=1 to cause them"})`);
   console.log(`logs in ${LOG_DIR} (make logs); stop with make down`);
   return 0;
 }
@@ -333,10 +345,11 @@ function provisionNats(deadline: number): boolean {
 async function down(): Promise<number> {
   const names = existsSync(RUN_DIR) ? readdirSync(RUN_DIR).filter((file) => file.endsWith(".pid")).map((file) => file.slice(0, -4)) : [];
   if (names.length === 0) console.log("nothing is running");
-  // The gateway first, so its in-flight requests still reach the services; then the
+  // The console and the gateway first, so in-flight requests still reach the services; then the
   // services (together, each drains on its own); then NATS, which they use while draining.
+  if (names.includes("console")) await stop("console");
   if (names.includes("gateway")) await stop("gateway");
-  await Promise.all(names.filter((name) => !["nats", "gateway", "postgres"].includes(name)).map(stop));
+  await Promise.all(names.filter((name) => !["nats", "console", "gateway", "postgres"].includes(name)).map(stop));
   if (names.includes("nats")) await stop("nats");
   // PostgreSQL last: the services close their connections while they drain.
   if (names.includes("postgres") || runningPostmaster(POSTGRES_DATA_DIR) !== undefined) await stop("postgres");
@@ -347,7 +360,7 @@ async function status(): Promise<number> {
   const postmaster = runningPostmaster(POSTGRES_DATA_DIR);
   const postgresState = postmaster === undefined ? "stopped" : `running (pid ${postmaster})`;
   console.log(`${"postgres".padEnd(14)} ${`127.0.0.1:${POSTGRES_PORT_IN_USE}`.padEnd(24)} ${postgresState.padEnd(22)} ${postmaster === undefined ? "" : await postgresHealth()}`.trimEnd());
-  for (const component of [natsComponent(), ...SERVICE_NAMES.map((name) => serviceComponent(name)), gatewayComponent()]) {
+  for (const component of [natsComponent(), ...SERVICE_NAMES.map((name) => serviceComponent(name)), gatewayComponent(), consoleComponent()]) {
     const pid = readPid(component.name);
     const state = pid !== undefined && isRunning(pid) ? `running (pid ${pid})` : "stopped";
     const health = state === "stopped" ? "" : await component.health();

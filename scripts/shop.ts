@@ -6,6 +6,7 @@
  */
 import { SUPPORT_IDENTITIES } from "@bazaar/shop/identities";
 import { catalog } from "../services/catalog/src/module.js";
+import { console_ } from "../services/console/src/module.js";
 import { gateway } from "../services/gateway/src/module.js";
 import { inventory } from "../services/inventory/src/module.js";
 import { notifications } from "../services/notifications/src/module.js";
@@ -16,6 +17,9 @@ export const SHOP_MODULES = [catalog, inventory, payments, notifications, orders
 
 /** The shop's edge: the HTTP gateway in front of the services, started after them. */
 export const SHOP_EDGE = gateway;
+
+/** The development console (the shop, the live mesh map, faults), started after the gateway by `make up` only; never deployed to production. */
+export const SHOP_CONSOLE = console_;
 
 export type ShopModule = (typeof SHOP_MODULES)[number];
 export type ServiceName = ShopModule["name"];

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, EXIT_CONFIG } from "@bazaar/runtime/config";
 import { checkCustomerId } from "@bazaar/shop/ids";
 import { DomainError, Violations } from "@bazaar/runtime/errors";
-import { DEFAULT_TTL_SECONDS, signCustomerToken } from "../services/gateway/src/auth.js";
+import { DEFAULT_TTL_SECONDS, signCustomerToken } from "@bazaar/shop/customer-token";
 import { devAuthConfig } from "./dev-env.js";
 
 const USAGE = "usage: npm run -s token -- <customer-id> [--ttl <seconds>]";

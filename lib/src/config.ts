@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { devModeFlag, devSettingRefused, hasDevDatabasePassword } from "./dev-mode.js";
+import { devModeFlag, devSettingRefused, FAULTS_NEED_DEV_MODE, faultsFlag, hasDevDatabasePassword } from "./dev-mode.js";
 
 /**
  * Configuration comes from environment variables only, and is validated once at
@@ -127,10 +127,13 @@ export function baseServiceConfig(defaults: ServiceDefaults = {}) {
     AUTHZ_POLICY_FILE: defaults.policyFile === undefined ? z.string().min(1).optional() : z.string().min(1).default(defaults.policyFile),
     /** Development-only settings allowed (dev-mode.ts): here, the committed database passwords. */
     BAZAAR_DEV_MODE: devModeFlag(),
+    /** Faults may be switched on from the admin port (faults.ts); development only. */
+    BAZAAR_FAULTS: faultsFlag(),
   }).superRefine((config, context) => {
     if (!config.BAZAAR_DEV_MODE && hasDevDatabasePassword(config.DATABASE_URL)) {
       context.addIssue({ code: "custom", path: ["DATABASE_URL"], message: devSettingRefused("logs in with the committed development password (<user>-dev)") });
     }
+    if (!config.BAZAAR_DEV_MODE && config.BAZAAR_FAULTS) context.addIssue({ code: "custom", path: ["BAZAAR_FAULTS"], message: FAULTS_NEED_DEV_MODE });
   });
 }
 

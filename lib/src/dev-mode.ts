@@ -17,6 +17,23 @@ export const devModeFlag = () =>
     .default("0")
     .transform((value) => value === "1" || value === "true");
 
+/**
+ * Faults on purpose (faults.ts): a process takes them from its admin port only
+ * with this variable set, and only in development mode. Off unless asked for:
+ * `make up FAULTS=1` and the console's browser test set it; nothing else does.
+ */
+export const FAULTS_VARIABLE = "BAZAAR_FAULTS";
+
+/** BAZAAR_FAULTS as a boolean: "1" or "true" let the admin port switch faults on. */
+export const faultsFlag = () =>
+  z
+    .enum(["1", "true", "0", "false"], { error: 'expected "1" (faults may be switched on from the admin port) or "0"' })
+    .default("0")
+    .transform((value) => value === "1" || value === "true");
+
+/** The error of BAZAAR_FAULTS=1 without BAZAAR_DEV_MODE=1. */
+export const FAULTS_NEED_DEV_MODE = `faults on purpose are for development meshes only: set ${DEV_MODE_VARIABLE}=1 as well, or leave ${FAULTS_VARIABLE} unset`;
+
 /** What a refused setting's error says after the variable's name: what it is, and the two ways out. */
 export function devSettingRefused(what: string): string {
   return `${what}, which anyone can read in the repository: set your own, or ${DEV_MODE_VARIABLE}=1 where development-only settings are meant`;

@@ -12,3 +12,14 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from "n
 export function createNodeHttpServer(listener: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Server {
   return process.getBuiltinModule("node:http").createServer(listener);
 }
+
+/** Listen on `address` (host:port, port 0 for a free one); resolves with the bound port, rejects if the port is taken. */
+export function listenOn(server: Server, address: { host: string; port: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      server.off("error", reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}

@@ -8,6 +8,7 @@ import { type EventHandler } from "./events/consumer.js";
 import { type EventType } from "./events/event-type.js";
 import { Outbox } from "./events/outbox.js";
 import { startEvents } from "./events/runtime.js";
+import { Faults } from "./faults.js";
 import { Health, ServingStatus } from "./grpc/health.js";
 import { Reflection } from "./grpc/reflection.js";
 import { callGuard } from "./grpc/call-guard.js";
@@ -96,7 +97,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const transport = options.transport ?? createTransport(config, options.name, logger);
   // Every call, health and reflection included, is counted and, under mTLS, passes the authorization policy (call-guard.ts).
   const policy = transport.mode === "mtls" ? loadPolicy(requirePolicyFile(config.AUTHZ_POLICY_FILE)) : undefined;
-  const interceptors = [callGuard({ policy, logger })];
+  // BAZAAR_FAULTS=1 (development only, refused otherwise by the config): faults from the admin port.
+  const faults = config.BAZAAR_FAULTS ? new Faults() : undefined;
+  const interceptors = [callGuard({ policy, logger, faults })];
   const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
   health.addTo(server);
   reflection.addTo(server);
@@ -110,7 +113,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let db: Database | undefined;
   let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
   try {
-    admin = await startAdminServer(config.ADMIN_ADDR, health);
+    admin = await startAdminServer(config.ADMIN_ADDR, health, faults);
     logger.info({ grpc_port: grpcPort, admin_port: admin.port, tls_mode: transport.mode }, "listening");
     db = await openDatabase(config.DATABASE_URL);
     const applied = await migrateService(db, options.migrationsDir);
@@ -127,7 +130,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const handlers = options.events?.consumes ?? [];
   const events =
     publishes.length + handlers.length > 0
-      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, outbox: deps.outbox, tls: transport.files })
+      ? startEvents({ service: options.name, natsUrl: config.NATS_URL, db, logger, publishes, handlers, outbox: deps.outbox, tls: transport.files, faults })
       : undefined;
   health.setAll(ServingStatus.SERVING);
   logger.info({ services: names }, "serving");

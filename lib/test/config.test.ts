@@ -32,6 +32,7 @@ describe("service configuration", () => {
       TLS_DIR: "certs",
       AUTHZ_POLICY_FILE: POLICY_FILE,
       BAZAAR_DEV_MODE: false,
+      BAZAAR_FAULTS: false,
     });
   });
 

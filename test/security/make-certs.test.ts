@@ -62,6 +62,6 @@ describe("make certs", () => {
   it("lets each certificate do only what its identity does: the gateway and the people's only call, services and NATS (its routes) both", () => {
     const usage = (name: string) => [...(new X509Certificate(readFileSync(join(dir, `${name}.pem`))).keyUsage ?? [])].sort();
     for (const name of MESH_IDENTITIES) expect(usage(name), name).toEqual(CLIENT_ONLY_IDENTITIES.has(name) ? [CLIENT_AUTH] : [SERVER_AUTH, CLIENT_AUTH]);
-    expect([...CLIENT_ONLY_IDENTITIES].sort()).toEqual(["gateway", "nats-admin", "operator"]);
+    expect([...CLIENT_ONLY_IDENTITIES].sort()).toEqual(["console", "gateway", "nats-admin", "operator"]);
   });
 });

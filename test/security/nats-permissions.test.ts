@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { events } from "@bazaar/shop/events";
 import { nanos, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
 import { NATS_ADMIN } from "@bazaar/runtime/events/dead-letters";
@@ -12,7 +13,7 @@ import { meshCertificates } from "../support/certs.js";
 import { startTestNats, type TestNats } from "../support/nats.js";
 import { repoRoot } from "../../lib/test/support/process.js";
 import { certificateFiles } from "../../scripts/certs/issue.js";
-import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSUMERS, durableOf, NATS_ADMIN_NEEDS, neededBy, OPERATOR, PUBLISHERS, SERVICES, USES } from "./support/nats-needs.js";
+import { ALL_DURABLES, ALL_SUBJECTS, configuredUsers, CONSOLE_NEEDS, CONSUMERS, durableOf, NATS_ADMIN_NEEDS, neededBy, OPERATOR, PUBLISHERS, SERVICES, USES } from "./support/nats-needs.js";
 
 // deploy/nats/nats.conf on a real nats-server, with certificates from a test
 // CA: what each service may publish and consume (its users are authorization.conf,
@@ -58,12 +59,13 @@ async function refusal(attempt: Promise<unknown>): Promise<string> {
 }
 
 describe("what each service may do: the config against the event catalog", () => {
-  it("grants each service that uses events exactly what the runtime needs for them, the operator its look-ups, nats-admin the streams, and nobody else a user", () => {
+  it("grants each service that uses events exactly what the runtime needs for them, the operator its look-ups, the console its watching, nats-admin the streams, and nobody else a user", () => {
     // The file nats.conf includes: the users of compose, `make up` and Kubernetes alike.
     const configured = configuredUsers(readFileSync(join(repoRoot, "deploy/nats/authorization.conf"), "utf8"));
     expect(Object.fromEntries(configured)).toEqual({
       ...Object.fromEntries(SERVICES.map((service) => [service, neededBy(service)])),
       operator: OPERATOR,
+      console: CONSOLE_NEEDS,
       [NATS_ADMIN]: NATS_ADMIN_NEEDS,
     });
   });
@@ -207,5 +209,23 @@ describe("what the operator may do", () => {
     const durable = ALL_DURABLES[0]!;
     const next = `$JS.API.CONSUMER.MSG.NEXT.${streamOf(durable.subject).name}.${durable.durable}`;
     expect(await refusal(connection.request(next, JSON.stringify({ batch: 1 })))).toBe(`publish ${next}`);
+  });
+});
+
+describe("what the development console may do", () => {
+  it("sees every event as it is published, and publishes nothing: no event, no JetStream request", async () => {
+    const connection = await connectNats(nats.url, "console", logger, certificateFiles(TLS_DIR, "console"));
+    try {
+      const placed = events.orderPlaced.subject;
+      const seen = new Promise<string>((resolve) => connection.subscribe(placed, { max: 1, callback: (_error, message) => resolve(message.subject) }));
+      await connection.flush();
+      const { connection: orders } = await as("orders");
+      await jetstream(orders).publish(placed, new Uint8Array(), { msgID: "console-sees-this" });
+      expect(await seen).toBe(placed);
+      for (const subject of ALL_SUBJECTS) expect(await refusal(jetstream(connection).publish(subject, new Uint8Array()))).toBe(`publish ${subject}`);
+      expect(await refusal(connection.request("$JS.API.INFO", ""))).toBe("publish $JS.API.INFO");
+    } finally {
+      await connection.close();
+    }
   });
 });

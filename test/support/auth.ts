@@ -1,4 +1,4 @@
-import { signCustomerToken } from "../../services/gateway/src/auth.js";
+import { signCustomerToken } from "@bazaar/shop/customer-token";
 import { devAuthConfig } from "../../scripts/dev-env.js";
 
 /**

@@ -2,6 +2,7 @@ import { AckPolicy, type ConsumerConfig, DeliverPolicy, type ConsumerMessages, t
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Faults } from "../faults.js";
 import { type Logger } from "../logger.js";
 import { type Outbox } from "./outbox.js";
 import { consumerPending, eventMetrics } from "../observability/metrics.js";
@@ -68,6 +69,8 @@ export interface ConsumerOptions {
   ackWaitMs?: number;
   /** How often old inbox rows are deleted (pruneInbox). */
   inboxPruneEveryMs?: number;
+  /** Faults switched on for development (faults.ts): while "pause-consumers" is on, deliveries wait in the stream. */
+  faults?: Faults;
 }
 
 /**
@@ -262,6 +265,12 @@ export class EventConsumers {
   }
 
   private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
+    const pausedMs = this.options.faults?.remainingMs("pause-consumers") ?? 0;
+    if (pausedMs > 0) {
+      // Handed back untouched, not a failure; offered again each second, so switching the fault off resumes at once.
+      message.nak(Math.min(pausedMs, 1000));
+      return;
+    }
     const eventId = message.headers?.get(EVENT_ID_HEADER) || message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
     const consumer = this.durableName(message.subject);
     const failureKey = `${consumer}/${eventId}`;

@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection } from "@nats-io/transport-node";
 import { type Database } from "../db/database.js";
+import { type Faults } from "../faults.js";
 import { type Logger } from "../logger.js";
 import { EventConsumers, type EventHandler } from "./consumer.js";
 import { type EventType, streamOf } from "./event-type.js";
@@ -18,6 +19,8 @@ export interface EventsOptions {
   outbox: Outbox;
   /** Client certificate files: connect to NATS over TLS as this service's user. Unset: plaintext. */
   tls?: NatsTls;
+  /** Faults switched on for development (faults.ts): "pause-consumers" holds back every delivery. */
+  faults?: Faults;
 }
 
 /**
@@ -48,7 +51,7 @@ export function startEvents(options: EventsOptions): { stop(): Promise<void> } {
           relay.start(options.service, options.outbox);
         }
         if (options.handlers.length > 0) {
-          consumers = new EventConsumers(options.handlers, { db: options.db, outbox: options.outbox, js, jsm, logger }, { service: options.service });
+          consumers = new EventConsumers(options.handlers, { db: options.db, outbox: options.outbox, js, jsm, logger }, { service: options.service, faults: options.faults });
           await consumers.start();
         }
         return;

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { type Faults, SLOW_FAULT_DELAY_MS } from "../faults.js";
 import { type Logger } from "../logger.js";
 import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
 import { identityOf } from "../security/identity.js";
@@ -17,6 +18,9 @@ import { type AuthorizationPolicy } from "../security/policy.js";
  *   before its handler runs, PERMISSION_DENIED for a known caller outside the
  *   policy, UNAUTHENTICATED for a certificate without an identity (a caller
  *   without a valid certificate never gets this far: the handshake fails).
+ * - in a development mesh started with BAZAAR_FAULTS=1 only, the faults
+ *   switched on from the console (faults.ts): a call held SLOW_FAULT_DELAY_MS
+ *   before its handler, or failed UNAVAILABLE without reaching it.
  *
  * The caller's identity is read once per connection. grpc-js builds the auth
  * context on every call from TLSSocket.getPeerCertificate(), which renders the
@@ -30,7 +34,7 @@ import { type AuthorizationPolicy } from "../security/policy.js";
  * test/security/grpc-mtls.test.ts fails if a grpc-js upgrade moves it, and
  * without it every call simply reads the certificate again).
  */
-export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logger }): grpc.ServerInterceptor {
+export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logger; faults?: Faults }): grpc.ServerInterceptor {
   const methods = new Map<string, MethodMetrics>();
   return (descriptor, call) => {
     let metrics = methods.get(descriptor.path);
@@ -45,26 +49,39 @@ export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logge
       metrics.handling.observe((performance.now() - started) / 1000);
     };
     const { policy, logger } = options;
+    // Faults (development only, faults.ts) reach the service's own methods, never health or reflection.
+    const faults = descriptor.path.startsWith("/grpc.") ? undefined : options.faults;
+    const end = (status: { code: grpc.status; details: string }) => {
+      // Straight to the base call, past this layer's sendStatus: counted here.
+      record(status.code);
+      call.sendStatus(status);
+    };
     return new grpc.ServerInterceptingCall(call, {
       start:
-        policy === undefined
+        policy === undefined && faults === undefined
           ? undefined
           : (next) =>
               next({
                 onReceiveMetadata: (metadata, pass) => {
-                  const identity = callerOf(call);
-                  if (identity !== undefined && policy.allows(identity, descriptor.path)) {
-                    pass(metadata);
-                    return;
+                  if (policy !== undefined) {
+                    const identity = callerOf(call);
+                    if (identity === undefined || !policy.allows(identity, descriptor.path)) {
+                      const denied =
+                        identity === undefined
+                          ? { code: grpc.status.UNAUTHENTICATED, details: "the client certificate names no bazaar identity" }
+                          : { code: grpc.status.PERMISSION_DENIED, details: `${identity} may not call ${descriptor.path.slice(1)}` };
+                      logger.warn({ rpc: descriptor.path, caller: identity ?? null, code: grpc.status[denied.code] }, "call refused by the authorization policy");
+                      end(denied);
+                      return;
+                    }
                   }
-                  const denied =
-                    identity === undefined
-                      ? { code: grpc.status.UNAUTHENTICATED, details: "the client certificate names no bazaar identity" }
-                      : { code: grpc.status.PERMISSION_DENIED, details: `${identity} may not call ${descriptor.path.slice(1)}` };
-                  logger.warn({ rpc: descriptor.path, caller: identity ?? null, code: grpc.status[denied.code] }, "call refused by the authorization policy");
-                  // Straight to the base call, past this layer's sendStatus: counted here.
-                  record(denied.code);
-                  call.sendStatus(denied);
+                  if (faults !== undefined && faults.remainingMs("fail") > 0) {
+                    end({ code: grpc.status.UNAVAILABLE, details: "failing on purpose: a fault switched on from the development console" });
+                  } else if (faults !== undefined && faults.remainingMs("slow") > 0) {
+                    setTimeout(() => pass(metadata), SLOW_FAULT_DELAY_MS);
+                  } else {
+                    pass(metadata);
+                  }
                 },
               }),
       sendStatus: (status, next) => {

@@ -1,4 +1,4 @@
-import { InvalidToken, type VerifiedToken, verifyCustomerToken } from "./auth.js";
+import { InvalidToken, type VerifiedToken, verifyCustomerToken } from "@bazaar/shop/customer-token";
 import type { AuthConfig } from "./config.js";
 import { unauthorized } from "./http-error.js";
 

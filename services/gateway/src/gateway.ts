@@ -1,5 +1,5 @@
-import { type AddressInfo } from "node:net";
 import { splitAddress } from "@bazaar/runtime/config";
+import { listenOn } from "@bazaar/runtime/http-server";
 import { type EdgeSetup, type OpenEdge } from "@bazaar/runtime/edge";
 import { bearerAuthentication } from "./bearer.js";
 import { type gatewayCalls } from "./calls.js";
@@ -15,15 +15,7 @@ import { apiRoutes } from "./routes.js";
  */
 export async function openGateway({ config, clients, logger, isDraining }: EdgeSetup<GatewayConfig, typeof gatewayCalls>): Promise<OpenEdge> {
   const server = createHttpServer(apiRoutes(clients, isDraining), logger, isDraining, bearerAuthentication(config));
-  const { host, port } = splitAddress(config.HTTP_ADDR);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const boundPort = (server.address() as AddressInfo).port;
+  const boundPort = await listenOn(server, splitAddress(config.HTTP_ADDR));
   logger.info(
     { http_port: boundPort, catalog: config.CATALOG_ADDR, orders: config.ORDERS_ADDR, notifications: config.NOTIFICATIONS_ADDR },
     "listening",

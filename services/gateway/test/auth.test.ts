@@ -8,7 +8,7 @@ import { type Order, OrderServiceService, type OrderServiceServer, OrderStatus, 
 import { parseConfig } from "@bazaar/runtime/config";
 import { repoRoot } from "../../../lib/test/support/process.js";
 import { devEnvFile } from "../../../scripts/dev-env.js";
-import { MAX_TOKEN_AGE_SECONDS, signCustomerToken, verifyCustomerToken } from "../src/auth.js";
+import { MAX_TOKEN_AGE_SECONDS, signCustomerToken, verifyCustomerToken } from "@bazaar/shop/customer-token";
 import { bearerAuthentication } from "../src/bearer.js";
 import { authConfig } from "../src/config.js";
 import { bearer, type ErrorJson, failWith, type FakeServer, postJson, startFakeServer, startTestGateway, testAuth } from "./support.js";

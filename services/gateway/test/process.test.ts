@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { importLoadsUndici, repoRoot, type ServiceProcess, spawnTs } from "../../../lib/test/support/process.js";
 import { devEnvFile } from "../../../scripts/dev-env.js";
-import { signCustomerToken } from "../src/auth.js";
+import { signCustomerToken } from "@bazaar/shop/customer-token";
 import { bearer, testAuth } from "./support.js";
 
 // The gateway as a process: configuration errors stop it before it listens,

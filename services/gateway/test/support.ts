@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { parseConfig } from "@bazaar/runtime/config";
 import { bindServer } from "@bazaar/runtime/grpc/server";
-import { signCustomerToken, type SignOptions } from "../src/auth.js";
+import { signCustomerToken, type SignOptions } from "@bazaar/shop/customer-token";
 import { authConfig, gatewayConfig } from "../src/config.js";
 import { type RunningEdge as RunningGateway } from "@bazaar/runtime/edge";
 import { startGateway } from "../src/module.js";

@@ -15,7 +15,7 @@ import { type RunningService } from "@bazaar/runtime/service";
 import { startTestService } from "@bazaar/runtime/testing";
 import { catalogService } from "../../../services/catalog/src/service.js";
 import { migrationsDir as catalogMigrations } from "../../../services/catalog/src/store.js";
-import { signCustomerToken } from "../../../services/gateway/src/auth.js";
+import { signCustomerToken } from "@bazaar/shop/customer-token";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
 import { startGateway } from "../../../services/gateway/src/module.js";
 import { inventoryService } from "../../../services/inventory/src/service.js";

@@ -96,6 +96,16 @@ export const OPERATOR: Permissions = {
 };
 
 /**
+ * The development console's grant: plain subscriptions to every event subject
+ * (its live feed), replies to its own inbox, and no publishing at all, which
+ * also shuts it out of JetStream's API. Its publish list is a deny list: ">".
+ */
+export const CONSOLE_NEEDS: Permissions = {
+  publish: [">"],
+  subscribe: [...ALL_SUBJECTS, "_INBOX.console.>"].sort(),
+};
+
+/**
  * Each user of a nats-server config's authorization block with its allowed
  * subjects: the quoted strings of its publish and subscribe lists.
  */

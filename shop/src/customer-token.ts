@@ -1,15 +1,21 @@
 import { webcrypto } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
-import { CUSTOMER_ID } from "@bazaar/shop/ids";
-// Type only (erased): config.ts imports this module's defaults.
-import type { AuthConfig } from "./config.js";
+import { CUSTOMER_ID } from "./ids.js";
 
 /**
  * Customers' bearer tokens: HS256 JWTs whose subject is the customer id, issued
  * by AUTH_JWT_ISSUER for AUTH_JWT_AUDIENCE (the gateway), with iat and exp.
  * The claims are defined here once, for the gateway that checks them and for
- * scripts/token.ts and the tests that sign them.
+ * those that sign them: scripts/token.ts, the development console's demo
+ * customers, the tests and the benchmarks.
  */
+
+/** The gateway's AUTH_JWT_* settings: the HS256 key, and who issues tokens for whom. */
+export interface TokenConfig {
+  AUTH_JWT_SECRET: string;
+  AUTH_JWT_ISSUER: string;
+  AUTH_JWT_AUDIENCE: string;
+}
 
 export const DEFAULT_TTL_SECONDS = 60 * 60;
 
@@ -28,7 +34,7 @@ export const MAX_TOKEN_AGE_SECONDS = 24 * 60 * 60;
  * import a key on every request (bench/analysis.md).
  */
 const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
-function keyOf(config: AuthConfig): Promise<webcrypto.CryptoKey> {
+function keyOf(config: TokenConfig): Promise<webcrypto.CryptoKey> {
   let key = keys.get(config.AUTH_JWT_SECRET);
   if (!key) {
     const bytes = Buffer.from(config.AUTH_JWT_SECRET, "utf8");
@@ -46,7 +52,7 @@ export interface SignOptions {
 }
 
 /** A token proving `customerId` to the gateway. */
-export async function signCustomerToken(config: AuthConfig, customerId: string, options: SignOptions = {}): Promise<string> {
+export async function signCustomerToken(config: TokenConfig, customerId: string, options: SignOptions = {}): Promise<string> {
   if (!CUSTOMER_ID.test(customerId)) throw new Error("a customer id is 1-64 characters of A-Z, a-z, 0-9, _ and -");
   const issuedAt = Math.floor((options.issuedAtMs ?? Date.now()) / 1000);
   return new SignJWT()
@@ -71,7 +77,7 @@ export interface VerifiedToken {
 }
 
 /** The customer id `token` proves at `now`; throws InvalidToken if it proves nothing. */
-export async function verifyCustomerToken(config: AuthConfig, token: string, now = new Date()): Promise<VerifiedToken> {
+export async function verifyCustomerToken(config: TokenConfig, token: string, now = new Date()): Promise<VerifiedToken> {
   let claims: { sub?: unknown; exp?: unknown; iat?: unknown };
   try {
     ({ payload: claims } = await jwtVerify(token, await keyOf(config), {
