@@ -17,7 +17,7 @@ import { isRunning } from "../lib/test/support/process.js";
 import { devBearer } from "./support/auth.js";
 import { dashboardQueries } from "./observability/dashboard.js";
 import { startPrometheus } from "./observability/prometheus.js";
-import { GATEWAY_HTTP_PORT, NATS_MONITOR_PORT } from "@bazaar/shop/ports";
+import { CONSOLE_HTTP_PORT, GATEWAY_HTTP_PORT, NATS_MONITOR_PORT } from "@bazaar/shop/ports";
 import { PORTS, type ServiceName } from "../scripts/shop.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -92,7 +92,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
   const currentPids = () => Object.fromEntries(COMPONENTS.map((name) => [name, pidOf(name)]));
 
   beforeAll(async () => {
-    const unbuilt = [...SERVICES, "gateway"].filter((name) => !existsSync(join(ROOT, "services", name, "dist/main.js")));
+    const unbuilt = [...SERVICES, "gateway", "console"].filter((name) => !existsSync(join(ROOT, "services", name, "dist/main.js")));
     if (unbuilt.length > 0) throw new Error(`not built: ${unbuilt.join(", ")}; run \`make build\` before this test`);
     // Start from nothing, so `up` really starts the processes this test checks.
     await mesh("down");
@@ -103,7 +103,7 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     await mesh("down");
   }, TEST_TIMEOUT_MS);
 
-  it("up starts PostgreSQL, NATS, every service and the gateway, and returns once all are healthy", async () => {
+  it("up starts PostgreSQL, NATS, every service, the gateway and the console, returns once all are healthy, and prints the console's address", async () => {
     const result = await mesh("up");
     expect(result.code, result.output).toBe(0);
 
@@ -112,6 +112,8 @@ describe("make up / make down (scripts/mesh.ts)", () => {
     for (const service of SERVICES) expect(await grpcStatus(service), service).toBe(HealthCheckResponse_ServingStatus.SERVING);
     expect((await fetch(`http://127.0.0.1:${NATS_MONITOR_PORT}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${GATEWAY_HTTP_PORT}/healthz`)).status).toBe(200);
+    expect(result.output).toContain(`console: http://127.0.0.1:${CONSOLE_HTTP_PORT}/console`);
+    expect((await fetch(`http://127.0.0.1:${CONSOLE_HTTP_PORT}/console`)).status).toBe(200);
   }, TEST_TIMEOUT_MS);
 
   it("a second up succeeds and starts nothing new", async () => {

@@ -8,13 +8,14 @@
  */
 import { type EventType } from "@bazaar/runtime/events/event-type";
 import { freshDatabase } from "@bazaar/runtime/testing";
+import { freePort } from "../../lib/test/support/process.js";
 import { meshCertificates } from "./certs.js";
 import { startTestNats } from "./nats.js";
 import { consumersOf, launchMesh } from "../../scripts/launch.js";
-import { type ServiceName, SERVICE_NAMES, SHOP_EDGE, SHOP_MODULES } from "../../scripts/shop.js";
+import { type ServiceName, SERVICE_NAMES, SHOP_CONSOLE, SHOP_EDGE, SHOP_MODULES } from "../../scripts/shop.js";
 import { MeshProcess, requireBuilt } from "./service-process.js";
 
-export type ComponentName = ServiceName | typeof SHOP_EDGE.name;
+export type ComponentName = ServiceName | typeof SHOP_EDGE.name | typeof SHOP_CONSOLE.name;
 
 /**
  * Who consumes what, as each service's module declares it. The mesh is ready
@@ -40,6 +41,10 @@ export interface Mesh {
   grpc: Record<ServiceName, string>;
   /** http://127.0.0.1:port of the gateway. */
   gatewayUrl: string;
+  /** http://127.0.0.1:port of the development console, when asked for (MeshOptions.console). */
+  consoleUrl?: string;
+  /** The process of one component: to stop it and start it again (MeshProcess). */
+  process(name: ComponentName): MeshProcess;
   /** The last `count` log lines (and stderr) of every process, for a failed test's report. */
   logTails(count?: number): string;
   /** Every JSON log line a process has written so far. */
@@ -48,9 +53,14 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-/** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
-export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh> {
-  requireBuilt([...SERVICE_NAMES, SHOP_EDGE.name]);
+export interface MeshOptions {
+  /** Start the development console too, last, as `make up` does. */
+  console?: boolean;
+}
+
+/** `extraEnv` goes to every process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT, BAZAAR_FAULTS). */
+export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}, options: MeshOptions = {}): Promise<Mesh> {
+  requireBuilt([...SERVICE_NAMES, SHOP_EDGE.name, ...(options.console ? [SHOP_CONSOLE.name] : [])]);
   const tlsDir = meshCertificates();
   // deploy/nats/nats.conf, as `make up` and compose run it: mutual TLS, a user per service.
   const nats = await startTestNats({ config: "deploy/nats/nats.conf", certs: tlsDir });
@@ -69,19 +79,23 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
     process.off("exit", killAll);
   };
 
+  const address = async () => `127.0.0.1:${options.console ? await freePort() : 0}`;
   try {
     const mesh = await launchMesh({
       placement: { natsUrl: nats.url, tlsDir, env: { SHUTDOWN_GRACE_MS: "5000", ...extraEnv } },
       // Each service its own database on the test run's cluster, as each has its own in a deployment.
-      place: async (module) => ({ grpc: "127.0.0.1:0", admin: "127.0.0.1:0", databaseUrl: await freshDatabase(`mesh_${module.name}`) }),
+      // With the console, fixed free ports: a service stopped and started again comes back where the console looks.
+      place: async (module) => ({ grpc: await address(), admin: await address(), databaseUrl: await freshDatabase(`mesh_${module.name}`) }),
       edgeHttpAddress: "127.0.0.1:0",
+      ...(options.console ? { console: { httpAddress: "127.0.0.1:0", natsMonitorUrl: nats.monitorUrl } } : {}),
       extraEnv: (name) => EXTRA_ENV[name as ComponentName],
       run: async (name, env, module) => {
         const child = new MeshProcess(name, env, module ? consumersOf(module) : []);
         processes.set(name, child);
         // Consumers are awaited below, all together: events start in the background after "serving".
         await child.start({ consumers: false });
-        return { grpcAddress: child.address || undefined, stop: () => child.stop() };
+        const admin = child.adminPort || child.httpPort;
+        return { grpcAddress: child.address || undefined, adminAddress: admin ? `127.0.0.1:${admin}` : undefined, stop: () => child.stop() };
       },
     });
     stopProcesses = mesh.stop;
@@ -90,7 +104,10 @@ export async function startMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<Mesh>
 
     const logLines = (name: ComponentName) => processes.get(name)?.lines() ?? [];
     const gatewayUrl = `http://127.0.0.1:${processes.get(SHOP_EDGE.name)!.httpPort}`;
-    return { natsUrl: nats.url, tlsDir, grpc: mesh.grpc as Record<ServiceName, string>, gatewayUrl, logTails, logLines, stop };
+    const consoleProcess = processes.get(SHOP_CONSOLE.name);
+    const consoleUrl = consoleProcess ? `http://127.0.0.1:${consoleProcess.httpPort}` : undefined;
+    const processOf = (name: ComponentName) => processes.get(name) ?? (() => { throw new Error(`no ${name} in this mesh`); })();
+    return { natsUrl: nats.url, tlsDir, grpc: mesh.grpc as Record<ServiceName, string>, gatewayUrl, ...(consoleUrl ? { consoleUrl } : {}), process: processOf, logTails, logLines, stop };
   } catch (error) {
     const tails = logTails(40);
     await stop();

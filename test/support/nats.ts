@@ -18,6 +18,8 @@ import { SHOP_EVENT_STREAMS } from "@bazaar/shop/streams";
  */
 export interface TestNats {
   url: string;
+  /** http://127.0.0.1:port of its monitoring endpoint (/healthz, /varz). */
+  monitorUrl: string;
   /** The open client connections: the name each client gave, the user the server authorized it as. */
   connections(): Promise<Array<{ name?: string; user?: string }>>;
   /** Wait until a client named `name` is connected (throws after 30 s). */
@@ -114,6 +116,7 @@ export async function startTestNats(options: TestNatsOptions = {}): Promise<Test
   return {
     // tls:// says what the client must do; nats.js takes its certificate from its own options.
     url,
+    monitorUrl: `http://127.0.0.1:${monitor}`,
     startServer,
     stopServer,
     killServer: () => signal("SIGKILL"),
