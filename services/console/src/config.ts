@@ -16,6 +16,8 @@ const adminAddresses = () =>
         }
       }
       if (entries.length === 0) context.addIssue({ code: "custom", message: "expected at least one name=host:port" });
+      const twice = entries.map(([name]) => name!).find((name, i, names) => names.indexOf(name) !== i);
+      if (twice !== undefined) context.addIssue({ code: "custom", message: `${twice} is named twice: one address per process` });
       return Object.fromEntries(entries) as Record<string, string>;
     });
 

@@ -115,7 +115,8 @@ function grpcEdges(from: string, now: Sample[], before: Sample[] | undefined, se
 function eventEdges(name: string, now: Sample[], before: Sample[] | undefined, seconds: number): MapEdge[] {
   const edges: MapEdge[] = [];
   const bySubject = (metric: string, outbound: boolean, failures?: string) => {
-    const subjects = new Set(now.filter((s) => s.name === metric).map((s) => s.labels.subject ?? "?"));
+    // A consumer that has only ever failed still gets its edge (in red).
+    const subjects = new Set(now.filter((s) => s.name === metric || s.name === failures).map((s) => s.labels.subject ?? "?"));
     for (const subject of subjects) {
       const count = deltas(now, before, (s) => s.name === metric && s.labels.subject === subject);
       const failed = failures ? deltas(now, before, (s) => s.name === failures && s.labels.subject === subject) : [];

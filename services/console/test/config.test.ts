@@ -60,6 +60,10 @@ describe("consoleConfig", () => {
     expect(message).toContain(`MESH_ADMIN_ADDRS: expected name=host:port, got ${JSON.stringify(entry)}`);
   });
 
+  it("refuses a process named twice, which would drop one of its addresses unseen", () => {
+    expect(configError({ ...required, MESH_ADMIN_ADDRS: "catalog=127.0.0.1:9051,catalog=127.0.0.1:9052" })).toContain("MESH_ADMIN_ADDRS: catalog is named twice: one address per process");
+  });
+
   it("refuses a list with no entry at all", () => {
     expect(configError({ ...required, MESH_ADMIN_ADDRS: " , " })).toContain("MESH_ADMIN_ADDRS: expected at least one name=host:port");
   });

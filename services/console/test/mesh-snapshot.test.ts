@@ -170,6 +170,16 @@ describe("meshSnapshot", () => {
     ]);
   });
 
+  it("draws the edge of a consumer that has only ever failed, all of it failures", () => {
+    const failing = (value: number): ScrapeRound["processes"][string] => ({
+      health: "SERVING",
+      samples: [sample("bazaar_events_failed_total", { subject: "orders.order.placed", consumer: "inventory-orders_order_placed" }, value)],
+    });
+    const older: ScrapeRound = { at: AT, processes: { inventory: failing(2) }, nats: "SERVING" };
+    const newer: ScrapeRound = { at: AT + 5000, processes: { inventory: failing(12) }, nats: "SERVING" };
+    expect(meshSnapshot(newer, older).edges).toEqual([{ from: "nats", to: "inventory", kind: "event", label: "orders.order.placed", rps: 0, errorRate: 1, p99Ms: null }]);
+  });
+
   it("leaves the database off the map when the console was not told where it is", () => {
     const { database: _database, ...withoutDatabase } = newerRound;
     expect(meshSnapshot(withoutDatabase, olderRound).nodes.map((node) => node.id)).toEqual(["gateway", "orders", "payments", "notifications", "nats"]);
