@@ -7,14 +7,14 @@
  * mutual TLS with a certificate of the mesh, which a probe should not hold, so it
  * is asked on its admin port (ADMIN_ADDR): /readyz answers 200 only while gRPC
  * health says SERVING (once the database is migrated, not while draining). The
- * gateway is asked on its HTTP port (HTTP_ADDR). The probe dials 127.0.0.1 on that
+ * gateway and the development console are asked on their HTTP port (HTTP_ADDR). The probe dials 127.0.0.1 on that
  * port: the container binds 0.0.0.0, and the probe runs inside it.
  *
  * Plain JavaScript on the built packages (@bazaar/runtime dist/): the image has no
  * TypeScript at run time.
  */
 import { existsSync } from "node:fs";
-import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
+import { CONSOLE_HTTP_PORT, GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
 
 const TIMEOUT_MS = 2000;
 const service = process.env.SERVICE ?? "";
@@ -54,7 +54,8 @@ async function declaredAdminPort() {
 }
 
 try {
-  const port = service === "gateway" ? portOf(process.env.HTTP_ADDR, GATEWAY_HTTP_PORT) : portOf(process.env.ADMIN_ADDR, undefined) ?? (await declaredAdminPort());
+  const httpPort = { gateway: GATEWAY_HTTP_PORT, console: CONSOLE_HTTP_PORT }[service];
+  const port = httpPort !== undefined ? portOf(process.env.HTTP_ADDR, httpPort) : portOf(process.env.ADMIN_ADDR, undefined) ?? (await declaredAdminPort());
   const { ready, detail } = await askReadyz(port);
   console.log(`${service}: ${detail}`);
   process.exit(ready ? 0 : 1);

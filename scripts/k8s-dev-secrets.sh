@@ -14,9 +14,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CERTS_DIR="${CERTS_DIR:-$ROOT/certs}"
 NAMESPACE=bazaar-dev
-# The workloads that mount a <name>-tls Secret: the services, the gateway, NATS and
-# the Job nats-provision, as nats-admin (test/deploy/kubernetes.test.ts checks the two lists agree).
-IDENTITIES=(catalog inventory orders payments notifications gateway nats nats-admin)
+# The workloads that mount a <name>-tls Secret: the services, the gateway, the console
+# (this overlay's alone), NATS and the Job nats-provision, as nats-admin
+# (test/deploy/kubernetes.test.ts checks the two lists agree).
+IDENTITIES=(catalog inventory orders payments notifications gateway console nats nats-admin)
 
 case "${1:-}" in
   "") apply=true ;;

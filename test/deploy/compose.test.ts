@@ -1,13 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix } from "node:path";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "@bazaar/runtime/config";
-import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
+import { DEV_MODE_VARIABLE, FAULTS_VARIABLE } from "@bazaar/runtime/dev-mode";
+import { CONSOLE_HTTP_PORT, GATEWAY_HTTP_PORT, NATS_MONITOR_PORT } from "@bazaar/shop/ports";
 import { PORTS } from "../../scripts/shop.js";
 import {
   CONFIG_SCHEMAS,
+  CONSOLE,
   type ComposeService,
   composeEnv,
   DATABASE_OWNERS,
@@ -32,7 +34,7 @@ const certificateMounts = (service: ComposeService) => (service.volumes ?? []).f
 
 /** The ports each compose service listens on: its own *_ADDR for ours, the config or image default for the infrastructure. */
 function listeningPorts(name: string, service: ComposeService): number[] {
-  if (service.image?.startsWith("nats:")) return [Number(/^port:\s*(\d+)/m.exec(readRepoFile("deploy/nats/nats.conf"))?.[1])];
+  if (service.image?.startsWith("nats:")) return ["port", "http_port"].map((key) => Number(new RegExp(`^${key}:\\s*(\\d+)`, "m").exec(readRepoFile("deploy/nats/nats.conf"))?.[1]));
   if (service.image?.startsWith("postgres:")) return [5432];
   const env = composeEnv(service);
   const ports = [...LISTEN_VARIABLES].flatMap((variable) => (env[variable] ? [hostPort(env[variable])!.port] : []));
@@ -45,6 +47,19 @@ function dependsOn(service: ComposeService): Record<string, string> {
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [name, "service_started"]));
   return Object.fromEntries(Object.entries(deps).map(([name, { condition }]) => [name, condition]));
 }
+
+/** Every compose service `name` waits for to be healthy: directly, or through one it waits for. */
+function healthyBefore(name: string, found = new Set<string>()): Set<string> {
+  for (const [dependency, condition] of Object.entries(dependsOn(services[name]!)))
+    if (condition === "service_healthy" && !found.has(dependency)) healthyBefore(dependency, found.add(dependency));
+  return found;
+}
+
+/** The schema a compose service's process checks its environment with: the six deployed everywhere, and the console. */
+const schemaOf = (name: string) => (name === CONSOLE.name ? CONSOLE.config : CONFIG_SCHEMAS[name]!);
+
+/** Who takes faults on purpose with BAZAAR_FAULTS=1: the services (their admin ports) and the console that switches them. */
+const FAULT_TAKERS = [...DATABASE_OWNERS, CONSOLE.name];
 
 describe("docker-compose.yml", () => {
   const dockerCompose = onPath("docker-compose");
@@ -189,5 +204,101 @@ describe("docker-compose.yml", () => {
     expect(services.nats!.command).toContain("/etc/nats/nats.conf");
     expect(services.nats!.healthcheck?.test.join(" ")).toContain(":8222/healthz");
     expect(services.postgres!.healthcheck?.test.join(" ")).toContain("pg_isready");
+  });
+});
+
+describe("docker-compose.yml: the development console", () => {
+  const console_ = () => {
+    const service = services[CONSOLE.name];
+    if (!service) throw new Error(`docker-compose.yml has no service "${CONSOLE.name}"`);
+    return service;
+  };
+
+  it("runs from the one Dockerfile, as the owner of certs/, with BAZAAR_DEV_MODE=1 and an environment its config schema accepts", () => {
+    const service = console_();
+    expect(service.build).toMatchObject({ context: ".", dockerfile: "Dockerfile", args: { SERVICE: CONSOLE.name } });
+    expect(service.image).toBe(`bazaar/${CONSOLE.name}:dev`);
+    expect(service.user).toBe(services.gateway!.user);
+    const env = composeEnv(service);
+    expect(env[DEV_MODE_VARIABLE]).toBe("1");
+    const config = parseConfig(CONSOLE.config, env);
+    expect(config.BAZAAR_DEV_MODE).toBe(true);
+    expect(config.TLS_MODE).toBe("mtls");
+    // The same environment without the flag is refused: the console is a development tool throughout.
+    expect(() => parseConfig(CONSOLE.config, { ...env, [DEV_MODE_VARIABLE]: "0" })).toThrow(DEV_MODE_VARIABLE);
+  });
+
+  it("listens on its port of shop/src/ports.ts on all interfaces, published on 127.0.0.1", () => {
+    const service = console_();
+    expect(composeEnv(service).HTTP_ADDR).toBe(`0.0.0.0:${CONSOLE_HTTP_PORT}`);
+    expect(service.ports).toEqual([`127.0.0.1:${CONSOLE_HTTP_PORT}:${CONSOLE_HTTP_PORT}`]);
+  });
+
+  it("signs its demo customers' tokens with the gateway's key, deploy/dev.env's, from the file rather than written out", () => {
+    const service = console_();
+    expect(service.env_file).toBe("deploy/dev.env");
+    expect(JSON.stringify(service.environment)).not.toContain("AUTH_JWT_SECRET");
+    expect(composeEnv(service).AUTH_JWT_SECRET).toBe(composeEnv(services.gateway!).AUTH_JWT_SECRET);
+  });
+
+  it("mounts only the CA and its own certificate and key, read-only, where TLS_DIR points", () => {
+    const service = console_();
+    const env = composeEnv(service);
+    expect(env.TLS_DIR).toBe("/certs");
+    const files = ["ca.pem", `${CONSOLE.name}.pem`, `${CONSOLE.name}-key.pem`];
+    expect(certificateMounts(service).sort()).toEqual(files.map((file) => `./certs/${file}:${posix.join(env.TLS_DIR!, file)}:ro`).sort());
+  });
+
+  it("watches every process of the mesh on its admin port (the gateway's: its HTTP port), as each listens", () => {
+    const env = composeEnv(console_());
+    const admin = Object.fromEntries(env.MESH_ADMIN_ADDRS!.split(",").map((entry) => entry.split("=") as [string, string]));
+    expect(Object.keys(admin).sort()).toEqual([...SERVICE_NAMES].sort());
+    for (const name of SERVICE_NAMES) {
+      const own = composeEnv(services[name]!);
+      const port = hostPort(own.ADMIN_ADDR ?? own.HTTP_ADDR!)!.port;
+      expect(port, name).toBe(name === "gateway" ? GATEWAY_HTTP_PORT : PORTS[name as keyof typeof PORTS].admin);
+      expect(admin[name], name).toBe(`${name}:${port}`);
+    }
+  });
+
+  it("points every address at a compose service listening on that port, healthy before the console starts", () => {
+    const service = console_();
+    const dialed = dialedAddresses(composeEnv(service));
+    expect(dialed.map(({ host, port }) => `${host}:${port}`)).toEqual(
+      expect.arrayContaining([`gateway:${GATEWAY_HTTP_PORT}`, `inventory:${PORTS.inventory.grpc}`, "nats:4222", `nats:${NATS_MONITOR_PORT}`, "postgres:5432"]),
+    );
+    // It waits for the two it calls; the rest they wait for themselves.
+    expect(dependsOn(service)).toMatchObject({ gateway: "service_healthy", inventory: "service_healthy" });
+    const waitedFor = healthyBefore(CONSOLE.name);
+    for (const { variable, host, port } of dialed) {
+      const target = services[host];
+      expect(target, `console ${variable}: no compose service "${host}"`).toBeDefined();
+      expect(listeningPorts(host, target!), `console ${variable}: ${host} does not listen on ${port}`).toContain(port);
+      expect(waitedFor.has(host), `console ${variable}: ${host} may not be healthy yet when it starts`).toBe(true);
+    }
+  });
+
+  it(`passes ${FAULTS_VARIABLE} from FAULTS to the console and every service: off by default, on with \`FAULTS=1 docker compose up\``, () => {
+    for (const name of FAULT_TAKERS) {
+      const off = composeEnv(services[name]!);
+      expect(off[FAULTS_VARIABLE], name).toBe("0");
+      expect(parseConfig(schemaOf(name), off).BAZAAR_FAULTS, name).toBe(false);
+      const on = composeEnv(services[name]!, { FAULTS: "1" });
+      expect(on[FAULTS_VARIABLE], name).toBe("1");
+      // Taken: each runs with BAZAAR_DEV_MODE=1, without which BAZAAR_FAULTS=1 is refused.
+      expect(parseConfig(schemaOf(name), on).BAZAAR_FAULTS, name).toBe(true);
+    }
+  });
+
+  const dockerCompose = onPath("docker-compose");
+  const skipV1 = missingTool("docker-compose", dockerCompose !== undefined, "apt-get install -y docker-compose");
+  it.skipIf(skipV1)("is interpolated by docker-compose as these tests read it, FAULTS unset and FAULTS=1", () => {
+    for (const shell of [{}, { FAULTS: "1" }]) {
+      const { FAULTS: _ignored, ...inherited } = process.env;
+      const result = spawnSync(dockerCompose!, ["config"], { cwd: ROOT, encoding: "utf8", env: { ...inherited, ...shell } });
+      expect(result.status, result.stderr).toBe(0);
+      const rendered = (parse(result.stdout) as { services: Record<string, ComposeService> }).services;
+      for (const name of [...SERVICE_NAMES, CONSOLE.name]) expect(composeEnv(rendered[name]!), `${name} ${JSON.stringify(shell)}`).toEqual(composeEnv(services[name]!, shell));
+    }
   });
 });

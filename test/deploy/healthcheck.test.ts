@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AdminServer, startAdminServer } from "@bazaar/runtime/admin";
@@ -72,6 +73,19 @@ describe("scripts/healthcheck.mjs (the image's HEALTHCHECK)", () => {
 
   it("asks the gateway's /readyz over HTTP", async () => {
     expect(await probe({ SERVICE: "gateway", HTTP_ADDR: `0.0.0.0:${gateway.port}` })).toMatchObject({ code: 0 });
+  });
+
+  it("asks the console's /readyz over HTTP, on its own HTTP port", async () => {
+    // A stand-in for the console's HTTP server: the script asks only /readyz.
+    const server = createHttpServer((request, response) => response.writeHead(request.url === "/readyz" ? 200 : 404).end('{"status":"SERVING"}'));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      expect(await probe({ SERVICE: "console", HTTP_ADDR: `0.0.0.0:${port}` })).toMatchObject({ code: 0, output: expect.stringContaining("console: /readyz answered 200") });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(await probe({ SERVICE: "console", HTTP_ADDR: `0.0.0.0:${await closedPort()}` })).toMatchObject({ code: 1 });
   });
 
   it("refuses to guess which service it checks", async () => {

@@ -11,13 +11,14 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { natsAdminConfig, parseConfig } from "@bazaar/runtime/config";
-import { DEV_MODE_VARIABLE } from "@bazaar/runtime/dev-mode";
-import { GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
+import { DEV_MODE_VARIABLE, FAULTS_VARIABLE } from "@bazaar/runtime/dev-mode";
+import { CONSOLE_HTTP_PORT, GATEWAY_HTTP_PORT } from "@bazaar/shop/ports";
 import { PORTS } from "../../scripts/shop.js";
 import { identityOf } from "@bazaar/runtime/security/identity";
 import { createTransport } from "@bazaar/runtime/security/transport";
 import {
   CONFIG_SCHEMAS,
+  CONSOLE,
   DATABASE_OWNERS,
   dialedAddresses,
   hostPort,
@@ -97,8 +98,14 @@ interface VolumeMount {
 
 /** The Secret a workload's mutual-TLS certificate comes from. */
 const tlsSecret = (name: string) => `${name}-tls`;
-/** Every identity with such a Secret: the services, the gateway, NATS and nats-admin (the Job nats-provision). */
+/** Every identity with such a Secret: the services, the gateway, NATS and nats-admin (the Job nats-provision); in dev, the console too. */
 const TLS_WORKLOADS = [...SERVICE_NAMES, "nats", "nats-admin"];
+const tlsWorkloads = (overlay: string) => (overlay === "dev" ? [...TLS_WORKLOADS, CONSOLE.name] : TLS_WORKLOADS);
+
+/** The processes of ours an overlay runs: the six everywhere, and the development console in dev alone. */
+const processesOf = (overlay: string) => (overlay === "dev" ? [...SERVICE_NAMES, CONSOLE.name] : SERVICE_NAMES);
+/** The schema a process checks its environment with. */
+const schemaOf = (name: string) => (name === CONSOLE.name ? CONSOLE.config : CONFIG_SCHEMAS[name]!);
 /** The files NATS's client tls { } block reads: CA, certificate, key. */
 const natsTlsFiles = (config: string) => ["ca_file", "cert_file", "key_file"].map((key) => valueOf(blockOf(config, "tls") ?? "", key));
 
@@ -148,13 +155,17 @@ function environmentOf(container: Container, objects: K8sObject[]): { env: Recor
   return { env, external };
 }
 
-/** Where "host:port" lands: a Service of that name, its port, and the workloads (and container port) behind it. */
+/**
+ * Where "host:port" lands: a Service of that name, its port, and the workloads (and container port) behind it.
+ * A headless Service's name is its pods' own addresses, so any port of theirs is reached through it
+ * (the console's MESH_ADMIN_ADDRS: the services' admin ports, which their Services do not list).
+ */
 function resolve(objects: K8sObject[], host: string, port: number): { workload: K8sObject; containerPort: number }[] {
   const service = objects.find((object) => object.kind === "Service" && object.metadata.name === host);
   if (!service) throw new Error(`no Service "${host}"`);
   const servicePort = (service.spec.ports as { port: number; targetPort?: number | string }[]).find((candidate) => candidate.port === port);
-  if (!servicePort) throw new Error(`Service "${host}" has no port ${port}`);
-  const target = servicePort.targetPort ?? port;
+  if (!servicePort && service.spec.clusterIP !== "None") throw new Error(`Service "${host}" has no port ${port}`);
+  const target = servicePort ? (servicePort.targetPort ?? port) : port;
   const backends = workloadsOf(objects)
     .filter((workload) => selects({ matchLabels: service.spec.selector }, podLabels(workload)))
     .flatMap((workload) =>
@@ -186,9 +197,10 @@ interface Edge {
   port: number;
 }
 
-/** Every connection a service makes according to its environment, checked to land on a real container port. */
+/** Every connection a process of ours makes according to its environment (the console's too, where it runs), checked to land on a real container port. */
 function edgesOf(objects: K8sObject[]): Edge[] {
-  return SERVICE_NAMES.flatMap((name) => {
+  const callers = [...SERVICE_NAMES, ...(workloadsOf(objects).some((workload) => workload.metadata.name === CONSOLE.name) ? [CONSOLE.name] : [])];
+  return callers.flatMap((name) => {
     const workload = workloadsOf(objects).find((candidate) => candidate.metadata.name === name)!;
     const { env } = environmentOf(containersOf(workload)[0]!, objects);
     return dialedAddresses(env).flatMap(({ variable, host, port }) => resolve(objects, host, port).map(({ workload: target, containerPort }) => ({ caller: name, variable, target, port: containerPort })));
@@ -271,6 +283,10 @@ describe.skipIf(skip).each([
     const summary = new Set(edges.map((edge) => `${edge.caller} -> ${edge.target.metadata.name}:${edge.port}`));
     for (const expected of ["orders -> catalog:50051", "orders -> inventory:50052", "orders -> payments:50054", "gateway -> catalog:50051", "gateway -> orders:50053", "gateway -> notifications:50055", "inventory -> nats:4222"]) expect(summary).toContain(expected);
     if (overlay === "dev") for (const name of DATABASE_OWNERS) expect(summary).toContain(`${name} -> postgres:5432`);
+    // The console's (dev only): the shop, its one gRPC call, NATS and its monitoring port, the database, every admin port.
+    const consoleEdges = [`gateway:${GATEWAY_HTTP_PORT}`, `inventory:${PORTS.inventory.grpc}`, "nats:4222", "nats:8222", "postgres:5432", ...Object.entries(PORTS).map(([name, ports]) => `${name}:${ports.admin}`)];
+    if (overlay === "dev") for (const expected of consoleEdges) expect(summary).toContain(`${CONSOLE.name} -> ${expected}`);
+    else expect([...summary].filter((edge) => edge.startsWith(`${CONSOLE.name} `))).toEqual([]);
   });
 
   it("lets through exactly the connections the environments make (NetworkPolicies)", () => {
@@ -304,12 +320,12 @@ describe.skipIf(skip).each([
   });
 
   it("mounts each workload's own certificate Secret read-only at TLS_DIR, and never turns TLS off", () => {
-    for (const name of SERVICE_NAMES) {
+    for (const name of processesOf(overlay)) {
       const pod = workload(name).spec.template.spec;
       const [container] = containersOf(workload(name));
       const { env, external } = environmentOf(container!, objects);
       expect(env.TLS_DIR, name).toBe("/certs");
-      expect(parseConfig(CONFIG_SCHEMAS[name]!, { ...suppliedByProduction(name, external), ...env }).TLS_MODE, name).toBe("mtls");
+      expect(parseConfig(schemaOf(name), { ...suppliedByProduction(name, external), ...env }).TLS_MODE, name).toBe("mtls");
       const secrets = (pod.volumes as PodVolume[]).filter((volume) => volume.secret);
       expect(secrets.map((volume) => volume.secret!.secretName), name).toEqual([tlsSecret(name)]);
       const mounts = (container!.volumeMounts as VolumeMount[]).filter((mount) => mount.name === secrets[0]!.name);
@@ -322,7 +338,7 @@ describe.skipIf(skip).each([
   });
 
   it("mounts certificate Secrets 0440 for the pod's group, its user's, so no key is readable by others", () => {
-    for (const name of TLS_WORKLOADS) {
+    for (const name of tlsWorkloads(overlay)) {
       // nats-admin's certificate is mounted by the Job that provisions the streams.
       const owner = name === "nats-admin" ? objects.find((object) => object.kind === "Job" && object.metadata.name === "nats-provision")! : workload(name);
       const pod = owner.spec.template.spec;
@@ -343,8 +359,8 @@ describe.skipIf(skip).each([
     const namespace = objects.find((object) => object.kind === "Namespace")!;
     expect(printed.filter((object) => object.kind === "Namespace")).toEqual([namespace]);
     const secrets = printed.filter((object) => object.kind === "Secret");
-    expect(secrets.map((secret) => secret.metadata.name).sort()).toEqual(TLS_WORKLOADS.map(tlsSecret).sort());
-    for (const name of SERVICE_NAMES) {
+    expect(secrets.map((secret) => secret.metadata.name).sort()).toEqual(tlsWorkloads(overlay).map(tlsSecret).sort());
+    for (const name of processesOf(overlay)) {
       const secret = secrets.find((candidate) => candidate.metadata.name === tlsSecret(name))!;
       expect(secret.metadata.namespace, name).toBe(namespace.metadata.name);
       // What kubelet does with the Secret volume (one file per key), then what the service does at start.
@@ -375,7 +391,7 @@ describe.skipIf(skip).each([
         expect(Object.keys(container.resources?.limits ?? {}).sort(), object.metadata.name).toEqual(["cpu", "memory"]);
       }
     }
-    for (const name of SERVICE_NAMES) {
+    for (const name of processesOf(overlay)) {
       const pod = workload(name).spec.template.spec;
       const tmp = pod.containers[0].volumeMounts.find((mount: { mountPath: string }) => mount.mountPath === "/tmp");
       expect(pod.volumes.find((volume: { name: string }) => volume.name === tmp?.name)?.emptyDir, name).toBeDefined();
@@ -468,7 +484,90 @@ describe.skipIf(skip).each([
 
   it(overlay === "dev" ? "allows development-only settings (BAZAAR_DEV_MODE=1) in every service, which dev's Secrets need" : "never allows development-only settings (BAZAAR_DEV_MODE), anywhere", () => {
     if (overlay === "prod") expect(JSON.stringify(objects)).not.toContain(DEV_MODE_VARIABLE);
-    else for (const name of SERVICE_NAMES) expect(environmentOf(containersOf(workload(name))[0]!, objects).env[DEV_MODE_VARIABLE], name).toBe("1");
+    else for (const name of processesOf(overlay)) expect(environmentOf(containersOf(workload(name))[0]!, objects).env[DEV_MODE_VARIABLE], name).toBe("1");
+  });
+
+  it(overlay === "dev" ? "leaves faults on purpose (BAZAAR_FAULTS) off in the console and every service, which take it once set" : "never takes faults on purpose (BAZAAR_FAULTS)", () => {
+    if (overlay === "prod") return void expect(JSON.stringify(objects)).not.toContain(FAULTS_VARIABLE);
+    for (const name of [...DATABASE_OWNERS, CONSOLE.name]) {
+      const { env } = environmentOf(containersOf(workload(name))[0]!, objects);
+      expect(env[FAULTS_VARIABLE], name).toBe("0");
+      expect(parseConfig(schemaOf(name), env).BAZAAR_FAULTS, name).toBe(false);
+      // `kubectl set env deployment --all BAZAAR_FAULTS=1` (console.yaml): taken, as each runs in development mode.
+      expect(parseConfig(schemaOf(name), { ...env, [FAULTS_VARIABLE]: "1" }).BAZAAR_FAULTS, name).toBe(true);
+    }
+  });
+
+  it.runIf(overlay === "dev")("runs the development console: one pod of bazaar/console:dev, BAZAAR_DEV_MODE=1, an environment its config accepts", () => {
+    const deployment = workload(CONSOLE.name);
+    expect(deployment?.kind).toBe("Deployment");
+    expect(deployment.spec.replicas).toBe(1);
+    const [container] = containersOf(deployment);
+    expect(container!.image).toBe(`bazaar/${CONSOLE.name}:dev`);
+    const { env, external } = environmentOf(container!, objects);
+    // Everything it reads is in the overlay: dev generates the one Secret it refers to.
+    expect(external).toEqual({});
+    expect(env[DEV_MODE_VARIABLE]).toBe("1");
+    expect(parseConfig(CONSOLE.config, env).BAZAAR_DEV_MODE).toBe(true);
+    expect(() => parseConfig(CONSOLE.config, { ...env, [DEV_MODE_VARIABLE]: "0" })).toThrow(DEV_MODE_VARIABLE);
+    expect(env.HTTP_ADDR).toBe(`0.0.0.0:${CONSOLE_HTTP_PORT}`);
+    expect(container!.ports).toEqual([{ name: "http", containerPort: CONSOLE_HTTP_PORT }]);
+  });
+
+  it.runIf(overlay === "dev")("probes the console over HTTP on its own port (ready: /readyz), and serves it on a ClusterIP Service for port-forward", () => {
+    const [container] = containersOf(workload(CONSOLE.name));
+    const paths: Record<string, string> = { startupProbe: "/healthz", readinessProbe: "/readyz", livenessProbe: "/healthz" };
+    for (const [probe, path] of Object.entries(paths)) expect(container![probe], probe).toMatchObject({ httpGet: { path, port: "http" } });
+    const service = objects.find((object) => object.kind === "Service" && object.metadata.name === CONSOLE.name)!;
+    expect(service, "no Service console").toBeDefined();
+    expect([undefined, "ClusterIP"]).toContain(service.spec.type);
+    expect(service.spec.clusterIP).toBeUndefined();
+    expect(resolve(objects, CONSOLE.name, CONSOLE_HTTP_PORT).map(({ workload: target, containerPort }) => [target.metadata.name, containerPort])).toEqual([[CONSOLE.name, CONSOLE_HTTP_PORT]]);
+    // No pod of the namespace may call it (port-forward and kubelet's probes are not pods).
+    for (const caller of workloadsOf(objects)) expect(allowed(objects, caller, workload(CONSOLE.name), CONSOLE_HTTP_PORT), caller.metadata.name).toBe(false);
+  });
+
+  it.runIf(overlay === "dev")("signs the console's demo customers' tokens with the gateway's key, from the same Secret, never as a literal", () => {
+    const [container] = containersOf(workload(CONSOLE.name));
+    const variable = container!.env!.find((candidate) => candidate.name === "AUTH_JWT_SECRET");
+    expect(variable?.value).toBeUndefined();
+    expect(variable?.valueFrom?.secretKeyRef).toEqual(GATEWAY_AUTH_SECRET);
+    expect(environmentOf(container!, objects).env.AUTH_JWT_SECRET).toBe(devEnvFile().AUTH_JWT_SECRET);
+  });
+
+  it.runIf(overlay === "dev")("shows the console every process of the mesh at its admin port (the gateway's: its HTTP port), each on its Service's name", () => {
+    const { env } = environmentOf(containersOf(workload(CONSOLE.name))[0]!, objects);
+    const admin = Object.fromEntries(env.MESH_ADMIN_ADDRS!.split(",").map((entry) => entry.split("=") as [string, string]));
+    expect(Object.keys(admin).sort()).toEqual([...SERVICE_NAMES].sort());
+    for (const name of SERVICE_NAMES) {
+      const own = environmentOf(containersOf(workload(name))[0]!, objects).env;
+      expect(admin[name], name).toBe(`${name}:${hostPort(own.ADMIN_ADDR ?? own.HTTP_ADDR!)!.port}`);
+    }
+  });
+
+  it.runIf(overlay === "prod")("renders nothing of the console: no workload, Service, Secret, policy rule or variable, and no pod labelled console gets in", () => {
+    const mentions = (value: unknown) => /console/i.test(JSON.stringify(value) ?? "");
+    for (const object of objects) {
+      const nats = object.kind === "ConfigMap" && object.metadata.name.startsWith("nats-config");
+      if (!nats) {
+        expect(mentions(object), `${object.kind} ${object.metadata.name}`).toBe(false);
+        continue;
+      }
+      const { "authorization.conf": authorization, ...rest } = object.data!;
+      expect(mentions(object.metadata), object.metadata.name).toBe(false);
+      expect(mentions(rest), object.metadata.name).toBe(false);
+      // The one exception: NATS's users are one file for every nats-server (compose, `make up`, both
+      // overlays; the test above keeps them equal), and it has the console's read-only user. No pod
+      // here holds a certificate for it, and production's list of certificates to issue has none.
+      const lines = withoutComments(authorization!).split("\n").filter((line) => /console/i.test(line)).map((line) => line.trim());
+      expect(lines).toEqual(["user: console", '"_INBOX.console.>"']);
+      expect(withoutComments(authorization!)).toMatch(/user: console\s+permissions: \{\s+publish: \{ deny: \[">"\] \}/);
+    }
+    // Nor would a pod labelled console, started by hand, be let in anywhere but the gateway, which is open to every client.
+    const stranger = { spec: { template: { metadata: { labels: { "app.kubernetes.io/name": CONSOLE.name, "app.kubernetes.io/part-of": "bazaar" } } } } } as unknown as K8sObject;
+    for (const target of workloadsOf(objects))
+      for (const port of containersOf(target).flatMap((container) => (container.ports ?? []).map((candidate) => candidate.containerPort)))
+        expect(allowed(objects, stranger, target, port), `console -> ${target.metadata.name}:${port}`).toBe(target.metadata.name === "gateway");
   });
 
   it.runIf(overlay === "dev")("initialises its PostgreSQL with the same script as docker compose", () => {

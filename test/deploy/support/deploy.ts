@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { type z } from "zod";
 import { serviceConfig } from "@bazaar/shop/config";
 import { catalogConfig } from "../../../services/catalog/src/config.js";
+import { consoleConfig } from "../../../services/console/src/config.js";
 import { gatewayConfig } from "../../../services/gateway/src/config.js";
 import { ordersConfig } from "../../../services/orders/src/config.js";
 import { paymentsConfig } from "../../../services/payments/src/config.js";
@@ -25,6 +26,13 @@ export const CONFIG_SCHEMAS: Record<string, z.ZodObject> = {
 export const SERVICE_NAMES = Object.keys(CONFIG_SCHEMAS);
 /** The services that own a database (all but the gateway). */
 export const DATABASE_OWNERS = SERVICE_NAMES.filter((name) => name !== "gateway");
+
+/**
+ * The development console (services/console) and its schema: docker compose and the
+ * Kubernetes dev overlay run it, production never does, so it is not one of the
+ * processes above, which every deployment runs.
+ */
+export const CONSOLE = { name: "console", config: consoleConfig } as const;
 
 /** Variables naming where a process itself listens; every other *_ADDR is something it dials. */
 export const LISTEN_VARIABLES = new Set(["GRPC_ADDR", "ADMIN_ADDR", "HTTP_ADDR"]);
@@ -75,13 +83,33 @@ export interface ComposeService {
   user?: string;
 }
 
-/** A compose service's environment as strings, whichever of the two forms it is written in, over its env_file(s), as compose does. */
-export function composeEnv(service: ComposeService): Record<string, string> {
+/**
+ * A value of docker-compose.yml with compose's interpolation applied: ${NAME},
+ * ${NAME:-default} (unset or empty), ${NAME-default} (unset), and $$ for a dollar,
+ * from `shell` (by default nothing set, as on a machine that exports none of them).
+ */
+export function interpolate(value: string, shell: Record<string, string | undefined> = {}): string {
+  return value.replace(/\$\$|\$\{(\w+)(?:(:?-)([^}]*))?\}|\$(\w+)/g, (match, braced?: string, operator?: string, fallback?: string, bare?: string) => {
+    if (match === "$$") return "$";
+    const found = shell[(braced ?? bare)!];
+    if (operator === ":-") return found === undefined || found === "" ? fallback! : found;
+    if (operator === "-") return found === undefined ? fallback! : found;
+    return found ?? "";
+  });
+}
+
+/**
+ * A compose service's environment as strings, whichever of the two forms it is written in, over its env_file(s),
+ * as compose does: its values interpolated from `shell` (by default nothing set).
+ */
+export function composeEnv(service: ComposeService, shell: Record<string, string | undefined> = {}): Record<string, string> {
   const files = service.env_file === undefined ? [] : [service.env_file].flat();
   const fromFiles = Object.assign({}, ...files.map((file) => parseEnv(readRepoFile(file)))) as Record<string, string>;
   const env = service.environment ?? {};
-  if (Array.isArray(env)) return { ...fromFiles, ...Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.slice(entry.indexOf("=") + 1)])) };
-  return { ...fromFiles, ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)])) };
+  const written = Array.isArray(env)
+    ? Object.fromEntries(env.map((entry) => [entry.split("=")[0]!, entry.slice(entry.indexOf("=") + 1)]))
+    : Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)]));
+  return { ...fromFiles, ...Object.fromEntries(Object.entries(written).map(([name, value]) => [name, interpolate(value, shell)])) };
 }
 
 /** How this machine renders a kustomization: a standalone kustomize, or kubectl's built-in one. */
@@ -139,7 +167,8 @@ export function hostPort(address: string): { host: string; port: number } | unde
 
 /**
  * Everything a process dials, read from its environment: gRPC peers (*_ADDR),
- * NATS (every URL of NATS_URL) and PostgreSQL (DATABASE_URL's host and port).
+ * NATS (every URL of NATS_URL), PostgreSQL (DATABASE_URL's host and port), and
+ * the console's: HTTP URLs (*_URL) and lists of name=host:port (*_ADDRS).
  */
 export function dialedAddresses(env: Record<string, string>): { variable: string; host: string; port: number; database?: string }[] {
   const dialed: { variable: string; host: string; port: number; database?: string }[] = [];
@@ -148,6 +177,15 @@ export function dialedAddresses(env: Record<string, string>): { variable: string
       const address = hostPort(value);
       if (!address) throw new Error(`${variable}=${value} is not host:port`);
       dialed.push({ variable, ...address });
+    } else if (variable.endsWith("_ADDRS")) {
+      for (const entry of value.split(",").filter((candidate) => candidate.trim() !== "")) {
+        const address = hostPort(entry.slice(entry.indexOf("=") + 1).trim());
+        if (!entry.includes("=") || !address) throw new Error(`${variable}: ${entry} is not name=host:port`);
+        dialed.push({ variable: `${variable} ${entry.slice(0, entry.indexOf("=")).trim()}`, ...address });
+      }
+    } else if (variable.endsWith("_URL") && /^https?:/.test(value)) {
+      const parsed = new URL(value);
+      dialed.push({ variable, host: parsed.hostname, port: Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80)) });
     } else if (variable === "NATS_URL") {
       for (const url of value.split(",")) {
         const parsed = new URL(url.trim());
