@@ -20,7 +20,8 @@ export const devModeFlag = () =>
 /**
  * Faults on purpose (faults.ts): a process takes them from its admin port only
  * with this variable set, and only in development mode. Off unless asked for:
- * `make up FAULTS=1` and the console's browser test set it; nothing else does.
+ * `make up FAULTS=1`, `FAULTS=1 docker compose up` and the console's browser test
+ * set it; nothing else does.
  */
 export const FAULTS_VARIABLE = "BAZAAR_FAULTS";
 

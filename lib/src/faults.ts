@@ -9,7 +9,7 @@
 export const FAULT_KINDS = ["slow", "fail", "pause-consumers"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** How long a "slow" fault holds each call: past orders' deadline for a charge, so its breaker sees failures. */
+/** How long a "slow" fault holds each call: long enough for callers' deadlines, retries and breakers to show on the map. */
 export const SLOW_FAULT_DELAY_MS = 3_000;
 export const MAX_FAULT_SECONDS = 300;
 
