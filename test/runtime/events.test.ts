@@ -137,10 +137,12 @@ describe("outbox relay", () => {
         return db.query(sql, params);
       },
     };
+    // Rows an earlier test left unsent would make the start read a loop of statements (publish, then mark
+    // and fetch, then look again), the last of them possibly after the count below starts: none are left.
+    await db.query("update outbox set sent_at = now() where sent_at is null");
     const relay = new OutboxRelay(counted, jetstream(connection), logger, { idleMs: 600_000, markDelayMs: 300 });
     relay.start("test", outbox);
-    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
-    await expect.poll(() => sent.length).toBeGreaterThan(0); // its first read of the table, at start
+    await expect.poll(() => sent.length).toBeGreaterThan(0); // its one read of the table at start, which finds nothing
     sent.length = 0;
     const ids = await Promise.all(["ord_handed_1", "ord_handed_2", "ord_handed_3"].map((orderId) => db.transaction((tx) => outbox.add(tx, orderPlaced, placed(orderId)))));
     const published = async () => (await publishedOn("ORDERS", "orders.order.placed")).filter((message) => ids.includes(message.header.get("Nats-Msg-Id")));
