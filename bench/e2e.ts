@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constantRate, type LoadResult } from "./lib/loadgen.js";
-import { type BenchMesh, deepenStock, startMesh } from "./lib/mesh.js";
+import { sampleWaits, type WaitClass } from "./lib/db-waits.js";
+import { type BenchMesh, deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 import { perOrder, type Tally, tally } from "./lib/tally.js";
@@ -154,13 +155,15 @@ async function measure() {
     const steps: Record<string, LoadResult[]> = {};
     const underLoad: Record<
       string,
-      { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number>; cpuMsPerOrder: Record<string, number>; messagesPerOrder: Tally }
+      { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number>; cpuMsPerOrder: Record<string, number>; messagesPerOrder: Tally; databaseWaits: Record<WaitClass, number> }
     > = {};
     const counted = () => tally(started.admin, started.cluster.superuserUrl());
     for (const target of TARGETS) {
       for (const rate of STEPS) {
         const before = await counted();
+        const waits = await sampleWaits(started.cluster.superuserUrl(), SERVICES);
         const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
+        const databaseWaits = await waits.stop();
         (steps[target] ??= []).push(result);
         const held = sustained(result);
         console.error(`e2e step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
@@ -173,6 +176,7 @@ async function measure() {
             // The load's own window: the orders answered in it, and what every process spent meanwhile.
             cpuMsPerOrder: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round((seconds * 1000) / Math.max(result.ok, 1), 2)])),
             messagesPerOrder: perOrder(before, await counted(), result.ok),
+            databaseWaits,
           };
         }
         if (!held) break;

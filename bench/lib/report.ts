@@ -67,6 +67,8 @@ type UnderLoad = Record<
     /** Absent from runs made before they were counted. */
     cpuMsPerOrder?: Record<string, number>;
     messagesPerOrder?: PerOrderMessages;
+    /** Average PostgreSQL backends in each state during the load (db-waits.ts); absent from earlier runs. */
+    databaseWaits?: Record<string, number>;
   }
 >;
 interface E2e {
@@ -334,6 +336,19 @@ export function renderResults(results: Record<string, unknown>): string {
             statementsCell(load.messagesPerOrder!),
             String(load.messagesPerOrder!.transactions),
           ]),
+        ),
+        "",
+      );
+    }
+    const waited = Object.entries(e2e.underLoad).filter(([, load]) => load.databaseWaits);
+    if (waited.length > 0) {
+      const classes = Object.keys(waited[0]![1].databaseWaits!);
+      out.push(
+        "What the services' PostgreSQL backends were doing at the same step: the average number of backends in each state, from pg_stat_activity every 50 ms (WAL flush: waiting for a commit to reach the disk, LWLock WALWrite/WALInsert or IO Wal*; row locks: Lock; client: waiting for the service's next message):",
+        "",
+        table(
+          ["path @ rate", ...classes],
+          waited.map(([target, load]) => [`${TARGET_NAMES[target]} @ ${load.rate}/s`, ...classes.map((name) => String(load.databaseWaits![name] ?? "—"))]),
         ),
         "",
       );
