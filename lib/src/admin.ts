@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from "node:http";
 import { type AddressInfo } from "node:net";
 import { splitAddress } from "./config.js";
 import { type Faults, isFaultKind, FAULT_KINDS } from "./faults.js";
-import { createNodeHttpServer } from "./http-server.js";
+import { createNodeHttpServer, readSmallBody } from "./http-server.js";
 import { type Health, ServingStatus } from "./grpc/health.js";
 import { registry } from "./observability/metrics.js";
 
@@ -83,11 +83,8 @@ async function faultRequest(faults: Faults, method: string, kind: string, reques
 
 /** A JSON body of at most 1 KiB. */
 async function smallJson(request: IncomingMessage): Promise<unknown> {
-  let text = "";
-  for await (const chunk of request) {
-    text += String(chunk);
-    if (text.length > 1024) throw new Error("body: expected at most 1 KiB of JSON");
-  }
+  const text = await readSmallBody(request, 1024);
+  if (text === undefined) throw new Error("body: expected at most 1 KiB of JSON");
   try {
     return JSON.parse(text) as unknown;
   } catch {

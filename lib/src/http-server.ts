@@ -7,7 +7,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from "n
  * Node's bundled undici: 14 MB more resident memory in every process that serves
  * HTTP (bench/analysis.md, "Memory on Node 24"), for a WebSocket nobody uses.
  * process.getBuiltinModule returns the CommonJS module object, whose getters stay
- * unread. Every HTTP server here (the admin port, the gateway) is made by this.
+ * unread. Every HTTP server here (the admin port, the gateway, the console) is made by this.
  */
 export function createNodeHttpServer(listener: RequestListener<typeof IncomingMessage, typeof ServerResponse>): Server {
   return process.getBuiltinModule("node:http").createServer(listener);
@@ -22,4 +22,21 @@ export function listenOn(server: Server, address: { host: string; port: number }
       resolve((server.address() as { port: number }).port);
     });
   });
+}
+
+/**
+ * A small request body as text: at most `limitBytes`, decoded as UTF-8 once
+ * whole (a character split across two chunks stays one character). Undefined
+ * when the body is longer: reading stops there, so a client cannot make a
+ * server buffer more than the limit.
+ */
+export async function readSmallBody(request: IncomingMessage, limitBytes: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,5 +1,5 @@
 import { type FaultKind, isFaultKind, SLOW_FAULT_DELAY_MS } from "@bazaar/runtime/faults";
-import { ConsoleInputError, type Answer } from "./shop.js";
+import { type Answer, ConsoleInputError } from "./answer.js";
 
 /** The faults the page offers: which service, which fault, in words. */
 export const OFFERED_FAULTS: ReadonlyArray<{ service: string; kind: FaultKind; label: string }> = [

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { createNodeHttpServer } from "@bazaar/runtime/http-server";
+import { createNodeHttpServer, readSmallBody } from "@bazaar/runtime/http-server";
 import { type Logger } from "@bazaar/runtime/logger";
 import { type FaultSwitch } from "./faults.js";
 import { type LiveChannel } from "./live.js";
-import { ConsoleInputError, DEMO_CUSTOMERS, PAYMENT_TOKENS, type Answer, type ShopProxy } from "./shop.js";
+import { type Answer, ConsoleInputError } from "./answer.js";
+import { DEMO_CUSTOMERS, PAYMENT_TOKENS, type ShopProxy } from "./shop.js";
 
 /** The page: three files, read once, served as they are. */
 const PUBLIC = new URL("../public/", import.meta.url);
@@ -104,11 +105,8 @@ async function route(
  */
 async function jsonBody(request: IncomingMessage): Promise<unknown> {
   if (!(request.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) throw new ConsoleInputError("content-type: expected application/json");
-  let text = "";
-  for await (const chunk of request) {
-    text += String(chunk);
-    if (text.length > BODY_LIMIT_BYTES) throw new ConsoleInputError(`body: expected at most ${BODY_LIMIT_BYTES} bytes of JSON`);
-  }
+  const text = await readSmallBody(request, BODY_LIMIT_BYTES);
+  if (text === undefined) throw new ConsoleInputError(`body: expected at most ${BODY_LIMIT_BYTES} bytes of JSON`);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

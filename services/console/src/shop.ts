@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { signCustomerToken, type TokenConfig } from "@bazaar/shop/customer-token";
 import { type ClientsOf } from "@bazaar/runtime/grpc/calls";
+import { type Answer, ConsoleInputError } from "./answer.js";
 import { type consoleCalls } from "./calls.js";
 
 /** Who the page can be: demo customers of the development issuer (their tokens are signed here, never sent to the page). */
@@ -18,14 +19,6 @@ export const PAYMENT_TOKENS = [
   { token: "tok_insufficient_funds", label: "Insufficient funds" },
   { token: "tok_timeout", label: "Provider never answers" },
 ] as const;
-
-/** A status and a JSON body, as the shop's API answered them. */
-export interface Answer {
-  status: number;
-  body: unknown;
-}
-
-export class ConsoleInputError extends Error {}
 
 /**
  * The shop as the page uses it: the gateway's HTTP API, called as a browser
