@@ -72,17 +72,21 @@ function serviceEnvironment(module: LaunchedModule, placement: Placement, own: O
   };
 }
 
-/** The gateway's environment: where it listens for HTTP, the services behind it, and deploy/dev.env's token key. */
+/**
+ * What both edges (the gateway and the console) run with: mutual TLS with the
+ * mesh's certificates, and deploy/dev.env's token key (the environment's, if
+ * set; `npm run -s token` signs with the same), a development-only setting
+ * allowed on purpose here.
+ */
+function edgeEnvironment(placement: Placement): NodeJS.ProcessEnv {
+  return { TLS_MODE: "mtls", TLS_DIR: placement.tlsDir, LOG_LEVEL: "info", AUTH_JWT_SECRET: devAuthSecret(), BAZAAR_DEV_MODE: "1" };
+}
+
+/** The gateway's environment: where it listens for HTTP, the services behind it, and the token key it checks customers' tokens with. */
 function gatewayEnvironment(placement: Placement, httpAddress: string, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
     HTTP_ADDR: httpAddress,
-    TLS_MODE: "mtls",
-    TLS_DIR: placement.tlsDir,
-    LOG_LEVEL: "info",
-    // Customers' token key: the environment's, else deploy/dev.env's (`npm run -s token` signs with the same).
-    AUTH_JWT_SECRET: devAuthSecret(),
-    // deploy/dev.env's key is a development-only setting: allowed on purpose here.
-    BAZAAR_DEV_MODE: "1",
+    ...edgeEnvironment(placement),
     ...calledAddresses(SHOP_EDGE.calls, grpcAddress),
     ...placement.env,
   };
@@ -99,7 +103,7 @@ export interface ConsolePlace {
 /**
  * The console's environment: where it listens, the gateway it calls as a
  * browser would, the admin port of every process it watches (the gateway's is
- * its HTTP port), NATS, and deploy/dev.env's token key for its demo customers.
+ * its HTTP port), NATS, and the token key it signs its demo customers' tokens with.
  */
 function consoleEnvironment(placement: Placement, place: ConsolePlace, gatewayAddress: string, admin: Record<string, string>, grpcAddress: (name: string) => string): NodeJS.ProcessEnv {
   return {
@@ -109,11 +113,7 @@ function consoleEnvironment(placement: Placement, place: ConsolePlace, gatewayAd
     NATS_URL: placement.natsUrl,
     NATS_MONITOR_URL: place.natsMonitorUrl,
     ...(place.databaseAddr ? { DATABASE_ADDR: place.databaseAddr } : {}),
-    TLS_MODE: "mtls",
-    TLS_DIR: placement.tlsDir,
-    LOG_LEVEL: "info",
-    AUTH_JWT_SECRET: devAuthSecret(),
-    BAZAAR_DEV_MODE: "1",
+    ...edgeEnvironment(placement),
     ...calledAddresses(SHOP_CONSOLE.calls, grpcAddress),
     ...placement.env,
   };
