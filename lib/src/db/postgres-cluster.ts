@@ -99,8 +99,11 @@ export function stopCluster(dataDir: string): void {
   if (stop.status !== 0 && runningPostmaster(dataDir) !== undefined) {
     throw new ClusterError(`pg_ctl stop failed: ${(stop.stderr || stop.stdout).trim()}`);
   }
+  // pg_ctl returns once the lock file is gone, a moment before the postmaster has
+  // exited. Wait on the process itself: while it exits its command line already
+  // reads empty, so asking whether it is still postgres would answer too early.
   const deadline = Date.now() + 10_000;
-  while (isPostgres(pid) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  while (isRunning(pid) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 }
 
 /** The postmaster serving `dataDir`, when one runs: postmaster.pid names a live postgres process. */
