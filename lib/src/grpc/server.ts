@@ -112,6 +112,13 @@ const metadataGetter: TextMapGetter<grpc.Metadata> = {
 const signals = new WeakMap<grpc.ServerUnaryCall<unknown, unknown>, AbortSignal>();
 
 /**
+ * The reason every call's signal aborts with. abort() without one builds a new
+ * DOMException, stack trace included, and grpc-js's "cancelled" comes at the
+ * end of every call, answered ones too: 1.2% of the payments service's CPU.
+ */
+const CALL_ENDED = new DOMException("the call was cancelled or its deadline passed (or it has ended)", "AbortError");
+
+/**
  * The call's AbortSignal, made the first time a handler asks for it. Most
  * handlers never do, and grpc-js reports "cancelled" also for calls that ended
  * normally: an eager controller per call showed up in profiles (see bench/).
@@ -120,8 +127,8 @@ function cancellationSignal(call: grpc.ServerUnaryCall<unknown, unknown>): Abort
   let signal = signals.get(call);
   if (!signal) {
     const controller = new AbortController();
-    if (call.cancelled) controller.abort();
-    else call.once("cancelled", () => controller.abort());
+    if (call.cancelled) controller.abort(CALL_ENDED);
+    else call.once("cancelled", () => controller.abort(CALL_ENDED));
     signal = controller.signal;
     signals.set(call, signal);
   }
