@@ -67,7 +67,7 @@ describe("outbox relay", () => {
     const eventId = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_relay"), { traceparent: "00-abc-def-01" }));
     const relay = new OutboxRelay(db, jetstream(connection), logger);
     relay.start("test");
-    await expect.poll(() => db.query("select id from outbox where sent_at is null"), { timeout: 10_000 }).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox"), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
 
     const [message, ...others] = await publishedOn("ORDERS", "orders.order.placed");
@@ -82,7 +82,7 @@ describe("outbox relay", () => {
     const outbox = new Outbox();
     const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 600_000 });
     relay.start("test", outbox);
-    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox")).toEqual([]);
     // One statement: the change (a row in applied), and its event only where the change happened.
     const record = async (orderId: string, change: boolean) => {
       const event = outbox.entry(orderPlaced, placed(orderId), { traceparent: "00-folded-01" });
@@ -97,7 +97,7 @@ describe("outbox relay", () => {
     };
     const skipped = await record("ord_folded_unchanged", false);
     const eventId = await record("ord_folded", true);
-    await expect.poll(() => db.query("select id from outbox where sent_at is not null and id = $1", [eventId]), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => db.query("select id from outbox where id = $1", [eventId]), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
     expect(await db.query("select id from outbox where id = $1", [skipped])).toEqual([]);
     const [message] = (await publishedOn("ORDERS", "orders.order.placed")).filter((candidate) => OrderPlaced.decode(candidate.data).orderId === "ord_folded");
@@ -111,7 +111,7 @@ describe("outbox relay", () => {
     // An idle poll far longer than the test: only the commit can make it publish.
     const relay = new OutboxRelay(db, jetstream(connection), logger, { idleMs: 600_000 });
     relay.start("test", outbox);
-    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox")).toEqual([]);
     await db
       .transaction(async (tx) => {
         await outbox.add(tx, orderPlaced, placed("ord_rolled_back"));
@@ -119,14 +119,14 @@ describe("outbox relay", () => {
       })
       .catch(() => {});
     const eventId = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_woken")));
-    await expect.poll(() => db.query("select id from outbox where sent_at is not null and id = $1", [eventId]), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => db.query("select id from outbox where id = $1", [eventId]), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
     const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
     expect(orderIds).toContain("ord_woken");
     expect(orderIds).not.toContain("ord_rolled_back");
   });
 
-  it("publishes what this process committed from memory: no read of the table, one statement marks them sent", async () => {
+  it("publishes what this process committed from memory: no read of the table, one statement deletes their rows", async () => {
     const outbox = new Outbox();
     // The relay's own statements, as it sends them to the real database.
     const sent: string[] = [];
@@ -137,23 +137,23 @@ describe("outbox relay", () => {
         return db.query(sql, params);
       },
     };
-    // Rows an earlier test left unsent would make the start read a loop of statements (publish, then mark
+    // Rows an earlier test left unsent would make the start read a loop of statements (publish, then delete
     // and fetch, then look again), the last of them possibly after the count below starts: none are left.
-    await db.query("update outbox set sent_at = now() where sent_at is null");
-    const relay = new OutboxRelay(counted, jetstream(connection), logger, { idleMs: 600_000, markDelayMs: 300 });
+    await db.query("delete from outbox");
+    const relay = new OutboxRelay(counted, jetstream(connection), logger, { idleMs: 600_000, deleteDelayMs: 300 });
     relay.start("test", outbox);
     await expect.poll(() => sent.length).toBeGreaterThan(0); // its one read of the table at start, which finds nothing
     sent.length = 0;
     const ids = await Promise.all(["ord_handed_1", "ord_handed_2", "ord_handed_3"].map((orderId) => db.transaction((tx) => outbox.add(tx, orderPlaced, placed(orderId)))));
     const published = async () => (await publishedOn("ORDERS", "orders.order.placed")).filter((message) => ids.includes(message.header.get("Nats-Msg-Id")));
     await expect.poll(async () => (await published()).length, { timeout: 10_000 }).toBe(3);
-    await expect.poll(() => db.query("select id from outbox where id = any($1) and sent_at is not null", [ids]), { timeout: 10_000 }).toHaveLength(3);
+    await expect.poll(() => db.query("select id from outbox where id = any($1)", [ids]), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
     expect(sent.filter((sql) => sql.includes("select id, subject, payload, headers from outbox"))).toEqual([]);
-    // Marked within the delay, a few at a time: at most one statement per event, usually one for all.
-    const marks = sent.filter((sql) => sql.startsWith("update outbox set sent_at"));
-    expect(marks.length).toBeGreaterThan(0);
-    expect(marks.length).toBeLessThanOrEqual(ids.length);
+    // Deleted within the delay, a few at a time: at most one statement per event, usually one for all.
+    const deletes = sent.filter((sql) => sql.startsWith("delete from outbox"));
+    expect(deletes.length).toBeGreaterThan(0);
+    expect(deletes.length).toBeLessThanOrEqual(ids.length);
   });
 
   it("reads the table every idleMs even while busy with its own events: a row another replica left is published too", async () => {
@@ -177,7 +177,7 @@ describe("outbox relay", () => {
     };
     const relay = new OutboxRelay(slowReads, counting, logger, { idleMs: 300 });
     relay.start("test", outbox);
-    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox")).toEqual([]);
     // Busy: its own events every 20 ms, each waking it, so it is never idle for a whole idleMs.
     let busy = true;
     const own = (async () => {
@@ -196,7 +196,7 @@ describe("outbox relay", () => {
       JSON.stringify(foreign.headers),
     ]);
     try {
-      await expect.poll(() => db.query("select id from outbox where id = $1 and sent_at is not null", [foreign.id]), { timeout: 10_000 }).toHaveLength(1);
+      await expect.poll(() => db.query("select id from outbox where id = $1", [foreign.id]), { timeout: 10_000 }).toEqual([]);
       // Busy across several reads of the table, each a chance to publish one of its own events twice.
       await expect.poll(() => publishes.size, { timeout: 10_000 }).toBeGreaterThanOrEqual(40);
     } finally {
@@ -204,7 +204,7 @@ describe("outbox relay", () => {
       await own;
       await relay.stop();
     }
-    expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
+    expect(await db.query("select id from outbox")).toEqual([]);
     // Its reads of the table while busy never published again what it had published from memory.
     expect([...publishes].filter(([, count]) => count > 1)).toEqual([]);
   });
@@ -215,13 +215,13 @@ describe("outbox relay", () => {
     const relay = new OutboxRelay(db, jetstream(relayConnection, { timeout: 1000 }), logger, { maxBackoffMs: 500 });
     // Through the outbox: the event is handed over in memory, fails to publish, and is found in the table later.
     relay.start("test", outbox);
-    await expect.poll(() => db.query("select id from outbox where sent_at is null")).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox")).toEqual([]);
     await nats.stopServer();
     await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_outage")));
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the relay tries and fails meanwhile
-    expect(await db.query("select id from outbox where sent_at is null")).toHaveLength(1);
+    expect(await db.query("select id from outbox")).toHaveLength(1);
     await nats.startServer();
-    await expect.poll(() => db.query("select id from outbox where sent_at is null"), { timeout: 20_000 }).toEqual([]);
+    await expect.poll(() => db.query("select id from outbox"), { timeout: 20_000 }).toEqual([]);
     await relay.stop();
     await relayConnection.close();
     // The earlier connection of this test file reconnects by itself.
@@ -229,14 +229,14 @@ describe("outbox relay", () => {
     await expect.poll(async () => (await outageEvents()).length, { timeout: 10_000 }).toBe(1);
   });
 
-  it("marks a batch sent with the next fetch, without publishing it again, and the last one on stop", async () => {
+  it("deletes a batch's rows with the next fetch, without publishing it again, and the last one's on stop", async () => {
     const outbox = new Outbox();
     const relay = new OutboxRelay(db, jetstream(connection), logger);
-    const unsent = async () => (await db.query<{ id: string }>("select id from outbox where sent_at is null order by seq")).map((row) => row.id);
+    const unsent = async () => (await db.query<{ id: string }>("select id from outbox order by seq")).map((row) => row.id);
     const first = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_batch_1")));
     expect(await relay.relayBatch()).toBe(1);
     const second = await db.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_batch_2")));
-    // The statement that marks the first batch fetches the second: the first is not among it.
+    // The statement that deletes the first batch's rows fetches the second: the first is not among it.
     expect(await relay.relayBatch()).toBe(1);
     expect(await unsent()).not.toContain(first);
     await relay.stop();
@@ -268,39 +268,40 @@ describe("outbox relay", () => {
     expect(fetches.length).toBe(3);
     await relay.relayBatch();
     await relay.stop();
-    expect(await db.query("select id from outbox where sent_at is null")).toEqual([]);
+    expect(await db.query("select id from outbox")).toEqual([]);
     const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
     expect(orderIds.filter((id) => id.startsWith("ord_overlap_"))).toEqual(["ord_overlap_1", "ord_overlap_2"]);
   });
 });
 
-describe("outbox retention", () => {
-  const row = (id: string, sentAgo: string | null) =>
-    db.query(
-      `insert into outbox (id, subject, type_name, payload, created_at, sent_at)
-       values ($1, 'orders.order.placed', 'bazaar.orders.v1.OrderPlaced', '\\x00', now() - interval '30 days', ${sentAgo === null ? "null" : `now() - interval '${sentAgo}'`})`,
-      [id],
-    );
-  const ids = async (prefix: string) => (await db.query<{ id: string }>("select id from outbox where id like $1 order by id", [`${prefix}%`])).map((r) => r.id);
-
-  it("deletes rows sent longer ago than the retention, never an unsent one", async () => {
-    await row("evt_prune_old_sent", "8 days");
-    await row("evt_prune_recent_sent", "1 hour");
-    await row("evt_prune_old_unsent", null);
-    const relay = new OutboxRelay(db, jetstream(connection), logger, { sentRetentionMs: 7 * 24 * 3600_000 });
-    expect(await relay.pruneSent()).toBeGreaterThanOrEqual(1);
-    expect(await ids("evt_prune_")).toEqual(["evt_prune_old_unsent", "evt_prune_recent_sent"]);
-    await db.query("delete from outbox where id like 'evt_prune_%'");
-  });
-
-  it("prunes on its own while idle", async () => {
-    await row("evt_idle_prune_sent", "1 hour");
-    const relay = new OutboxRelay(db, jetstream(connection), logger, { sentRetentionMs: 60_000, pruneEveryMs: 0, idleMs: 50 });
-    relay.start("retention-test");
+describe("the outbox's upgrade to deleting sent rows", () => {
+  it("drops the rows an earlier version marked sent and keeps the unsent ones, which the relay then publishes", async () => {
+    const earlier = await freshDatabase("events_outbox_upgrade").then(openDatabase);
     try {
-      await expect.poll(() => ids("evt_idle_prune_"), { timeout: 10_000 }).toEqual([]);
-    } finally {
+      await migrate(earlier, RUNTIME_MIGRATIONS, { through: "runtime_002_inbox_received.sql" });
+      const event = new Outbox().entry(orderPlaced, placed("ord_upgraded"));
+      const row = (id: string, sent: boolean) =>
+        earlier.query(`insert into outbox (id, subject, type_name, payload, headers, sent_at) values ($1, $2, $3, $4, $5, ${sent ? "now()" : "null"})`, [
+          id,
+          event.subject,
+          event.typeName,
+          event.payload,
+          JSON.stringify(event.headers),
+        ]);
+      await row("evt_upgrade_sent", true);
+      await row(event.id, false);
+      expect(await migrate(earlier, RUNTIME_MIGRATIONS)).toEqual(["runtime_003_outbox_deletes_sent.sql"]);
+      expect(await earlier.query("select id from outbox")).toEqual([{ id: event.id }]);
+
+      const relay = new OutboxRelay(earlier, jetstream(connection), logger);
+      relay.start("upgrade-test");
+      await expect.poll(() => earlier.query("select id from outbox"), { timeout: 10_000 }).toEqual([]);
       await relay.stop();
+      const ids = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => message.header.get("Nats-Msg-Id"));
+      expect(ids).toContain(event.id);
+      expect(ids).not.toContain("evt_upgrade_sent");
+    } finally {
+      await earlier.close();
     }
   });
 });

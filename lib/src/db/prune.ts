@@ -1,6 +1,6 @@
 import { type Database } from "./database.js";
 
-/** How often the runtime deletes rows nobody needs any more: sent outbox rows, old inbox rows. */
+/** How often the runtime deletes rows nobody needs any more: old inbox rows. */
 export const PRUNE_EVERY_MS = 10 * 60_000;
 
 /** Rows deleted per statement: short statements, no long lock on a big table. */

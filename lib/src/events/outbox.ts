@@ -1,7 +1,6 @@
 import { type JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
-import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
 import { newId } from "../ids.js";
 import { type Logger } from "../logger.js";
 import { eventMetrics, outboxOldestAge, outboxPending } from "../observability/metrics.js";
@@ -101,19 +100,12 @@ export interface RelayOptions {
   /** Ceiling of the exponential backoff while NATS is away. */
   maxBackoffMs: number;
   /**
-   * How long a row is kept once sent (for a look at what went out), before the
-   * relay deletes it; without this the table grows with every event forever.
-   */
-  sentRetentionMs: number;
-  /** How often the relay, when idle, deletes sent rows older than sentRetentionMs. */
-  pruneEveryMs: number;
-  /**
-   * How long ids JetStream acknowledged may wait to be marked sent, so one
-   * statement marks many. Until then the rows still read as unsent: a relay
-   * that dies meanwhile publishes them again, and JetStream drops them as
+   * How long the rows of events JetStream acknowledged may wait to be deleted,
+   * so one statement deletes many. Until then they still read as unsent: a
+   * relay that dies meanwhile publishes them again, and JetStream drops them as
    * duplicates of their Nats-Msg-Id.
    */
-  markDelayMs: number;
+  deleteDelayMs: number;
 }
 
 /** Events handed over that may wait in memory; beyond, they are read from the table. */
@@ -123,19 +115,18 @@ const DEFAULTS: RelayOptions = {
   batchSize: 256,
   idleMs: 1000,
   maxBackoffMs: 5000,
-  sentRetentionMs: 7 * 24 * 3600_000,
-  pruneEveryMs: PRUNE_EVERY_MS,
-  markDelayMs: 250,
+  deleteDelayMs: 250,
 };
 
 /**
- * Publishes unsent outbox rows to JetStream, with Nats-Msg-Id set to the event
- * id, and marks the acknowledged ones sent. The events this process commits
+ * Publishes outbox rows to JetStream, with Nats-Msg-Id set to the event id, and
+ * deletes the acknowledged ones: what was published is in the stream, and a
+ * row left in the table is one not published yet. The events this process commits
  * through its Outbox are handed over in memory and published at once, without
  * reading them back; the table is read, oldest first, when the relay starts,
  * every idleMs (rows another replica or an earlier run left) and after a
  * failure. JetStream drops a duplicate id within its window, so a
- * crash between publish and mark (or a second relay) cannot publish an event
+ * crash between publish and delete (or a second relay) cannot publish an event
  * twice. While NATS is away it backs off and retries; rows wait in the table,
  * also across restarts.
  */
@@ -160,17 +151,17 @@ export class OutboxRelay {
   private drops = 0;
   /**
    * Ids lately published from memory. A read of the table that began before
-   * they were marked sent can still return them: they are not published again.
+   * their rows were deleted can still return them: they are not published again.
    */
   private readonly fromMemory = new Set<string>();
   /**
-   * Ids JetStream acknowledged that the table does not say are sent yet: the
-   * statement that fetches the next batch marks them, or one statement once
-   * markDelayMs has passed or a batch has gathered; stop() and a failed batch
-   * mark them at once.
+   * Ids JetStream acknowledged whose rows are still in the table: the statement
+   * that fetches the next batch deletes them, or one statement once deleteDelayMs
+   * has passed or a batch has gathered; stop() and a failed batch delete them
+   * at once.
    */
-  private unmarked: string[] = [];
-  private unmarkedSince = 0;
+  private acked: string[] = [];
+  private ackedSince = 0;
   /** The next batch, fetched while the current one was being published. */
   private prefetched: Promise<OutboxRow[]> | undefined;
   private readonly options: RelayOptions;
@@ -200,12 +191,12 @@ export class OutboxRelay {
     });
     this.loop = this.run();
     outboxPending.set(service, async () => {
-      const [row] = await this.db.query<{ n: number }>("select count(*)::int as n from outbox where sent_at is null");
+      const [row] = await this.db.query<{ n: number }>("select count(*)::int as n from outbox");
       return [{ labels: { service }, value: row?.n ?? 0 }];
     });
     outboxOldestAge.set(service, async () => {
       const [row] = await this.db.query<{ age: number | null }>(
-        "select extract(epoch from now() - min(created_at))::float8 as age from outbox where sent_at is null",
+        "select extract(epoch from now() - min(created_at))::float8 as age from outbox",
       );
       return [{ labels: { service }, value: row?.age ?? 0 }];
     });
@@ -221,32 +212,26 @@ export class OutboxRelay {
     this.unsubscribe?.();
     this.wake?.();
     await this.loop;
-    // The last batch (of the loop, or of a direct relayBatch call): nothing JetStream acknowledged is left unmarked.
+    // The last batch (of the loop, or of a direct relayBatch call): no row JetStream acknowledged is left.
     await this.dropPrefetched();
-    await this.markAcked().catch((error: unknown) => this.logger.warn({ err: error }, "outbox relay could not mark its last batch sent"));
+    await this.deleteAcked().catch((error: unknown) => this.logger.warn({ err: error }, "outbox relay could not delete its last batch's rows"));
   }
 
   private async run(): Promise<void> {
     let failures = 0;
-    let prunedAt = 0;
     while (this.running) {
       try {
         this.signalled = false;
         if (Date.now() - this.readAt >= this.options.idleMs) this.reading = true;
         const sent = await this.relayBatch();
         failures = 0;
-        const markDue = this.unmarked.length >= this.options.batchSize || Date.now() - this.unmarkedSince >= this.options.markDelayMs;
-        if (this.unmarked.length > 0 && markDue) await this.markAcked();
+        const deleteDue = this.acked.length >= this.options.batchSize || Date.now() - this.ackedSince >= this.options.deleteDelayMs;
+        if (this.acked.length > 0 && deleteDue) await this.deleteAcked();
         if (sent > 0 || this.signalled) continue;
-        if (this.unmarked.length > 0) {
-          // Quiet for now: mark them when the delay is up (sooner if events keep coming and a batch gathers).
-          await this.pause(this.options.markDelayMs - (Date.now() - this.unmarkedSince));
+        if (this.acked.length > 0) {
+          // Quiet for now: delete them when the delay is up (sooner if events keep coming and a batch gathers).
+          await this.pause(this.options.deleteDelayMs - (Date.now() - this.ackedSince));
           continue;
-        }
-        if (!this.reading && Date.now() - prunedAt >= this.options.pruneEveryMs) {
-          prunedAt = Date.now();
-          const pruned = await this.pruneSent();
-          if (pruned > 0) this.logger.info({ pruned }, "deleted outbox rows sent long ago");
         }
         if (!this.signalled) await this.pause(this.options.idleMs - (Date.now() - this.readAt));
       } catch (error) {
@@ -261,17 +246,12 @@ export class OutboxRelay {
     }
   }
 
-  /** Delete rows sent more than sentRetentionMs ago, a batch per statement; returns how many. */
-  pruneSent(): Promise<number> {
-    return deleteInBatches(this.db, "outbox", "sent_at < now() - $1 * interval '1 millisecond'", [this.options.sentRetentionMs], () => this.running);
-  }
-
   /**
    * Publish one batch, pipelined: the events handed over, or, while the table
-   * is being read, its oldest unsent rows (not those handed over). While a batch read from the table is
-   * in flight, one statement marks the previous batch sent and fetches the next
+   * is being read, its oldest rows (not those handed over). While a batch read from the table is
+   * in flight, one statement deletes the previous batch's rows and fetches the next
    * (not the rows in flight), so the database's round trip costs the relay no
-   * time. If some publishes fail, the acknowledged ones are marked at once and
+   * time. If some publishes fail, the acknowledged ones are deleted at once and
    * the rest are retried: consumers are idempotent and do not rely on order
    * across events.
    */
@@ -279,7 +259,7 @@ export class OutboxRelay {
     if (this.handed.length > 0) {
       const rows = this.handed.splice(0, this.options.batchSize);
       for (const row of rows) this.fromMemory.add(row.id);
-      // Bounded: an id is marked sent within markDelayMs, long before this many more have gone out.
+      // Bounded: an id's row is deleted within deleteDelayMs, long before this many more have gone out.
       for (const id of this.fromMemory) {
         if (this.fromMemory.size <= MAX_HANDED * 2) break;
         this.fromMemory.delete(id);
@@ -293,7 +273,7 @@ export class OutboxRelay {
     let rows = prefetched ? unpublished(await prefetched) : [];
     const dropsBefore = this.drops;
     // An empty prefetch may predate rows committed since: look again.
-    if (rows.length === 0) rows = unpublished(await this.markAndFetch([]));
+    if (rows.length === 0) rows = unpublished(await this.deleteAndFetch([]));
     if (rows.length > 0) {
       // Handed over while this read ran: published from here, not from memory as well.
       const fetched = new Set(rows.map((row) => row.id));
@@ -320,7 +300,7 @@ export class OutboxRelay {
       rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id, headers: toNatsHeaders(row.headers) })),
     );
     if (fetchNext) {
-      this.prefetched = this.markAndFetch(rows.map((row) => row.id));
+      this.prefetched = this.deleteAndFetch(rows.map((row) => row.id));
       this.prefetched.catch(() => {}); // the next call awaits it (and sees its failure); not unhandled meanwhile
     }
     const settled = await results;
@@ -330,31 +310,31 @@ export class OutboxRelay {
       if (settled[index]!.status === "rejected") this.fromMemory.delete(row.id);
     });
     countPublished(ackedRows);
-    if (this.unmarked.length === 0) this.unmarkedSince = Date.now();
-    this.unmarked.push(...ackedRows.map((row) => row.id));
+    if (this.acked.length === 0) this.ackedSince = Date.now();
+    this.acked.push(...ackedRows.map((row) => row.id));
     const failure = settled.find((result) => result.status === "rejected");
     if (failure) {
       await this.dropPrefetched(); // fetched again after the backoff
-      await this.markAcked(); // now, not after the backoff
+      await this.deleteAcked(); // now, not after the backoff
       throw (failure as PromiseRejectedResult).reason;
     }
     return ackedRows.length;
   }
 
   /**
-   * Mark the unmarked ids sent and fetch the next batch, skipping `inFlight`,
-   * in one statement; if it fails, the ids stay to be marked. The update runs
-   * in a data-modifying CTE, whose changes the rest of the statement cannot
-   * see: the select excludes the ids it marks by itself. `not in (select
-   * unnest …)` is hashed once; `<> all(…)` would compare each row with every
-   * id (measured on PostgreSQL: 11 ms a batch against 6–7 ms).
+   * Delete the acknowledged ids' rows and fetch the next batch, skipping
+   * `inFlight`, in one statement; if it fails, the ids stay to be deleted. The
+   * delete runs in a data-modifying CTE, whose changes the rest of the
+   * statement cannot see: the select excludes the ids it deletes by itself.
+   * `not in (select unnest …)` is hashed once; `<> all(…)` would compare each
+   * row with every id (measured on PostgreSQL: 11 ms a batch against 6–7 ms).
    */
-  private markAndFetch(inFlight: string[]): Promise<OutboxRow[]> {
-    return this.marking((ids) =>
+  private deleteAndFetch(inFlight: string[]): Promise<OutboxRow[]> {
+    return this.deleting((ids) =>
       this.db.query<OutboxRow>(
-        `with marked as (update outbox set sent_at = now() where id = any($1::text[]))
+        `with sent as (delete from outbox where id = any($1::text[]))
          select id, subject, payload, headers from outbox
-          where sent_at is null and id not in (select unnest($2::text[]))
+          where id not in (select unnest($2::text[]))
           order by seq limit $3`,
         // Rows handed over in memory are published from there: not fetched a second time.
         [ids, [...ids, ...inFlight, ...this.handed.map((row) => row.id)], this.options.batchSize],
@@ -362,24 +342,24 @@ export class OutboxRelay {
     );
   }
 
-  private async markAcked(): Promise<void> {
-    if (this.unmarked.length === 0) return;
-    await this.marking((ids) => this.db.query("update outbox set sent_at = now() where id = any($1::text[])", [ids]));
+  private async deleteAcked(): Promise<void> {
+    if (this.acked.length === 0) return;
+    await this.deleting((ids) => this.db.query("delete from outbox where id = any($1::text[])", [ids]));
   }
 
-  /** Hand the unmarked ids to `statement`, which marks them; if it fails, they stay to be marked. */
-  private async marking<T>(statement: (ids: string[]) => Promise<T>): Promise<T> {
-    const ids = this.unmarked;
-    this.unmarked = [];
+  /** Hand the acknowledged ids to `statement`, which deletes their rows; if it fails, they stay to be deleted. */
+  private async deleting<T>(statement: (ids: string[]) => Promise<T>): Promise<T> {
+    const ids = this.acked;
+    this.acked = [];
     try {
       return await statement(ids);
     } catch (error) {
-      this.unmarked.push(...ids);
+      this.acked.push(...ids);
       throw error;
     }
   }
 
-  /** Forget a prefetched batch (its rows stay unsent and are fetched again); what its statement marked stays marked. */
+  /** Forget a prefetched batch (its rows stay and are fetched again); what its statement deleted stays deleted. */
   private async dropPrefetched(): Promise<void> {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
