@@ -6,7 +6,7 @@ import { type Faults } from "../faults.js";
 import { type Logger } from "../logger.js";
 import { type Outbox } from "./outbox.js";
 import { consumerPending, eventMetrics } from "../observability/metrics.js";
-import { extractContext, tracer } from "../observability/tracing.js";
+import { extractContext, startSpan } from "../observability/tracing.js";
 import { deleteInBatches, PRUNE_EVERY_MS } from "../db/prune.js";
 import { type PeriodicJob, startPeriodic } from "../periodic.js";
 import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
@@ -254,9 +254,10 @@ export class EventConsumers {
     for await (const message of messages) {
       // Each delivery continues the trace of the request that published it (traceparent header).
       const headers = Object.fromEntries([...(message.headers ?? [])].map(([key, values]) => [key.toLowerCase(), values[0]]));
-      const span = tracer().startSpan(
+      const span = startSpan(
         `${message.subject} process`,
-        { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": message.subject } },
+        SpanKind.CONSUMER,
+        { "messaging.system": "nats", "messaging.destination.name": message.subject },
         extractContext(headers),
       );
       await context.with(trace.setSpan(context.active(), span), () => this.process(message, handler));

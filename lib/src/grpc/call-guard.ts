@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { type Faults, SLOW_FAULT_DELAY_MS } from "../faults.js";
 import { type Logger } from "../logger.js";
-import { grpcServerMetrics, rpcLabels, rpcType } from "../observability/metrics.js";
+import { grpcServerMetrics, type MethodMetrics, methodMetrics, rpcType } from "../observability/metrics.js";
 import { identityOf } from "../security/identity.js";
 import { type AuthorizationPolicy } from "../security/policy.js";
 
@@ -39,7 +39,7 @@ export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logge
   return (descriptor, call) => {
     let metrics = methods.get(descriptor.path);
     if (metrics === undefined) {
-      metrics = methodMetrics(descriptor);
+      metrics = methodMetrics(grpcServerMetrics, descriptor.path, rpcType(descriptor));
       methods.set(descriptor.path, metrics);
     }
     const started = performance.now();
@@ -89,30 +89,6 @@ export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logge
         next(status);
       },
     });
-  };
-}
-
-/** One method's metric children, bound once. */
-interface MethodMetrics {
-  started: { inc(): void };
-  handled(code: grpc.status): { inc(): void };
-  handling: { observe(seconds: number): void };
-}
-
-function methodMetrics(descriptor: grpc.ServerMethodDefinition<unknown, unknown>): MethodMetrics {
-  const labels = rpcLabels(descriptor.path, rpcType(descriptor));
-  const byCode = new Map<grpc.status, { inc(): void }>();
-  return {
-    started: grpcServerMetrics.started.labels(labels),
-    handled: (code) => {
-      let child = byCode.get(code);
-      if (child === undefined) {
-        child = grpcServerMetrics.handled.labels({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
-        byCode.set(code, child);
-      }
-      return child;
-    },
-    handling: grpcServerMetrics.handling.labels(labels),
   };
 }
 

@@ -1,7 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
-import { clientResilienceMetrics, grpcClientMetrics, rpcLabels } from "../observability/metrics.js";
-import { injectedHeaders, tracer } from "../observability/tracing.js";
+import { clientResilienceMetrics, grpcClientMetrics, methodMetrics, rpcLabels } from "../observability/metrics.js";
+import { injectedHeaders, startSpan } from "../observability/tracing.js";
 import { outgoingDeadline } from "./deadline.js";
 import {
   DEFAULT_RETRY,
@@ -95,6 +95,8 @@ export function createClient<D extends grpc.ServiceDefinition>(
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream || method.responseStream) continue;
     const labels = rpcLabels(method.path);
+    const metrics = methodMetrics(grpcClientMetrics, method.path);
+    const spanAttributes = { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method };
     const retry: RetryOptions | undefined =
       options.retry !== false && isRetryableMethod(method.path) ? { ...DEFAULT_RETRY, ...options.retry } : undefined;
 
@@ -106,7 +108,7 @@ export function createClient<D extends grpc.ServiceDefinition>(
           return;
         }
         const started = performance.now();
-        grpcClientMetrics.started.inc(labels);
+        metrics.started.inc();
         const pending = channel.makeUnaryRequest(
           method.path,
           method.requestSerialize,
@@ -117,8 +119,8 @@ export function createClient<D extends grpc.ServiceDefinition>(
           (error, response) => {
             signal?.removeEventListener("abort", cancel);
             const code = error?.code ?? grpc.status.OK;
-            grpcClientMetrics.handled.inc({ ...labels, grpc_code: grpc.status[code] ?? String(code) });
-            grpcClientMetrics.handling.observe(labels, (performance.now() - started) / 1000);
+            metrics.handled(code).inc();
+            metrics.handling.observe((performance.now() - started) / 1000);
             if (error) reject(error);
             else resolve(response);
           },
@@ -130,10 +132,7 @@ export function createClient<D extends grpc.ServiceDefinition>(
     client[name] = async (request: unknown, call: CallOptions = {}) => {
       const deadline = outgoingDeadline(call.deadlineMs ?? options.deadlineMs, call.outlivesCaller);
       // One client span for the logical call, its retries included, under whatever is active (the handler's server span).
-      const span = tracer().startSpan(method.path.slice(1), {
-        kind: SpanKind.CLIENT,
-        attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method },
-      });
+      const span = startSpan(method.path.slice(1), SpanKind.CLIENT, spanAttributes);
       const metadata = call.metadata?.clone() ?? new grpc.Metadata();
       for (const [key, value] of Object.entries(injectedHeaders(trace.setSpan(context.active(), span)))) metadata.set(key, value);
       let attempts = 0;

@@ -5,7 +5,7 @@ import { type Logger } from "../logger.js";
 import { runWithIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
 import { rpcLabels } from "../observability/metrics.js";
-import { extractContext, tracer } from "../observability/tracing.js";
+import { extractContext, startSpan } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
 interface UnaryMethod<Req, Res> {
@@ -54,6 +54,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     }
     tolerant[name] = { ...method, requestDeserialize: decodeOrMark(method.requestDeserialize) };
     const labels = rpcLabels(method.path);
+    const spanAttributes = { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method };
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
       const context_: CallContext = {
@@ -66,11 +67,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
       };
       // The span is the parent of everything the handler does (calls, queries, events), across awaits.
       const parent = extractContext(call.metadata, metadataGetter);
-      const span = tracer().startSpan(
-        method.path.slice(1),
-        { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method } },
-        parent,
-      );
+      const span = startSpan(method.path.slice(1), SpanKind.SERVER, spanAttributes, parent);
       const active = trace.setSpan(parent, span);
       const finish = (error: unknown, response?: unknown) =>
         context.with(active, () => {

@@ -1,3 +1,4 @@
+import { status } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from "prom-client";
 
 /**
@@ -49,6 +50,34 @@ export const grpcClientMetrics = {
     buckets: LATENCY_BUCKETS,
   }),
 };
+
+/**
+ * One method's go-grpc-prometheus metrics (a server's or a client's), their
+ * label children bound once: with the labels passed on every call, prom-client
+ * hashes them each time (bench/analysis.md).
+ */
+export interface MethodMetrics {
+  started: { inc(): void };
+  handled(code: status): { inc(): void };
+  handling: { observe(seconds: number): void };
+}
+
+export function methodMetrics(metrics: typeof grpcServerMetrics | typeof grpcClientMetrics, path: string, type = "unary"): MethodMetrics {
+  const labels = rpcLabels(path, type);
+  const byCode = new Map<status, { inc(): void }>();
+  return {
+    started: metrics.started.labels(labels),
+    handled: (code) => {
+      let child = byCode.get(code);
+      if (child === undefined) {
+        child = metrics.handled.labels({ ...labels, grpc_code: status[code] ?? String(code) });
+        byCode.set(code, child);
+      }
+      return child;
+    },
+    handling: metrics.handling.labels(labels),
+  };
+}
 
 /** The gateway's HTTP side: requests by route pattern (never raw paths, so ids don't explode the series). */
 export const httpServerMetrics = {

@@ -1,4 +1,4 @@
-import { context, propagation, type Context, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
+import { type Attributes, context, propagation, type Context, type Span, type SpanKind, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type ExportResult, ExportResultCode, getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -95,6 +95,18 @@ export async function flushTracing(): Promise<void> {
 
 export function tracer(): Tracer {
   return trace.getTracer("bazaar");
+}
+
+/**
+ * A span under `parent`, given `attributes` only if it records. The SDK cleans
+ * the attributes passed to startSpan before sampling decides, so a span that
+ * records nothing (every span when none is exported: startTracing) would pay
+ * for them on every call. Our samplers do not look at attributes.
+ */
+export function startSpan(name: string, kind: SpanKind, attributes: Attributes, parent: Context = context.active()): Span {
+  const span = tracer().startSpan(name, { kind }, parent);
+  if (span.isRecording()) span.setAttributes(attributes);
+  return span;
 }
 
 /** The current trace and span ids, for log lines; empty outside a span. */

@@ -5,7 +5,7 @@ import { DomainError, notFound } from "@bazaar/runtime/errors";
 import { createNodeHttpServer } from "@bazaar/runtime/http-server";
 import { type Logger } from "@bazaar/runtime/logger";
 import { httpServerMetrics } from "@bazaar/runtime/observability/metrics";
-import { extractContext, tracer } from "@bazaar/runtime/observability/tracing";
+import { extractContext, startSpan } from "@bazaar/runtime/observability/tracing";
 import { type Authenticate } from "./bearer.js";
 import { badRequest, HttpError, methodNotAllowed, payloadTooLarge, unsupportedMediaType } from "./http-error.js";
 import { decodeParams, matchRoute, type RoutePattern } from "./router.js";
@@ -62,7 +62,7 @@ export function createHttpServer(routes: readonly Route[], logger: Logger, isDra
     const { path, query } = splitTarget(request.url ?? "/");
     const log: Record<string, unknown> = { method, route: null };
     // One server span per request, continuing the caller's trace if it sent a traceparent.
-    const span = tracer().startSpan(`${method} ${path}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method } }, extractContext(request.headers));
+    const span = startSpan(`${method} ${path}`, SpanKind.SERVER, { "http.request.method": method }, extractContext(request.headers));
     const active = trace.setSpan(context.active(), span);
     // The request's line is written on "close", outside the span's context: name the trace explicitly.
     log.trace_id = span.spanContext().traceId;
