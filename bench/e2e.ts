@@ -162,7 +162,11 @@ async function measure() {
       for (const rate of STEPS) {
         const before = await counted();
         const waits = await sampleWaits(started.cluster.superuserUrl(), SERVICES);
+        const samplerBefore = waits.backendCpuSeconds();
         const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
+        // The cluster's CPU is the services' backends': not the sampler's own.
+        const samplerCpu = waits.backendCpuSeconds() - samplerBefore;
+        cpu.postgres = round(cpu.postgres! - samplerCpu, 2);
         const databaseWaits = await waits.stop();
         (steps[target] ??= []).push(result);
         const held = sustained(result);

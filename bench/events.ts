@@ -19,7 +19,7 @@
  * (lib/postgres.ts: the server's default settings, fsync included).
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/events.ts <out.json>
- * Env: BENCH_EVENTS_N (3000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
+ * Env: BENCH_EVENTS_N (20000: fewer made rounds of a fraction of a second, whose ratio moved 0.5–1.2 with the machine), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,11 +41,11 @@ import { createLogger } from "@bazaar/runtime/logger";
 import { devDatabasePassword } from "../scripts/dev-env.js";
 import { type BenchNats, startNats } from "./lib/nats.js";
 import { type BenchCluster, startBenchCluster } from "./lib/postgres.js";
-import { ROOT } from "./lib/process.js";
+import { cpuSeconds, ROOT } from "./lib/process.js";
 import { median, quantile, round } from "./lib/stats.js";
 import { benchCertificates, certificateFiles } from "./lib/tls.js";
 
-const N = Number(process.env.BENCH_EVENTS_N) || 3000;
+const N = Number(process.env.BENCH_EVENTS_N) || 20000;
 const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS) || 3;
 const RATE = Number(process.env.BENCH_EVENTS_RATE) || 100;
 const SECONDS = Number(process.env.BENCH_EVENTS_SECONDS) || 5;
@@ -102,9 +102,33 @@ async function freshNats() {
   return { nats, js: jetstream(producer) };
 }
 
+/** CPU microseconds per event of each process a side keeps busy: this one, nats-server, the PostgreSQL cluster (the relay's statements). */
+interface CpuPerEvent {
+  bench: number;
+  nats: number;
+  postgres: number;
+  all: number;
+}
+
+/** Run `side`, which handles N events, and measure its rate and the CPU each process spent on it. */
+async function measured(nats: BenchNats, side: () => Promise<void>): Promise<{ perSecond: number; cpu: CpuPerEvent }> {
+  const postgres = () => cluster?.cpuSeconds() ?? 0;
+  const before = { bench: process.cpuUsage(), nats: cpuSeconds(nats.started.pid), postgres: postgres() };
+  const started = now();
+  await side();
+  const perSecond = N / ((now() - started) / 1000);
+  const benchUs = process.cpuUsage(before.bench);
+  const cpu = {
+    bench: (benchUs.user + benchUs.system) / N,
+    nats: ((cpuSeconds(nats.started.pid) - before.nats) * 1e6) / N,
+    postgres: ((postgres() - before.postgres) * 1e6) / N,
+  };
+  return { perSecond, cpu: { ...cpu, all: cpu.bench + cpu.nats + cpu.postgres } };
+}
+
 /** Relay and raw throughput, interleaved: who goes first alternates per round. */
 async function throughput() {
-  const { js } = await freshNats();
+  const { js, nats } = await freshNats();
   const outbox = new Outbox();
   const db = await database("events_producer");
   const relayOnce = async () => {
@@ -112,43 +136,53 @@ async function throughput() {
       for (let index = 0; index < N; index += 1) await outbox.add(tx, type, placed(index));
     });
     const relay = new OutboxRelay(db, js, logger);
-    const started = now();
-    let sent = 0;
-    for (let batch = await relay.relayBatch(); batch > 0; batch = await relay.relayBatch()) sent += batch;
-    if (sent !== N) throw new Error(`relay published ${sent} of ${N}`);
-    return N / ((now() - started) / 1000);
+    return measured(nats, async () => {
+      let sent = 0;
+      for (let batch = await relay.relayBatch(); batch > 0; batch = await relay.relayBatch()) sent += batch;
+      if (sent !== N) throw new Error(`relay published ${sent} of ${N}`);
+    });
   };
   const rawOnce = async () => {
     const messages = Array.from({ length: N }, (_, index) => ({ id: newId("evt"), payload: type.encode(placed(index)) }));
-    const started = now();
-    for (let offset = 0; offset < N; offset += BATCH) {
-      await Promise.all(
-        messages.slice(offset, offset + BATCH).map((message) => {
-          const headers = natsHeaders();
-          headers.set("Bazaar-Event-Type", type.typeName);
-          return js.publish(type.subject, message.payload, { msgID: message.id, headers });
-        }),
-      );
-    }
-    return N / ((now() - started) / 1000);
+    return measured(nats, async () => {
+      for (let offset = 0; offset < N; offset += BATCH) {
+        await Promise.all(
+          messages.slice(offset, offset + BATCH).map((message) => {
+            const headers = natsHeaders();
+            headers.set("Bazaar-Event-Type", type.typeName);
+            return js.publish(type.subject, message.payload, { msgID: message.id, headers });
+          }),
+        );
+      }
+    });
   };
   await rawOnce(); // warm-up: connection, JIT
-  const raw: number[] = [];
-  const relay: number[] = [];
+  const raw: Array<{ perSecond: number; cpu: CpuPerEvent }> = [];
+  const relay: Array<{ perSecond: number; cpu: CpuPerEvent }> = [];
   for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
     // Alternate who goes first, so neither side always runs on a warmer (or busier) machine.
     if (round_ % 2 === 0) raw.push(await rawOnce());
     relay.push(await relayOnce());
     if (round_ % 2 === 1) raw.push(await rawOnce());
-    console.error(`events round ${round_ + 1}/${ROUNDS}: raw ${round(raw.at(-1)!, 0)}/s relay ${round(relay.at(-1)!, 0)}/s`);
+    console.error(
+      `events round ${round_ + 1}/${ROUNDS}: raw ${round(raw.at(-1)!.perSecond, 0)}/s (${round(raw.at(-1)!.cpu.all, 1)} µs CPU/event)` +
+        ` relay ${round(relay.at(-1)!.perSecond, 0)}/s (${round(relay.at(-1)!.cpu.all, 1)} µs CPU/event)`,
+    );
   }
-  const ratios = relay.map((rate, index) => rate / raw[index]!);
+  const ratios = relay.map((side, index) => side.perSecond / raw[index]!.perSecond);
+  const cpuMedian = (sides: typeof raw): CpuPerEvent => {
+    const of = (key: keyof CpuPerEvent) => round(median(sides.map((side) => side.cpu[key])), 1);
+    return { bench: of("bench"), nats: of("nats"), postgres: of("postgres"), all: of("all") };
+  };
   return {
-    rawPerSecond: round(median(raw), 0),
-    rawPerRound: raw.map((rate) => round(rate, 0)),
-    relayPerSecond: round(median(relay), 0),
+    rawPerSecond: round(median(raw.map((side) => side.perSecond)), 0),
+    rawPerRound: raw.map((side) => round(side.perSecond, 0)),
+    relayPerSecond: round(median(relay.map((side) => side.perSecond)), 0),
     ratio: round(median(ratios), 3),
-    perRound: relay.map((rate, index) => ({ relay: round(rate, 0), raw: round(raw[index]!, 0), ratio: round(ratios[index]!, 3) })),
+    // CPU per event: what each side costs whatever the machine's other work leaves it (the rates depend on that).
+    rawCpuUsPerEvent: cpuMedian(raw),
+    relayCpuUsPerEvent: cpuMedian(relay),
+    perRound: relay.map((side, index) => ({ relay: round(side.perSecond, 0), raw: round(raw[index]!.perSecond, 0), ratio: round(ratios[index]!, 3) })),
   };
 }
 
