@@ -368,7 +368,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 3. Event pipeline",
       "",
-      `${events.messages} OrderPlaced events per round, ${events.rounds} interleaved rounds (who goes first alternates), against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (one statement deletes the previous batch's rows and selects the next 256; they are published pipelined) until the outbox is empty, the outbox in its own database of an embedded PostgreSQL cluster started as \`make up\` starts its own, versus publishing the same messages straight to JetStream from the same process in windows of 256; all on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
+      `${events.messages.toLocaleString("en")} OrderPlaced events per round, ${events.rounds} interleaved rounds (who goes first alternates), against a real nats-server run as deployed (deploy/nats/nats.conf: mutual TLS, users from certificates): OutboxRelay.relayBatch (one statement deletes the previous batch's rows and selects the next 256; they are published pipelined) until the outbox is empty, the outbox in its own database of an embedded PostgreSQL cluster started as \`make up\` starts its own, versus publishing the same messages straight to JetStream from the same process in windows of 256; all on one TLS connection as the orders user, the one allowed to publish orders.* events.`,
       "",
       table(
         ["", "events/s", "ratio to raw (median of per-round ratios)", "CPU µs per event: this process", "nats-server", "PostgreSQL", "all"],
