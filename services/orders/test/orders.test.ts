@@ -174,21 +174,29 @@ interface Published<T> {
   event: T;
 }
 
+/** The ORDERS stream's messages read so far (a stream only grows here): each look reads only the new ones. */
+const streamRead: Array<{ subject: string; eventId: string; eventType: string; data: Uint8Array }> = [];
+let streamReadThrough = 0;
+
 /** Every message on `subject` in the ORDERS stream, decoded. */
 async function publishedOn<T>(subject: string, type: { decode(bytes: Uint8Array): T }): Promise<Array<Published<T>>> {
   const info = await jsm.streams.info("ORDERS").catch(() => undefined);
-  if (!info || info.state.messages === 0) return [];
-  const found: Array<Published<T>> = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const message = await jsm.streams.getMessage("ORDERS", { seq }).catch(() => undefined);
-    if (message?.subject !== subject) continue;
-    found.push({
-      eventId: message.header.get("Nats-Msg-Id"),
-      eventType: message.header.get("Bazaar-Event-Type"),
-      event: type.decode(message.data),
-    });
+  if (info && info.state.messages > 0) {
+    for (let seq = Math.max(info.state.first_seq, streamReadThrough + 1); seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage("ORDERS", { seq }).catch(() => undefined);
+      if (!message) break; // read again at the next look
+      streamRead.push({
+        subject: message.subject,
+        eventId: message.header.get("Nats-Msg-Id"),
+        eventType: message.header.get("Bazaar-Event-Type"),
+        data: message.data,
+      });
+      streamReadThrough = seq;
+    }
   }
-  return found;
+  return streamRead
+    .filter((message) => message.subject === subject)
+    .map((message) => ({ eventId: message.eventId, eventType: message.eventType, event: type.decode(message.data) }));
 }
 
 /** Wait until JetStream holds the event about `orderId` on `subject`, and return it (there must be exactly one). */
