@@ -1,5 +1,5 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { baseServiceConfig, parseConfig } from "./config.js";
+import { baseServiceConfig, ConfigError, parseConfig } from "./config.js";
 import { freshDatabase } from "./db/fresh-database.js";
 import { DomainError, type FieldViolation } from "./errors.js";
 import { type RunningService, type ServiceOptions, startService } from "./service.js";
@@ -50,6 +50,17 @@ export function domainErrorOf(run: () => unknown): DomainError {
     throw new Error(`expected a DomainError, got ${String(error)}`);
   }
   throw new Error("expected a DomainError");
+}
+
+/** The message of the ConfigError `run` throws; throws if it returns or throws anything else. */
+export function configErrorOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw new Error(`expected a ConfigError, got ${String(error)}`);
+  }
+  throw new Error("expected a ConfigError");
 }
 
 /** The field violations of the "invalid" error `run` throws; throws if it throws anything else. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { baseServiceConfig, ConfigError, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
+import { baseServiceConfig, EXIT_CONFIG, natsAdminConfig, parseConfig, splitAddress } from "../src/config.js";
 import { moduleEnvironment } from "../src/module.js";
-import { freshDatabase } from "../src/testing.js";
+import { configErrorOf, freshDatabase } from "../src/testing.js";
 import { spawnTs } from "./support/process.js";
 
 const POLICY_FILE = "/etc/bazaar/authz-policy.yaml";
@@ -9,15 +9,8 @@ const catalogConfig = baseServiceConfig({ policyFile: POLICY_FILE });
 /** What a module on ports 50051 and 9051 reads when it runs (runModule): its ports as the addresses' defaults. */
 const asModule = (env: NodeJS.ProcessEnv) => moduleEnvironment({ ports: { grpc: 50051, admin: 9051 } }, env);
 
-function configError(env: NodeJS.ProcessEnv, schema: typeof catalogConfig | ReturnType<typeof natsAdminConfig> = catalogConfig): string {
-  try {
-    parseConfig(schema, schema === catalogConfig ? asModule(env) : env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+const configError = (env: NodeJS.ProcessEnv, schema: typeof catalogConfig | ReturnType<typeof natsAdminConfig> = catalogConfig) =>
+  configErrorOf(() => parseConfig(schema, schema === catalogConfig ? asModule(env) : env));
 
 describe("service configuration", () => {
   it("defaults to the module's ports on loopback, mutual TLS with certs/ and the policy it ships with; the database is always named", () => {

@@ -1,20 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "@bazaar/runtime/config";
 import { identityOf, identityUri } from "@bazaar/runtime/security/identity";
 import { loadPolicy, parsePolicy } from "@bazaar/runtime/security/policy";
+import { configErrorOf } from "@bazaar/runtime/testing";
 
 /** The identities every policy below declares, as deploy/authz-policy.yaml declares the shop's. */
 const IDENTITIES = "identities: [catalog, inventory, orders, payments, notifications, gateway, operator]\n";
 const parse = (text: string) => parsePolicy(IDENTITIES + text, "policy.yaml");
-const errorOf = (text: string, { withIdentities = true } = {}) => {
-  try {
-    parsePolicy((withIdentities ? IDENTITIES : "") + text, "policy.yaml");
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected the policy to be rejected");
-};
+const errorOf = (text: string, { withIdentities = true } = {}) => configErrorOf(() => parsePolicy((withIdentities ? IDENTITIES : "") + text, "policy.yaml"));
 
 describe("the authorization policy", () => {
   it("allows exactly the listed methods, whole services with /*, and NO_SIDE_EFFECTS methods with reads", () => {

@@ -1,4 +1,5 @@
-import { ConfigError, parseConfig } from "@bazaar/runtime/config";
+import { parseConfig } from "@bazaar/runtime/config";
+import { configErrorOf } from "@bazaar/runtime/testing";
 import { describe, expect, it } from "vitest";
 import { consoleConfig } from "../src/config.js";
 
@@ -8,15 +9,7 @@ import { consoleConfig } from "../src/config.js";
 const SECRET = "console-test-secret-of-at-least-32-characters";
 const required = { INVENTORY_ADDR: "127.0.0.1:50054", MESH_ADMIN_ADDRS: "catalog=127.0.0.1:9051", AUTH_JWT_SECRET: SECRET, BAZAAR_DEV_MODE: "1" };
 
-function configError(env: NodeJS.ProcessEnv): string {
-  try {
-    parseConfig(consoleConfig, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+const configError = (env: NodeJS.ProcessEnv) => configErrorOf(() => parseConfig(consoleConfig, env));
 
 describe("consoleConfig", () => {
   it("starts in development mode with where the mesh is, on its own port by default", () => {
