@@ -4,7 +4,7 @@ import { OrderCancelled, OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate, RUNTIME_MIGRATIONS } from "@bazaar/runtime/db/migrate";
-import { DEAD_LETTER_HEADERS, EventConsumers, on } from "@bazaar/runtime/events/consumer";
+import { DEAD_LETTER_HEADERS, EventConsumers, on, onIdempotent } from "@bazaar/runtime/events/consumer";
 import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type";
 import { Outbox, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { ensureStream } from "@bazaar/runtime/events/nats";
@@ -403,6 +403,80 @@ describe("consumers", () => {
     expect(dead!.header.get(DEAD_LETTER_HEADERS.reason)).toContain(reason);
     expect(dead!.header.get(DEAD_LETTER_HEADERS.subject)).toBe("orders.order.cancelled");
     expect(await appliedFor(orderId)).toEqual([]);
+  });
+});
+
+describe("idempotent consumers", () => {
+  let consumers: EventConsumers;
+  /** The orders of each batch the handler was given, in order. */
+  const batchesSeen: string[][] = [];
+  let flakyLeft = 0;
+
+  beforeAll(async () => {
+    await db.exec("create table sold (order_id text primary key)");
+    consumers = new EventConsumers(
+      [
+        onIdempotent(orderPlaced, async (deliveries, { db: database }) => {
+          const orderIds = deliveries.map(({ event }) => event.orderId);
+          batchesSeen.push(orderIds);
+          const failing = (orderId: string) => orderId.endsWith("_flaky") && flakyLeft > 0;
+          const rows = await database.query<{ order_id: string }>("insert into sold (order_id) select unnest($1::text[]) on conflict do nothing returning order_id", [
+            orderIds.filter((orderId) => !failing(orderId)),
+          ]);
+          const sold = new Set(rows.map((row) => row.order_id));
+          const outcomes = orderIds.map((orderId) => (failing(orderId) ? new Error(`${orderId} failed this time`) : sold.has(orderId)));
+          if (orderIds.some(failing)) flakyLeft -= 1;
+          return outcomes;
+        }),
+      ],
+      { db, outbox: new Outbox(), js: jetstream(connection), jsm, logger },
+      // A long linger, so that events published together are handed over together.
+      { service: "batching", maxDeliver: 2, backoffMs: 20, batchLingerMs: 300 },
+    );
+    await consumers.start();
+  });
+  afterAll(() => consumers?.stop());
+
+  const publishPlaced = (orderId: string, body?: Uint8Array) => {
+    const h = headers();
+    h.set(EVENT_TYPE_HEADER, "bazaar.orders.v1.OrderPlaced");
+    return jetstream(connection).publish("orders.order.placed", body ?? OrderPlaced.encode(placed(orderId)).finish(), { msgID: `evt_${orderId}`, headers: h });
+  };
+  const soldOf = async (orderIds: string[]) =>
+    (await db.query<{ order_id: string }>("select order_id from sold where order_id = any($1) order by order_id", [orderIds])).map((row) => row.order_id);
+  const timesGiven = (orderId: string) => batchesSeen.filter((batch) => batch.includes(orderId)).length;
+  const settled = async () => {
+    const info = await jsm.consumers.info("ORDERS", consumers.durableName("orders.order.placed"));
+    return info.num_pending + info.num_ack_pending;
+  };
+
+  it("apply the events delivered together in one call, and acknowledge each of them", async () => {
+    const orderIds = Array.from({ length: 10 }, (_, index) => `ord_together_${index}`);
+    await Promise.all(orderIds.map((orderId) => publishPlaced(orderId)));
+    await expect.poll(() => soldOf(orderIds), { timeout: 10_000 }).toEqual([...orderIds].sort());
+    await expect.poll(settled, { timeout: 10_000 }).toBe(0);
+    expect(Math.max(...batchesSeen.map((batch) => batch.filter((orderId) => orderIds.includes(orderId)).length))).toBeGreaterThan(1);
+    for (const orderId of orderIds) expect(timesGiven(orderId), orderId).toBe(1);
+  });
+
+  it("redeliver only the event that failed; the rest of its batch is applied once", async () => {
+    flakyLeft = 1;
+    const orderIds = ["ord_batch_a", "ord_batch_b", "ord_batch_flaky", "ord_batch_c"];
+    await Promise.all(orderIds.map((orderId) => publishPlaced(orderId)));
+    await expect.poll(() => soldOf(orderIds), { timeout: 10_000 }).toEqual([...orderIds].sort());
+    await expect.poll(settled, { timeout: 10_000 }).toBe(0);
+    expect(timesGiven("ord_batch_flaky")).toBe(2);
+    for (const orderId of ["ord_batch_a", "ord_batch_b", "ord_batch_c"]) expect(timesGiven(orderId), orderId).toBe(1);
+  });
+
+  it("dead-letter a message of a batch that does not decode, and apply the others", async () => {
+    const orderIds = ["ord_beside_garbage_1", "ord_beside_garbage_2"];
+    await Promise.all([...orderIds.map((orderId) => publishPlaced(orderId)), publishPlaced("ord_placed_garbage", new Uint8Array([0x0a, 0xff, 0xff]))]);
+    await expect.poll(() => soldOf(orderIds), { timeout: 10_000 }).toEqual(orderIds);
+    const deadFor = async () =>
+      (await publishedOn("DEAD_LETTERS", "dead.batching-orders_order_placed")).filter((m) => m.header.get(DEAD_LETTER_HEADERS.eventId) === "evt_ord_placed_garbage");
+    await expect.poll(deadFor, { timeout: 10_000 }).toHaveLength(1);
+    expect(timesGiven("ord_placed_garbage")).toBe(0);
   });
 });
 

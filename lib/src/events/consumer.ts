@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerConfig, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { type Database, type Queryable } from "../db/database.js";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type Faults } from "../faults.js";
 import { type Logger } from "../logger.js";
 import { type Outbox } from "./outbox.js";
@@ -12,6 +12,7 @@ import { type PeriodicJob, startPeriodic } from "../periodic.js";
 import { DEAD_LETTER_STREAM, EVENT_ID_HEADER, EVENT_TYPE_HEADER, type EventType, MESSAGE_ID_HEADER, streamOf } from "./event-type.js";
 import { ensureStream } from "./nats.js";
 import { isTransient } from "./transient.js";
+import { batches } from "./batches.js";
 
 /** What an event handler gets besides the event: the transaction its effect must use, and the service's outbox. */
 export interface EventContext {
@@ -23,24 +24,37 @@ export interface EventContext {
   subject: string;
 }
 
-/** What an idempotent handler gets besides the event: the database (no transaction) and the event's id. */
+/** What an idempotent handler gets besides its events: the database (no transaction) and their subject. */
 export interface IdempotentContext {
   db: Queryable;
-  eventId: string;
   subject: string;
 }
+
+/** One event of a batch an idempotent handler applies, with its id. */
+export interface Delivery<T> {
+  event: T;
+  eventId: string;
+}
+
+/**
+ * What became of one event of a batch: true if it changed something now, false
+ * if an earlier delivery already had (nothing changed), an Error if this event
+ * failed (it alone is retried, and dead-lettered if it keeps failing).
+ */
+export type Outcome = boolean | Error;
 
 /**
  * How one event type is applied. "inbox": in a transaction with an inbox row
  * (consumer, event id), so a redelivery changes nothing whatever the effect
- * (BEGIN, the inbox row, the effect, COMMIT: four statements at least).
- * "idempotent": the effect is one statement that a redelivery leaves as it is
- * by itself (a unique key, a state it moves out of), so it runs alone: one
- * round trip, no inbox row.
+ * (BEGIN, the inbox row, the effect, COMMIT: four statements at least), one
+ * event at a time. "idempotent": the effect is one statement that a redelivery
+ * leaves as it is by itself (a unique key, a state it moves out of), so it runs
+ * alone, without an inbox row, and for a batch of events at once: the events
+ * delivered together cost one round trip and one commit.
  */
 export type EventHandler<T> =
   | { kind: "inbox"; type: EventType<T>; handle(event: T, context: EventContext): Promise<void> }
-  | { kind: "idempotent"; type: EventType<T>; apply(event: T, context: IdempotentContext): Promise<boolean> };
+  | { kind: "idempotent"; type: EventType<T>; apply(deliveries: Delivery<T>[], context: IdempotentContext): Promise<Outcome[]> };
 
 /** A typed handler for one event type, applied in a transaction with an inbox row. */
 export function on<T>(type: EventType<T>, handle: (event: T, context: EventContext) => Promise<void>): EventHandler<T> {
@@ -48,13 +62,14 @@ export function on<T>(type: EventType<T>, handle: (event: T, context: EventConte
 }
 
 /**
- * A typed handler whose effect is a single statement that is idempotent by
- * itself: applying the same event again must change nothing (an insert keyed
- * by the event id with `on conflict do nothing`, an update guarded by the
- * state it leaves). It may not publish events (no outbox: that needs a
- * transaction). `apply` answers whether this delivery changed anything.
+ * A typed handler whose effect, for a batch of events, is a single statement
+ * that is idempotent by itself: applying the same event again must change
+ * nothing (an insert keyed by the event id with `on conflict do nothing`, an
+ * update guarded by the state it leaves). It may not publish events (no outbox:
+ * that needs a transaction). `apply` answers an Outcome per event, in order;
+ * if it throws, every event of the batch failed.
  */
-export function onIdempotent<T>(type: EventType<T>, apply: (event: T, context: IdempotentContext) => Promise<boolean>): EventHandler<T> {
+export function onIdempotent<T>(type: EventType<T>, apply: (deliveries: Delivery<T>[], context: IdempotentContext) => Promise<Outcome[]>): EventHandler<T> {
   return { kind: "idempotent", type, apply };
 }
 
@@ -71,6 +86,10 @@ export interface ConsumerOptions {
   inboxPruneEveryMs?: number;
   /** Faults switched on for development (faults.ts): while "pause-consumers" is on, deliveries wait in the stream. */
   faults?: Faults;
+  /** The most events an idempotent handler applies at once. */
+  maxBatch?: number;
+  /** How long the first event of a batch waits for others before an idempotent handler applies it (inbox handlers never wait). */
+  batchLingerMs?: number;
 }
 
 /**
@@ -94,10 +113,10 @@ export const durableNameOf = (service: string, subject: string) => `${service}-$
 /**
  * Apply a decoded event once per consumer: its handler runs in one transaction
  * with an inbox row (consumer, event id), so a redelivered event finds the row
- * and changes nothing; an idempotent handler's one statement runs alone. True
- * if it was applied now, false if seen before. The JetStream consumers below
- * call it for every message; tests that deliver events by hand call it too, so
- * both apply them the same way.
+ * and changes nothing; an idempotent handler's one statement runs alone, as a
+ * batch of one. True if it was applied now, false if seen before. The JetStream
+ * consumers below apply events the same way (idempotent ones by the batch, with
+ * applyBatch); tests that deliver events by hand call this.
  */
 export async function applyOnce<T>(
   service: { db: Database; outbox: Outbox },
@@ -105,7 +124,11 @@ export async function applyOnce<T>(
   event: T,
   delivery: { consumer: string; eventId: string; subject: string },
 ): Promise<boolean> {
-  if (handler.kind === "idempotent") return handler.apply(event, { db: service.db, eventId: delivery.eventId, subject: delivery.subject });
+  if (handler.kind === "idempotent") {
+    const [outcome] = await applyBatch(handler, [{ event, eventId: delivery.eventId }], { db: service.db, subject: delivery.subject });
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
   return service.db.transaction(async (tx) => {
     const fresh = await tx.query(
       "insert into inbox (consumer, event_id, subject) values ($1, $2, $3) on conflict do nothing returning event_id",
@@ -117,6 +140,28 @@ export async function applyOnce<T>(
   });
 }
 
+/** An idempotent handler's outcomes for a batch, one per event, or an Error for all of them. */
+async function applyBatch<T>(
+  handler: Extract<EventHandler<T>, { kind: "idempotent" }>,
+  deliveries: Delivery<T>[],
+  context: IdempotentContext,
+): Promise<Outcome[]> {
+  const outcomes = await handler.apply(deliveries, context);
+  if (outcomes.length !== deliveries.length) {
+    throw new Error(`the ${handler.type.typeName} handler answered ${outcomes.length} outcomes for ${deliveries.length} events`);
+  }
+  return outcomes;
+}
+
+/** As many as a consumer pulls ahead (consume's max_messages below). */
+const DEFAULT_MAX_BATCH = 64;
+/**
+ * Long enough that at a few hundred orders a second an idempotent handler's
+ * statement and commit serve several events (bench/analysis.md), short beside
+ * what a consumer's latency may be (commit to consumer p99 ≤ 100 ms).
+ */
+const DEFAULT_BATCH_LINGER_MS = 10;
+
 /** Header names added to a dead letter, next to the original headers. */
 export const DEAD_LETTER_HEADERS = {
   reason: "Bazaar-Dead-Reason",
@@ -126,6 +171,18 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 class Poison extends Error {}
+
+/** A message as the consumer received it: its span and ids, and its event or why it has none. */
+interface Received {
+  message: JsMsg;
+  span: Span;
+  active: Context;
+  eventId: string;
+  consumer: string;
+  subject: string;
+  event?: unknown;
+  failure?: Error;
+}
 
 /**
  * How long past the sum of its stream's and DEAD_LETTERS' max_age an inbox row is
@@ -138,9 +195,11 @@ export const INBOX_RETENTION_MARGIN_MS = 24 * 3600_000;
  * Each message is applied in one database transaction together with an inbox
  * row (consumer, event id): a redelivered event finds its row and is only
  * acked, so it takes effect once (an idempotent handler's statement sees to
- * that by itself: onIdempotent). A message that cannot be decoded or has the
- * wrong type is poison: copied to the DEAD_LETTERS stream at once and
- * terminated. One whose handler keeps failing is dead-lettered after
+ * that by itself: onIdempotent, which applies the messages delivered within
+ * batchLingerMs of each other, and those that queued while it worked, in one
+ * statement; each is still acked, logged and traced on its own). A message
+ * that cannot be decoded or has the wrong type is poison: copied to the
+ * DEAD_LETTERS stream at once and terminated. One whose handler keeps failing is dead-lettered after
  * `maxDeliver` failures; a transient failure (a connection, the database going
  * away: transient.ts) is redelivered with a capped backoff for as long as it
  * lasts and does not count. Consumers are declared here at start, idempotently;
@@ -156,6 +215,8 @@ export class EventConsumers {
   private readonly maxDeliver: number;
   private readonly ackWaitMs: number;
   private readonly backoffMs: number;
+  private readonly maxBatch: number;
+  private readonly batchLingerMs: number;
   /**
    * Failures of each message that count toward maxDeliver, by consumer and event id.
    * JetStream's delivery count cannot tell them from transient ones. Kept in memory:
@@ -174,6 +235,8 @@ export class EventConsumers {
     this.maxDeliver = options.maxDeliver ?? 5;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.backoffMs = options.backoffMs ?? 200;
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.batchLingerMs = options.batchLingerMs ?? DEFAULT_BATCH_LINGER_MS;
   }
 
   /** The durable name of this service's consumer of `subject` (no dots allowed in names). */
@@ -199,7 +262,7 @@ export class EventConsumers {
         // Unlimited: this class decides when a message is dead-lettered, counting only its own failures.
         max_deliver: -1,
       });
-      const messages = await (await js.consumers.get(stream.name, durable)).consume({ max_messages: 64 });
+      const messages = await (await js.consumers.get(stream.name, durable)).consume({ max_messages: DEFAULT_MAX_BATCH });
       this.subscriptions.push(messages);
       consumerPending.set(`${stream.name}/${durable}`, async () => {
         const info = await jsm.consumers.info(stream.name, durable);
@@ -251,54 +314,90 @@ export class EventConsumers {
   }
 
   private async run(messages: ConsumerMessages, handler: EventHandler<unknown>): Promise<void> {
-    for await (const message of messages) {
-      // Each delivery continues the trace of the request that published it (traceparent header).
-      const headers = Object.fromEntries([...(message.headers ?? [])].map(([key, values]) => [key.toLowerCase(), values[0]]));
-      const span = startSpan(
-        `${message.subject} process`,
-        SpanKind.CONSUMER,
-        { "messaging.system": "nats", "messaging.destination.name": message.subject },
-        extractContext(headers),
-      );
-      await context.with(trace.setSpan(context.active(), span), () => this.process(message, handler));
-      span.end();
-    }
+    // An idempotent handler applies the events delivered together in one statement; an inbox handler one at a time.
+    const [maxBatch, lingerMs] = handler.kind === "idempotent" ? [this.maxBatch, this.batchLingerMs] : [1, 0];
+    for await (const batch of batches(messages, maxBatch, lingerMs)) await this.process(batch, handler);
   }
 
-  private async process(message: JsMsg, handler: EventHandler<unknown>): Promise<void> {
+  private async process(messages: JsMsg[], handler: EventHandler<unknown>): Promise<void> {
     const pausedMs = this.options.faults?.remainingMs("pause-consumers") ?? 0;
     if (pausedMs > 0) {
       // Handed back untouched, not a failure; offered again each second, so switching the fault off resumes at once.
-      message.nak(Math.min(pausedMs, 1000));
+      for (const message of messages) message.nak(Math.min(pausedMs, 1000));
       return;
     }
+    const received = messages.map((message) => this.receive(message, handler));
+    const decoded = received.filter((delivery) => delivery.failure === undefined);
+    const outcomes = await this.apply(decoded, handler);
+    const settled = new Map(decoded.map((delivery, index) => [delivery, outcomes[index]!]));
+    for (const delivery of received) {
+      await context.with(delivery.active, () => this.settle(delivery, delivery.failure ?? settled.get(delivery)!));
+      delivery.span.end();
+    }
+  }
+
+  /** What became of each decoded delivery: an idempotent handler's one statement for all, or an inbox transaction each. */
+  private async apply(decoded: Received[], handler: EventHandler<unknown>): Promise<Outcome[]> {
+    if (decoded.length === 0) return [];
+    if (handler.kind === "idempotent") {
+      // The batch's one statement is every event's: it runs outside their spans (it needs no outbox).
+      const deliveries = decoded.map(({ event, eventId }) => ({ event, eventId }));
+      return applyBatch(handler, deliveries, { db: this.deps.db, subject: handler.type.subject }).catch((error: unknown) => decoded.map(() => error as Error));
+    }
+    const outcomes: Outcome[] = [];
+    for (const delivery of decoded) {
+      // An inbox handler runs in its event's span: what it publishes continues that event's trace.
+      outcomes.push(await context.with(delivery.active, () => applyOnce(this.deps, handler, delivery.event, delivery).catch((error: unknown) => error as Error)));
+    }
+    return outcomes;
+  }
+
+  /** A delivery's span (continuing the trace of the request that published it), ids and decoded event (or why not). */
+  private receive(message: JsMsg, handler: EventHandler<unknown>): Received {
+    const headers = Object.fromEntries([...(message.headers ?? [])].map(([key, values]) => [key.toLowerCase(), values[0]]));
+    const span = startSpan(
+      `${message.subject} process`,
+      SpanKind.CONSUMER,
+      { "messaging.system": "nats", "messaging.destination.name": message.subject },
+      extractContext(headers),
+    );
     const eventId = message.headers?.get(EVENT_ID_HEADER) || message.headers?.get(MESSAGE_ID_HEADER) || `${message.info.stream}:${message.seq}`;
-    const consumer = this.durableName(message.subject);
+    const delivery: Received = { message, span, active: trace.setSpan(context.active(), span), eventId, consumer: this.durableName(message.subject), subject: message.subject };
+    try {
+      delivery.event = this.decode(message, handler.type);
+    } catch (error) {
+      delivery.failure = error as Error;
+    }
+    return delivery;
+  }
+
+  /** Ack what was applied (or seen before); redeliver or dead-letter what failed. */
+  private async settle(delivery: Received, outcome: Outcome): Promise<void> {
+    const { message, eventId, consumer } = delivery;
     const failureKey = `${consumer}/${eventId}`;
     const log = this.deps.logger.child({ subject: message.subject, event_id: eventId, delivery: message.info.deliveryCount });
-    try {
-      const event = this.decode(message, handler.type);
-      const applied = await applyOnce(this.deps, handler, event, { consumer, eventId, subject: message.subject });
+    if (!(outcome instanceof Error)) {
       message.ack();
       this.failures.delete(failureKey);
-      eventMetrics.consumed.inc({ subject: message.subject, consumer, outcome: applied ? "applied" : "duplicate" });
-      log.info({ applied }, applied ? "event applied" : "duplicate event acknowledged");
-    } catch (error) {
-      trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      const poison = error instanceof Poison;
-      const transient = !poison && isTransient(error);
-      if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: consumer });
-      const failures = (this.failures.get(failureKey) ?? 0) + (transient ? 0 : 1);
-      if (poison || failures >= this.maxDeliver) {
-        this.failures.delete(failureKey);
-        await this.deadLetter(message, (error as Error).message, log, eventId);
-      } else {
-        this.failures.set(failureKey, failures);
-        const attempt = Math.min(message.info.deliveryCount, 16);
-        const delay = Math.min(transient ? 30_000 : 10_000, this.backoffMs * 2 ** attempt);
-        log.warn({ err: error, transient, retry_in_ms: delay }, "event handler failed; will be redelivered");
-        message.nak(delay);
-      }
+      eventMetrics.consumed.inc({ subject: message.subject, consumer, outcome: outcome ? "applied" : "duplicate" });
+      log.info({ applied: outcome }, outcome ? "event applied" : "duplicate event acknowledged");
+      return;
+    }
+    const error = outcome;
+    delivery.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    const poison = error instanceof Poison;
+    const transient = !poison && isTransient(error);
+    if (!poison) eventMetrics.failed.inc({ subject: message.subject, consumer: consumer });
+    const failures = (this.failures.get(failureKey) ?? 0) + (transient ? 0 : 1);
+    if (poison || failures >= this.maxDeliver) {
+      this.failures.delete(failureKey);
+      await this.deadLetter(message, error.message, log, eventId);
+    } else {
+      this.failures.set(failureKey, failures);
+      const attempt = Math.min(message.info.deliveryCount, 16);
+      const delay = Math.min(transient ? 30_000 : 10_000, this.backoffMs * 2 ** attempt);
+      log.warn({ err: error, transient, retry_in_ms: delay }, "event handler failed; will be redelivered");
+      message.nak(delay);
     }
   }
 

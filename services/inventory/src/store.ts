@@ -112,29 +112,38 @@ export async function reserveAtOnce(
 }
 
 /**
- * Turn a HELD reservation's units into a sale, in one statement: the
- * reservation row locked first, then (only if it is HELD) its lines' stock rows
- * in product order, as every writer takes them; the units taken and the state
- * set to COMMITTED. Returns the reservation as it was before (undefined: none),
- * so the caller applies commitEffect to what it found: nothing was written
- * unless it was HELD.
+ * Turn the HELD reservations of `orderIds` into sales, in one statement: the
+ * reservation rows locked first (in order id order, so two such statements
+ * cannot deadlock), then the stock rows of the HELD ones' lines in product
+ * order, as every writer takes them; their units taken and their state set to
+ * COMMITTED. Returns each reservation found as it was before (an order without
+ * one is missing from the map), so the caller applies commitEffect to what it
+ * found: nothing was written for one that was not HELD.
  */
-export async function commitIfHeld(db: Queryable, orderId: string): Promise<Reservation | undefined> {
-  const rows = await db.query<{ status: ReservationState; product_id: string | null; quantity: number | null }>(
+export async function commitAllHeld(db: Queryable, orderIds: readonly string[]): Promise<Map<string, Reservation>> {
+  const rows = await db.query<{ order_id: string; status: ReservationState; product_id: string | null; quantity: number | null }>(
     `with found as materialized (
-       select status from reservations where order_id = $1 for update
+       select order_id, status from reservations where order_id = any($1::text[]) order by order_id for update
      ), lines as materialized (
-       select product_id, quantity, line_no from reservation_lines where order_id = $1
-     ), ${lockedStock("lines l", undefined, "exists (select 1 from found where status = 'HELD')")}, taken as (
+       select l.order_id, l.product_id, l.quantity, l.line_no, f.status from reservation_lines l join found f on f.order_id = l.order_id
+     ), held as (
+       select product_id, sum(quantity)::int4 as quantity from lines where status = 'HELD' group by product_id
+     ), ${lockedStock("held l")}, taken as (
        update stock s set reserved = s.reserved - l.quantity from locked l where s.product_id = l.product_id
      ), committed as (
-       update reservations set status = 'COMMITTED', updated_at = now()
-        where order_id = $1 and exists (select 1 from found where status = 'HELD')
+       update reservations r set status = 'COMMITTED', updated_at = now() from found f where r.order_id = f.order_id and f.status = 'HELD'
      )
-     select f.status, l.product_id, l.quantity from found f left join lines l on true order by l.line_no`,
-    [orderId],
+     select f.order_id, f.status, l.product_id, l.quantity from found f left join lines l on l.order_id = f.order_id order by f.order_id, l.line_no`,
+    [orderIds],
   );
-  return reservationOf(orderId, rows);
+  const byOrder = new Map<string, typeof rows>();
+  for (const row of rows) byOrder.set(row.order_id, [...(byOrder.get(row.order_id) ?? []), row]);
+  return new Map([...byOrder].map(([orderId, orderRows]) => [orderId, reservationOf(orderId, orderRows)!]));
+}
+
+/** commitAllHeld for one order: its reservation as it was before, or undefined if it has none. */
+export async function commitIfHeld(db: Queryable, orderId: string): Promise<Reservation | undefined> {
+  return (await commitAllHeld(db, [orderId])).get(orderId);
 }
 
 /**

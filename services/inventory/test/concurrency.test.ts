@@ -2,8 +2,14 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { InventoryServiceService, ReservationStatus } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { startTestService } from "@bazaar/runtime/testing";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { DomainError } from "@bazaar/runtime/errors";
+import { type EventHandler } from "@bazaar/runtime/events/consumer";
+import { freshDatabase, startTestService } from "@bazaar/runtime/testing";
+import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
+import { events } from "@bazaar/shop/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inventoryEventHandlers } from "../src/events.js";
 import { inventoryService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
@@ -13,13 +19,18 @@ import { migrationsDir } from "../src/store.js";
 
 let service: Awaited<ReturnType<typeof startTestService>>;
 let inventory: PromiseClient<typeof InventoryServiceService>;
+/** The service's own database, for applying events as its consumer does. */
+let db: Database;
 
 beforeAll(async () => {
-  service = await startTestService("inventory", { migrationsDir, services: [inventoryService] });
+  const url = await freshDatabase("inventory");
+  service = await startTestService("inventory", { migrationsDir, services: [inventoryService] }, { DATABASE_URL: url });
   inventory = createClient(InventoryServiceService, service.address, { deadlineMs: 10_000 });
+  db = await openDatabase(url);
 }, 60_000);
 afterAll(async () => {
   inventory?.close();
+  await db?.close();
   await service?.stop();
 });
 
@@ -76,5 +87,56 @@ describe("ReserveStock under concurrency (PostgreSQL)", () => {
       expect(after.reservation?.status).toBe(ReservationStatus.RESERVATION_STATUS_RELEASED);
       expect(await stockOf("ethiopia-yirgacheffe-250g")).toEqual({ available: 25, reserved: 0 });
     }
+  });
+});
+
+describe("OrderPlaced, applied by the batch (PostgreSQL)", () => {
+  const handler = inventoryEventHandlers.find((one) => one.type === events.orderPlaced) as EventHandler<OrderPlaced>;
+  if (handler.kind !== "idempotent") throw new Error("inventory's OrderPlaced handler is expected to apply batches");
+  const sell = (orderIds: string[]) =>
+    handler.apply(
+      orderIds.map((orderId) => ({ event: OrderPlaced.fromPartial({ orderId }), eventId: `evt_${orderId}` })),
+      { db, subject: events.orderPlaced.subject },
+    );
+  const RELEASED = ReservationStatus.RESERVATION_STATUS_RELEASED;
+  const reserve = async (lines: Array<{ productId: string; quantity: number }>) => {
+    const orderId = newId("ord");
+    await inventory.reserveStock({ orderId, lines });
+    return orderId;
+  };
+
+  it("sells every held order of a batch in one statement, however many share a product; the rest change nothing", async () => {
+    const first = await reserve([{ productId: "moka-pot-6-cup", quantity: 2 }, { productId: "travel-mug", quantity: 1 }]);
+    const second = await reserve([{ productId: "moka-pot-6-cup", quantity: 3 }]);
+    const released = await reserve([{ productId: "moka-pot-6-cup", quantity: 4 }]);
+    await inventory.releaseReservation({ orderId: released });
+    const unknown = newId("ord");
+
+    const outcomes = await sell([first, second, first, released, unknown]);
+    expect(outcomes.slice(0, 4)).toEqual([true, true, false, false]);
+    expect(outcomes[4]).toBeInstanceOf(DomainError);
+    expect((outcomes[4] as DomainError).kind).toBe("not-found");
+    expect(await stockOf("moka-pot-6-cup")).toEqual({ available: 20, reserved: 0 });
+    expect(await stockOf("travel-mug")).toEqual({ available: 24, reserved: 0 });
+    expect(await sell([first, second])).toEqual([false, false]);
+  });
+
+  it("does not deadlock when batches sell overlapping orders in opposite orders while others reserve and release", async () => {
+    const products = ["tamper-58mm", "knock-box", "cupping-spoon"];
+    const orders = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => reserve((i % 2 === 0 ? products : [...products].reverse()).map((productId) => ({ productId, quantity: 1 })))),
+    );
+    const batches = [orders.slice(0, 8), orders.slice(4).reverse(), orders.slice(2, 10)];
+    const [sold, released] = await Promise.all([
+      Promise.all(batches.map(sell)),
+      // Released while the batches sell: whichever comes first, the order ends with its units back.
+      Promise.all(orders.slice(10).map((orderId) => inventory.releaseReservation({ orderId }))),
+    ]);
+    const soldBy = batches.flatMap((batch, b) => batch.filter((_, i) => sold[b]![i] === true));
+    // Each order was sold once at most: the ten nobody released, and a released one only if its sale came first.
+    expect(new Set(soldBy).size).toBe(soldBy.length);
+    expect(soldBy.filter((orderId) => orders.indexOf(orderId) < 10)).toHaveLength(10);
+    expect(released.map((answer) => answer.reservation?.status)).toEqual([RELEASED, RELEASED]);
+    for (const productId of products) expect(await stockOf(productId)).toEqual({ available: 15, reserved: 0 });
   });
 });

@@ -29,19 +29,35 @@ const toNotification = (row: NotificationRow): Notification => ({
   createdAt: row.created_at,
 });
 
+/** A notification to record, with its id and the event that caused it. */
+export interface CausedNotification {
+  id: string;
+  sourceEventId: string;
+  notification: NewNotification;
+}
+
 /**
- * Record a notification caused by the event `sourceEventId`, in one statement;
- * false if that event already caused one (then nothing is written).
+ * Record notifications, each caused by its event, in one statement. Returns
+ * the source event ids of those written: an event that already caused one
+ * (earlier, or earlier in this list) writes nothing.
  */
-export async function addNotification(db: Queryable, id: string, sourceEventId: string, notification: NewNotification): Promise<boolean> {
-  const rows = await db.query(
+export async function addNotifications(db: Queryable, caused: readonly CausedNotification[]): Promise<Set<string>> {
+  const column = <T>(pick: (one: CausedNotification) => T) => caused.map(pick);
+  const rows = await db.query<{ source_event_id: string }>(
     `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
-     values ($1, $2, $3, $4, $5, $6)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
      on conflict (source_event_id) do nothing
-     returning id`,
-    [id, notification.customerId, notification.orderId, notification.kind, notification.message, sourceEventId],
+     returning source_event_id`,
+    [
+      column((one) => one.id),
+      column((one) => one.notification.customerId),
+      column((one) => one.notification.orderId),
+      column((one) => one.notification.kind),
+      column((one) => one.notification.message),
+      column((one) => one.sourceEventId),
+    ],
   );
-  return rows.length > 0;
+  return new Set(rows.map((row) => row.source_event_id));
 }
 
 /** Up to `limit` of a customer's notifications, newest first, starting strictly before `before`. */

@@ -12,10 +12,12 @@ import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
 import { events } from "@bazaar/shop/events";
 import { DEAD_LETTER_STREAM, EVENT_TYPE_HEADER, type EventType, streamOf } from "@bazaar/runtime/events/event-type";
 import { ensureStream } from "@bazaar/runtime/events/nats";
-import { durableNameOf } from "@bazaar/runtime/events/consumer";
+import { durableNameOf, type EventHandler } from "@bazaar/runtime/events/consumer";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { failureOf, startTestService } from "@bazaar/runtime/testing";
+import { freshDatabase, failureOf, startTestService } from "@bazaar/runtime/testing";
+import { openDatabase } from "@bazaar/runtime/db/database";
+import { migrate } from "@bazaar/runtime/db/migrate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../test/support/nats.js";
 import { notificationEventHandlers } from "../src/events.js";
@@ -184,6 +186,25 @@ describe("an event id has its effect once", () => {
     ]);
     // Absorbed as a duplicate, not failed until dead-lettered.
     expect((await jsm.streams.info(DEAD_LETTER_STREAM.name)).state.messages).toBe(0);
+  });
+});
+
+describe("events delivered together", () => {
+  it("are recorded by one insert, each once: a second delivery, in the batch or after it, writes nothing", async () => {
+    const db = await openDatabase(await freshDatabase("notifications-batch"));
+    try {
+      await migrate(db, migrationsDir);
+      const handler = notificationEventHandlers.find((one) => one.type === events.orderPlaced) as EventHandler<OrderPlaced>;
+      if (handler.kind !== "idempotent") throw new Error("notifications' handlers are expected to apply batches");
+      const delivery = (eventId: string) => ({ event: OrderPlaced.fromPartial({ orderId: `ord_${eventId}`, customerId: "heidi", total: eur(100) }), eventId });
+      const context = { db, subject: events.orderPlaced.subject };
+      expect(await handler.apply([delivery("evt_1")], context)).toEqual([true]);
+      expect(await handler.apply([delivery("evt_2"), delivery("evt_3"), delivery("evt_2"), delivery("evt_1")], context)).toEqual([true, true, false, false]);
+      const rows = await db.query<{ source_event_id: string }>("select source_event_id from notifications order by source_event_id");
+      expect(rows.map((row) => row.source_event_id)).toEqual(["evt_1", "evt_2", "evt_3"]);
+    } finally {
+      await db.close();
+    }
   });
 });
 
