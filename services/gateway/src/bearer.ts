@@ -16,8 +16,10 @@ const NEEDS_TOKEN = "this endpoint needs a customer's token: send Authorization:
  * (expired, bad signature, ...) with error="invalid_token". The token itself is
  * never repeated: not to the client, not to the log.
  */
-export function bearerAuthentication(config: AuthConfig, now: () => number = Date.now): Authenticate {
+export function bearerAuthentication(config: AuthConfig, now: () => number = Date.now, verify = verifyCustomerToken): Authenticate {
   const verified = new VerifiedTokens();
+  // A client sends its first requests with a new token in parallel: they share one check.
+  const checking = new Map<string, Promise<VerifiedToken>>();
   return async (authorization) => {
     const header = authorization?.trim() ?? "";
     if (header === "" || /^Bearer$/i.test(header)) throw unauthorized(NEEDS_TOKEN);
@@ -28,7 +30,12 @@ export function bearerAuthentication(config: AuthConfig, now: () => number = Dat
       const at = now();
       const known = verified.get(token, at);
       if (known) return known.customerId;
-      const fresh = await verifyCustomerToken(config, token, new Date(at));
+      let check = checking.get(token);
+      if (check === undefined) {
+        check = verify(config, token, new Date(at)).finally(() => checking.delete(token));
+        checking.set(token, check);
+      }
+      const fresh = await check;
       verified.add(token, fresh);
       return fresh.customerId;
     } catch (error) {

@@ -179,6 +179,24 @@ describe("tokens already verified", () => {
   });
 });
 
+describe("a new token sent by parallel requests", () => {
+  it("is verified once for all of them; one that fails is refused to all and checked again next time", async () => {
+    const token = await signCustomerToken(testAuth, "alice");
+    let checks = 0;
+    const counting: typeof verifyCustomerToken = (...args) => ((checks += 1), verifyCustomerToken(...args));
+    const authenticate = bearerAuthentication(testAuth, Date.now, counting);
+    expect(await Promise.all(Array.from({ length: 20 }, () => authenticate(`Bearer ${token}`)))).toEqual(Array(20).fill("alice"));
+    expect(checks).toBe(1);
+
+    const forged = `${token.slice(0, -4)}AAAA`;
+    const answers = await Promise.allSettled(Array.from({ length: 5 }, () => authenticate(`Bearer ${forged}`)));
+    expect(answers.map((answer) => answer.status === "rejected" && (answer.reason as { httpStatus: number }).httpStatus)).toEqual(Array(5).fill(401));
+    expect(checks).toBe(2);
+    await expect(authenticate(`Bearer ${forged}`)).rejects.toMatchObject({ httpStatus: 401 });
+    expect(checks).toBe(3);
+  });
+});
+
 describe("orders belong to the token's customer", () => {
   it("POST /api/orders takes the customer from the token when the body names none", async () => {
     const response = await placeAs("alice");
