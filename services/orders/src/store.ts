@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { batchedStatement } from "@bazaar/runtime/db/batched-statement";
 import { type Queryable } from "@bazaar/runtime/db/database";
 import { type ErrorKind } from "@bazaar/runtime/errors";
 import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
@@ -74,20 +75,26 @@ async function withLines(db: Queryable, rows: OrderRow[]): Promise<Order[]> {
 
 /**
  * Take the idempotency key with a new PENDING order. Returns undefined if the
- * key is already taken (by an earlier call, or a concurrent one).
+ * key is already taken (by an earlier call, or a concurrent one). Calls that
+ * arrive while one runs share the next statement (batchedStatement); its rows
+ * go in key order, so two replicas' batches wait for each other's keys in one
+ * order and cannot deadlock.
  */
-export async function insertPendingOrder(
-  db: Queryable,
-  order: { id: string; customerId: string; idempotencyKey: string; requestDigest: string },
-): Promise<Order | undefined> {
-  const rows = await db.query<OrderRow>(
-    `insert into orders (id, customer_id, idempotency_key, request_digest, status)
-     values ($1, $2, $3, $4, 'PENDING') on conflict (customer_id, idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
-    [order.id, order.customerId, order.idempotencyKey, order.requestDigest],
-  );
-  // A new order has no lines yet (confirmOrder adds them): nothing to select.
-  return rows[0] && toOrder(rows[0], []);
-}
+export const insertPendingOrder = batchedStatement(
+  async (db: Queryable, orders: Array<{ id: string; customerId: string; idempotencyKey: string; requestDigest: string }>): Promise<Array<Order | undefined>> => {
+    const rows = await db.query<OrderRow>(
+      `insert into orders (id, customer_id, idempotency_key, request_digest, status)
+       select id, customer_id, idempotency_key, request_digest, 'PENDING'
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as o(id, customer_id, idempotency_key, request_digest)
+        order by customer_id, idempotency_key
+       on conflict (customer_id, idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
+      [orders.map((o) => o.id), orders.map((o) => o.customerId), orders.map((o) => o.idempotencyKey), orders.map((o) => o.requestDigest)],
+    );
+    // A new order has no lines yet (confirmOrder adds them): nothing to select.
+    const inserted = new Map(rows.map((row) => [row.id, toOrder(row, [])]));
+    return orders.map((order) => inserted.get(order.id));
+  },
+);
 
 /** The customer's order placed with `idempotencyKey` (keys are each customer's own). */
 export async function getOrderByKey(db: Queryable, customerId: string, idempotencyKey: string): Promise<Order | undefined> {

@@ -142,7 +142,7 @@ interface Claim {
  * one, to lock the earlier row while deciding what to do with it.
  */
 async function claimKey(deps: ChargeDeps, command: ChargeCommand): Promise<Claim> {
-  const inserted = await insertPendingPayment(deps.db, newId("pay"), command);
+  const inserted = await insertPendingPayment(deps.db, { id: newId("pay"), command });
   if (inserted) return { settled: false, payment: inserted };
   return deps.db.transaction((tx) => claimTakenKey(tx, command, deps.pendingLeaseMs));
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { batchedStatement } from "@bazaar/runtime/db/batched-statement";
 import { type Queryable } from "@bazaar/runtime/db/database";
 import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
 import { type ChargeCommand, type Payment, type PaymentStatus } from "./domain.js";
@@ -165,20 +166,35 @@ export async function settlePayment(tx: Queryable, id: string, settlement: Settl
  * Claim the command's idempotency key with a PENDING row. Undefined if the key
  * is taken, or if its order was given up: on PostgreSQL a concurrent insert of
  * the same key waits for the other transaction and then does nothing, so
- * exactly one caller claims it.
+ * exactly one caller claims it. Claims that arrive while one runs share the
+ * next statement (batchedStatement), each row checked on its own; its rows go
+ * in key order, so two replicas' batches wait for each other's keys in one
+ * order and cannot deadlock.
  */
-export async function insertPendingPayment(db: Queryable, id: string, command: ChargeCommand): Promise<Payment | undefined> {
-  return first(
-    await db.query<PaymentRow>(
+export const insertPendingPayment = batchedStatement(
+  async (db: Queryable, claims: Array<{ id: string; command: ChargeCommand }>): Promise<Array<Payment | undefined>> => {
+    const rows = await db.query<PaymentRow>(
       `insert into payments (id, idempotency_key, order_id, customer_id, amount_minor, currency_code, status)
-       select $1, $2, $3, $4, $5, $6, 'PENDING'
-        where not exists (select 1 from order_fates where order_id = $3 and given_up_reason is not null)
+       select c.id, c.idempotency_key, c.order_id, c.customer_id, c.amount_minor, c.currency_code, 'PENDING'
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
+           as c(id, idempotency_key, order_id, customer_id, amount_minor, currency_code)
+        where not exists (select 1 from order_fates f where f.order_id = c.order_id and f.given_up_reason is not null)
+        order by c.idempotency_key
        on conflict (idempotency_key) do nothing
        returning ${COLUMNS}`,
-      [id, command.idempotencyKey, command.orderId, command.customerId, command.amount.minorUnits, command.amount.currencyCode],
-    ),
-  );
-}
+      [
+        claims.map(({ id }) => id),
+        claims.map(({ command }) => command.idempotencyKey),
+        claims.map(({ command }) => command.orderId),
+        claims.map(({ command }) => command.customerId),
+        claims.map(({ command }) => command.amount.minorUnits),
+        claims.map(({ command }) => command.amount.currencyCode),
+      ],
+    );
+    const claimed = new Map(rows.map((row) => [row.id, toPayment(row)]));
+    return claims.map(({ id }) => claimed.get(id));
+  },
+);
 
 /** The payment a key was first used for, locked until the transaction ends. */
 export async function getPaymentByKeyForUpdate(tx: Queryable, idempotencyKey: string): Promise<Payment | undefined> {

@@ -132,6 +132,16 @@ describe("Charge", () => {
     expect(await rowsWithKey(request.idempotencyKey)).toHaveLength(1);
   });
 
+  it("charges calls with their own keys made at once each once, each answered with its own payment", async () => {
+    const requests = Array.from({ length: 12 }, (_, index) => chargeRequest({ amount: { currencyCode: "EUR", minorUnits: 100 + index } }));
+    const answers = await Promise.all(requests.map((request) => payments.charge(request)));
+    answers.forEach(({ payment }, index) => {
+      expect(payment, `call ${index}`).toMatchObject({ orderId: requests[index]!.orderId, amount: requests[index]!.amount, status: PaymentStatus.PAYMENT_STATUS_CAPTURED });
+    });
+    expect(new Set(answers.map(({ payment }) => payment!.id)).size).toBe(12);
+    for (const [index, request] of requests.entries()) expect(await rowsWithKey(request.idempotencyKey)).toEqual([{ id: answers[index]!.payment!.id, status: "CAPTURED" }]);
+  });
+
   it("lets concurrent duplicates agree on one payment: the same one, or ABORTED to retry", async () => {
     const request = chargeRequest();
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => payments.charge(request)));

@@ -70,10 +70,7 @@ async function eventsOf(paymentId: string): Promise<string[]> {
 
 /** A charge left as a process that died after asking the provider leaves it: PENDING, its lease run out. */
 async function abandoned(request: ChargeRequest, { charged }: { charged: boolean }): Promise<string> {
-  const pending = await insertPendingPayment(deps.db, newId("pay"), {
-    ...request,
-    amount: request.amount!,
-  });
+  const pending = await insertPendingPayment(deps.db, { id: newId("pay"), command: { ...request, amount: request.amount! } });
   if (charged) await network.charge(pending!.id, request.paymentToken, request.amount!, new AbortController().signal);
   await deps.db.query("update payments set updated_at = now() - interval '2 minutes' where id = $1", [pending!.id]);
   return pending!.id;
@@ -137,7 +134,7 @@ describe("recovery of charges a dead process left PENDING", () => {
 
   it("leaves alone a PENDING charge within its lease, and resolves each abandoned one once", async () => {
     const request = chargeRequest();
-    const live = await insertPendingPayment(deps.db, newId("pay"), { ...request, amount: request.amount! });
+    const live = await insertPendingPayment(deps.db, { id: newId("pay"), command: { ...request, amount: request.amount! } });
     const id = await abandoned(chargeRequest(), { charged: true });
     const [first, second] = await Promise.all([recover(), recover()]);
     const all = [...first!, ...second!];
