@@ -86,7 +86,7 @@ describe("outbox relay", () => {
     // One statement: the change (a row in applied), and its event only where the change happened.
     const record = async (orderId: string, change: boolean) => {
       const event = outbox.entry(orderPlaced, placed(orderId), { traceparent: "00-folded-01" });
-      const recorded = outboxInsert("recorded", event, 3, "exists (select 1 from changed)");
+      const recorded = outboxInsert("recorded", [{ event }], 3, "exists (select 1 from changed)");
       const [row] = await db.query<{ changed: boolean }>(
         `with changed as (insert into applied (event_id, order_id) select $1, $2 where ${change} returning 1), ${recorded.sql}
          select exists (select 1 from changed) as changed`,

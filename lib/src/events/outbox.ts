@@ -68,16 +68,32 @@ const OUTBOX_COLUMNS = "id, subject, type_name, payload, headers";
 const outboxValues = (event: OutboxEntry) => [event.id, event.subject, event.typeName, event.payload, JSON.stringify(event.headers)];
 
 /**
- * The outbox row of `event` as a common table expression `name` of a
- * data-modifying statement, written only if `condition` (SQL over the
- * statement's other expressions) holds; its parameters are numbered from
- * `first`. A statement runs in one transaction, so the change and its event
- * commit together, or neither does.
+ * The outbox rows of `events` as a common table expression `name` of a
+ * data-modifying statement, each written only if `condition` holds (SQL over
+ * the statement's other expressions, where `e.key` is the key given with the
+ * event, e.g. the id of the row whose change it describes), in the order
+ * given; its parameters are numbered from `first`. A statement runs in one
+ * transaction, so each change and its event commit together, or neither does.
  */
-export function outboxInsert(name: string, event: OutboxEntry, first: number, condition: string): { sql: string; params: unknown[] } {
-  // Typed: in a SELECT list a parameter would otherwise be taken for text.
-  const placeholders = ["text", "text", "text", "bytea", "jsonb"].map((type, offset) => `$${first + offset}::${type}`).join(", ");
-  return { sql: `${name} as (insert into outbox (${OUTBOX_COLUMNS}) select ${placeholders} where ${condition})`, params: outboxValues(event) };
+export function outboxInsert(name: string, events: Array<{ event: OutboxEntry; key?: string }>, first: number, condition: string): { sql: string; params: unknown[] } {
+  const arrays = ["text", "text", "text", "bytea", "jsonb", "text"].map((type, offset) => `$${first + offset}::${type}[]`).join(", ");
+  return {
+    sql: `${name} as (
+       insert into outbox (${OUTBOX_COLUMNS})
+       select e.id, e.subject, e.type_name, e.payload, e.headers
+         from unnest(${arrays}) with ordinality as e(id, subject, type_name, payload, headers, key, n)
+        where ${condition}
+        order by e.n
+     )`,
+    params: [
+      events.map(({ event }) => event.id),
+      events.map(({ event }) => event.subject),
+      events.map(({ event }) => event.typeName),
+      events.map(({ event }) => event.payload),
+      events.map(({ event }) => JSON.stringify(event.headers)),
+      events.map(({ key }) => key ?? null),
+    ],
+  };
 }
 
 interface OutboxRow {

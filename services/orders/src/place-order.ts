@@ -110,7 +110,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
       occurredAt: at,
     });
     // The order, its lines and its OrderPlaced in one statement; no longer PENDING: see below.
-    confirmed = await confirmOrder(deps.db, orderId, { lines: order.lines, total: order.total, paymentId, at, event });
+    confirmed = await confirmOrder(deps.db, { id: orderId, lines: order.lines, total: order.total, paymentId, at, event });
     if (confirmed) deps.outbox.recorded(deps.db, event);
   } catch (error) {
     // Charged but not recorded: give everything back before failing.

@@ -137,50 +137,68 @@ export async function listOrders(db: Queryable, query: OrderPageQuery): Promise<
  * overwriting the winner. PENDING → CONFIRMED | REJECTED; CONFIRMED → CANCELLED.
  */
 
+/** What confirms a PENDING order: its lines, total, payment and OrderPlaced. */
+export interface Confirmation {
+  id: string;
+  lines: OrderLine[];
+  total: Money;
+  paymentId: string;
+  at: Date;
+  event: OutboxEntry;
+}
+
 /**
  * PENDING → CONFIRMED, with the lines, the outcome and its event, in one
  * statement (one round trip, one transaction): the lines and the outbox row are
- * inserted by data-modifying CTEs only if the order was still PENDING. The
+ * inserted by data-modifying CTEs only for an order that was still PENDING. The
  * answer is built from the updated row and the lines we were given, without
  * reading them back. Undefined: the order is no longer PENDING (the sweeper
- * rejected it meanwhile) and nothing was written, the event neither.
+ * rejected it meanwhile) and nothing was written for it, the event neither.
+ * Confirmations that arrive while one runs share the next statement
+ * (batchedStatement), each order's lines and event written only with it.
  */
-export async function confirmOrder(
-  db: Queryable,
-  id: string,
-  confirmation: { lines: OrderLine[]; total: Money; paymentId: string; at: Date; event: OutboxEntry },
-): Promise<Order | undefined> {
-  const { lines, total, paymentId, at, event } = confirmation;
-  const recorded = outboxInsert("recorded", event, 11, "exists (select 1 from confirmed)");
-  const [row] = await db.query<OrderRow>(
-    `with confirmed as (
-       update orders set status = 'CONFIRMED', currency_code = $2, total_minor = $3, payment_id = $4, updated_at = $10
-        where id = $1 and status = 'PENDING'
+export const confirmOrder = batchedStatement(async (db: Queryable, confirmations: Confirmation[]): Promise<Array<Order | undefined>> => {
+  const lines = confirmations.flatMap(({ id, lines: orderLines }) => orderLines.map((line, lineNo) => ({ orderId: id, lineNo, line })));
+  const recorded = outboxInsert("recorded", confirmations.map(({ id, event }) => ({ event, key: id })), 13, "e.key in (select id from confirmed)");
+  const rows = await db.query<OrderRow>(
+    `with confirming as (
+       select * from unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::timestamptz[])
+         as c(order_id, new_currency_code, new_total_minor, new_payment_id, confirmed_at)
+     ), confirmed as (
+       update orders set status = 'CONFIRMED', currency_code = c.new_currency_code, total_minor = c.new_total_minor,
+              payment_id = c.new_payment_id, updated_at = c.confirmed_at
+         from confirming c
+        where id = c.order_id and status = 'PENDING'
         returning ${ORDER_COLUMNS}
      ), inserted_lines as (
        insert into order_lines (order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
-       select $1, (n - 1)::int, product_id, product_name, quantity, unit_price_minor, currency_code
-         from unnest($5::text[], $6::text[], $7::int4[], $8::int8[], $9::text[])
-              with ordinality as line(product_id, product_name, quantity, unit_price_minor, currency_code, n)
-        where exists (select 1 from confirmed)
+       select * from unnest($6::text[], $7::int4[], $8::text[], $9::text[], $10::int4[], $11::int8[], $12::text[])
+         as l(order_id, line_no, product_id, product_name, quantity, unit_price_minor, currency_code)
+        where l.order_id in (select id from confirmed)
      ), ${recorded.sql}
      select * from confirmed`,
     [
-      id,
-      total.currencyCode,
-      total.minorUnits,
-      paymentId,
-      lines.map((line) => line.productId),
-      lines.map((line) => line.productName),
-      lines.map((line) => line.quantity),
-      lines.map((line) => line.unitPrice.minorUnits),
-      lines.map((line) => line.unitPrice.currencyCode),
-      at,
+      confirmations.map(({ id }) => id),
+      confirmations.map(({ total }) => total.currencyCode),
+      confirmations.map(({ total }) => total.minorUnits),
+      confirmations.map(({ paymentId }) => paymentId),
+      confirmations.map(({ at }) => at),
+      lines.map(({ orderId }) => orderId),
+      lines.map(({ lineNo }) => lineNo),
+      lines.map(({ line }) => line.productId),
+      lines.map(({ line }) => line.productName),
+      lines.map(({ line }) => line.quantity),
+      lines.map(({ line }) => line.unitPrice.minorUnits),
+      lines.map(({ line }) => line.unitPrice.currencyCode),
       ...recorded.params,
     ],
   );
-  return row ? toOrder(row, lines) : undefined;
-}
+  const confirmed = new Map(rows.map((row) => [row.id, row]));
+  return confirmations.map(({ id, lines: orderLines }) => {
+    const row = confirmed.get(id);
+    return row && toOrder(row, orderLines);
+  });
+});
 
 /** PENDING → REJECTED. Undefined: the order is no longer PENDING, and nothing was written. */
 export async function rejectOrder(tx: Queryable, id: string, reason: string, failureKind: ErrorKind): Promise<Order | undefined> {

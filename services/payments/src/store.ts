@@ -133,7 +133,7 @@ export async function settleUnlessGivenUp(
   at: Date,
   event: OutboxEntry | undefined,
 ): Promise<{ payment?: Payment; givenUp?: string }> {
-  const recorded = event && outboxInsert("recorded", event, 6, "exists (select 1 from settled)");
+  const recorded = event && outboxInsert("recorded", [{ event }], 6, "exists (select 1 from settled)");
   const [row] = await db.query<PaymentRow & { given_up_reason: string | null }>(
     `with fate as (${lockFate("$2", "null::text")}), settled as (
        update payments set status = $3, decline_reason = $4, updated_at = $5
