@@ -13,6 +13,8 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
   const queue: T[] = [];
   let firstArrived = 0;
   let ended = false;
+  /** The caller stopped taking batches: the source is no longer read. */
+  let closed = false;
   let failure: { error: unknown } | undefined;
   // Whoever waits: the batcher for items (or a full batch, or the end), the reader for room.
   let itemsWaiter: (() => void) | undefined;
@@ -21,12 +23,19 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
 
   const reading = (async () => {
     try {
+      // Set while the source is not read for want of room: what it then yields has waited already.
+      let heldBack = false;
       for await (const item of source) {
-        if (queue.length === 0) firstArrived = performance.now();
+        if (closed) break;
+        if (queue.length === 0) firstArrived = heldBack ? -Infinity : performance.now();
+        heldBack = false;
         queue.push(item);
         // The batcher needs waking only for a first item or a full batch; in between its linger timer runs.
         if (queue.length === 1 || queue.length >= maxSize) wake(itemsWaiter);
-        while (queue.length >= maxSize && !ended) await new Promise<void>((resolve) => (roomWaiter = resolve));
+        while (queue.length >= maxSize && !closed) {
+          heldBack = true;
+          await new Promise<void>((resolve) => (roomWaiter = resolve));
+        }
       }
     } catch (error) {
       failure = { error };
@@ -54,13 +63,13 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
         continue;
       }
       const batch = queue.splice(0, maxSize);
-      // What is left has waited already: the next batch goes without lingering.
+      // What is left (or held back in the source) has waited already: the next batch goes without lingering.
       firstArrived = -Infinity;
       wake(roomWaiter);
       yield batch;
     }
   } finally {
-    ended = true;
+    closed = true;
     wake(roomWaiter);
   }
   await reading;

@@ -172,6 +172,9 @@ export const DEAD_LETTER_HEADERS = {
 
 class Poison extends Error {}
 
+/** What a handler threw, as an Error (its message names it if it was not one). */
+const asError = (thrown: unknown): Error => (thrown instanceof Error ? thrown : new Error(`handler threw ${String(thrown)}`));
+
 /** A message as the consumer received it: its span and ids, and its event or why it has none. */
 interface Received {
   message: JsMsg;
@@ -342,12 +345,12 @@ export class EventConsumers {
     if (handler.kind === "idempotent") {
       // The batch's one statement is every event's: it runs outside their spans (it needs no outbox).
       const deliveries = decoded.map(({ event, eventId }) => ({ event, eventId }));
-      return applyBatch(handler, deliveries, { db: this.deps.db, subject: handler.type.subject }).catch((error: unknown) => decoded.map(() => error as Error));
+      return applyBatch(handler, deliveries, { db: this.deps.db, subject: handler.type.subject }).catch((error: unknown) => decoded.map(() => asError(error)));
     }
     const outcomes: Outcome[] = [];
     for (const delivery of decoded) {
       // An inbox handler runs in its event's span: what it publishes continues that event's trace.
-      outcomes.push(await context.with(delivery.active, () => applyOnce(this.deps, handler, delivery.event, delivery).catch((error: unknown) => error as Error)));
+      outcomes.push(await context.with(delivery.active, () => applyOnce(this.deps, handler, delivery.event, delivery).catch(asError)));
     }
     return outcomes;
   }
