@@ -98,7 +98,7 @@ const settlementOf = (outcome: ChargeOutcome): Settlement =>
 async function settleCharge(deps: Pick<ChargeDeps, "db" | "outbox">, pending: Payment, outcome: ChargeOutcome): Promise<Payment> {
   const at = new Date();
   const captured = outcome.approved ? deps.outbox.entry(events.paymentCaptured, capturedMessage(pending, at)) : undefined;
-  const settled = await settleUnlessGivenUp(deps.db, pending, settlementOf(outcome), at, captured);
+  const settled = await settleUnlessGivenUp(deps.db, { pending, settlement: settlementOf(outcome), at, event: captured });
   if (settled.payment) {
     if (captured) deps.outbox.recorded(deps.db, captured);
     return settled.payment;

@@ -79,31 +79,32 @@ export async function findPaymentOfOrder(db: Queryable, orderId: string): Promis
 }
 
 /**
- * The order's fate row (migrations/005), made if payments had not heard of the
- * order, locked until the transaction ends, as a statement's expression that
- * answers why the order was given up (null: it was not). An insert-or-update
- * reads the row's newest committed version, not the statement's snapshot, and
- * waits for a writer of it: whoever settles a charge for an order and whoever
- * gives the order up both go through this row first, so one of them always
- * sees what the other did. `reason` (SQL) is the give-up to record; the first
- * stands.
+ * The fate rows (migrations/005) of `orders` (SQL yielding order_id and the
+ * give-up reason to record, null for none), made if payments had not heard of
+ * an order, locked until the transaction ends (in order id order), as a
+ * statement's expression that answers, per order_id, why the order was given up
+ * (null: it was not). An insert-or-update reads the row's newest committed
+ * version, not the statement's snapshot, and waits for a writer of it: whoever
+ * settles a charge for an order and whoever gives the order up both go through
+ * this row first, so one of them always sees what the other did. The first
+ * give-up recorded stands.
  */
-const lockFate = (orderId: string, reason: string) =>
+const lockFates = (orders: string) =>
   `insert into order_fates (order_id, given_up_reason, given_up_at)
-   values (${orderId}, ${reason}, case when ${reason} is null then null else now() end)
+   select order_id, reason, case when reason is null then null else now() end from (${orders}) as o(order_id, reason) order by order_id
    on conflict (order_id) do update
      set given_up_reason = coalesce(order_fates.given_up_reason, excluded.given_up_reason),
          given_up_at = coalesce(order_fates.given_up_at, excluded.given_up_at)
-   returning given_up_reason`;
+   returning order_id, given_up_reason`;
 
 /** Record that an order was given up (the first reason stands), its fate row locked until the transaction ends. */
 export async function markGivenUp(tx: Queryable, orderId: string, reason: string): Promise<void> {
-  await tx.query(lockFate("$1", "$2::text"), [orderId, reason]);
+  await tx.query(lockFates("values ($1, $2::text)"), [orderId, reason]);
 }
 
 /** Lock the order's fate row until the transaction ends; why the order was given up, or undefined. */
 export async function lockFateOf(tx: Queryable, orderId: string): Promise<string | undefined> {
-  const [row] = await tx.query<{ given_up_reason: string | null }>(lockFate("$1", "null::text"), [orderId]);
+  const [row] = await tx.query<{ given_up_reason: string | null }>(lockFates("values ($1, null::text)"), [orderId]);
   return row?.given_up_reason ?? undefined;
 }
 
@@ -118,34 +119,58 @@ export type Settlement = { status: "CAPTURED" } | { status: "DECLINED"; declineR
 
 const declineReasonOf = (settlement: Settlement) => (settlement.status === "DECLINED" ? settlement.declineReason : "");
 
+/** A PENDING payment, the provider's answer to it, and the event that records a capture. */
+export interface PendingSettlement {
+  pending: Payment;
+  settlement: Settlement;
+  at: Date;
+  event: OutboxEntry | undefined;
+}
+
 /**
- * Settle a PENDING payment with the provider's answer, and record `event` with
+ * Settle a PENDING payment with the provider's answer, and record its event with
  * it, in one statement, unless its order was given up: then nothing is written
  * and `givenUp` says why (charge.ts then settles it in a transaction). The order's fate row is
- * locked first (lockFate), before the payment's row, in the one order every
+ * locked first (lockFates), before the payment's row, in the one order every
  * writer here takes them. `payment` undefined and `givenUp` undefined: the row
- * was no longer PENDING (another caller settled it).
+ * was no longer PENDING (another caller settled it). Settlements that arrive
+ * while one runs share the next statement (batchedStatement): their orders'
+ * fate rows locked in order id order, each payment settled, and its event
+ * written, only if its own order was not given up.
  */
-export async function settleUnlessGivenUp(
-  db: Queryable,
-  pending: Payment,
-  settlement: Settlement,
-  at: Date,
-  event: OutboxEntry | undefined,
-): Promise<{ payment?: Payment; givenUp?: string }> {
-  const recorded = event && outboxInsert("recorded", [{ event }], 6, "exists (select 1 from settled)");
-  const [row] = await db.query<PaymentRow & { given_up_reason: string | null }>(
-    `with fate as (${lockFate("$2", "null::text")}), settled as (
-       update payments set status = $3, decline_reason = $4, updated_at = $5
-        where id = $1 and status = 'PENDING' and (select given_up_reason from fate) is null
-        returning ${COLUMNS}
-     )${recorded ? `, ${recorded.sql}` : ""}
-     select (select given_up_reason from fate) as given_up_reason, settled.* from (select) as one left join settled on true`,
-    [pending.id, pending.orderId, settlement.status, declineReasonOf(settlement), at, ...(recorded?.params ?? [])],
-  );
-  if (row?.given_up_reason != null) return { givenUp: row.given_up_reason };
-  return { payment: row?.id ? toPayment(row) : undefined };
-}
+export const settleUnlessGivenUp = batchedStatement(
+  async (db: Queryable, settling: PendingSettlement[]): Promise<Array<{ payment?: Payment; givenUp?: string }>> => {
+    const withEvents = settling.flatMap(({ pending, event }) => (event ? [{ event, key: pending.id }] : []));
+    const recorded = outboxInsert("recorded", withEvents, 6, "e.key in (select id from settled)");
+    const rows = await db.query<PaymentRow & { settling_id: string; given_up_reason: string | null }>(
+      `with settling as (
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+           as s(settling_id, settling_order_id, new_status, new_decline_reason, settled_at)
+       ), fate as (${lockFates("select distinct settling_order_id, null::text from settling")}), settled as (
+         update payments set status = s.new_status, decline_reason = s.new_decline_reason, updated_at = s.settled_at
+           from settling s join fate f on f.order_id = s.settling_order_id
+          where payments.id = s.settling_id and payments.status = 'PENDING' and f.given_up_reason is null
+          returning ${COLUMNS.split(", ").map((column) => `payments.${column}`).join(", ")}
+       ), ${recorded.sql}
+       select s.settling_id, f.given_up_reason, settled.*
+         from settling s join fate f on f.order_id = s.settling_order_id left join settled on settled.id = s.settling_id`,
+      [
+        settling.map(({ pending }) => pending.id),
+        settling.map(({ pending }) => pending.orderId),
+        settling.map(({ settlement }) => settlement.status),
+        settling.map(({ settlement }) => declineReasonOf(settlement)),
+        settling.map(({ at }) => at),
+        ...recorded.params,
+      ],
+    );
+    const byPayment = new Map(rows.map((row) => [row.settling_id, row]));
+    return settling.map(({ pending }) => {
+      const row = byPayment.get(pending.id);
+      if (row?.given_up_reason != null) return { givenUp: row.given_up_reason };
+      return { payment: row?.id ? toPayment(row) : undefined };
+    });
+  },
+);
 
 /**
  * Settle a PENDING payment in `tx` after its order's fate row was locked

@@ -408,6 +408,30 @@ describe("an order given up while its charge is settling", () => {
     expect(PaymentRefunded.decode(mine[1]!.payload)).toMatchObject({ paymentId: stored!.id, reason: "order rejected: the order was interrupted" });
   });
 
+  it("settles charges answered at once each by its own order's fate: the given-up ones refunded, the others captured once", async () => {
+    const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
+    const requests = Array.from({ length: 8 }, () => chargeRequest());
+    const held = [];
+    for (const request of requests) held.push(await heldCharge(request));
+    const givenUp = requests.filter((_, index) => index % 2 === 0);
+    for (const request of givenUp) {
+      const event = { orderId: request.orderId, customerId: request.customerId, reason: "given up", occurredAt: new Date() };
+      await applyOnce(deps, onRejected, event, { consumer: "payments-orders_order_rejected", eventId: randomUUID(), subject: events.orderRejected.subject });
+    }
+    // All answered in one go: their settles arrive together and share statements.
+    for (const { answer } of held) answer();
+    const answers = await Promise.all(held.map(({ charging }) => charging));
+
+    for (const [index, request] of requests.entries()) {
+      const refunded = index % 2 === 0;
+      expect(answers[index]!.payment?.status, `charge ${index}`).toBe(refunded ? PaymentStatus.PAYMENT_STATUS_REFUNDED : PaymentStatus.PAYMENT_STATUS_CAPTURED);
+      const stored = await findPaymentOfOrder(deps.db, request.orderId);
+      expect(stored, `charge ${index}`).toMatchObject({ status: refunded ? "REFUNDED" : "CAPTURED" });
+      const mine = (await outboxRowsOf(stored!.id)).map((row) => row.type_name.split(".").at(-1));
+      expect(mine, `charge ${index}`).toEqual(refunded ? ["PaymentCaptured", "PaymentRefunded"] : ["PaymentCaptured"]);
+    }
+  });
+
   it("refunds every capture, whichever of the two commits first (40 races)", async () => {
     const onRejected = paymentEventHandlers.find((handler) => handler.type === events.orderRejected)!;
     const firsts = new Set<PaymentStatus | undefined>();
