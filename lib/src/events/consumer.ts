@@ -202,10 +202,10 @@ export const INBOX_RETENTION_MARGIN_MS = 24 * 3600_000;
  * batchLingerMs of each other, and those that queued while it worked, in one
  * statement; each is still acked, logged and traced on its own). A message
  * that cannot be decoded or has the wrong type is poison: copied to the
- * DEAD_LETTERS stream at once and terminated. One whose handler keeps failing is dead-lettered after
- * `maxDeliver` failures; a transient failure (a connection, the database going
- * away: transient.ts) is redelivered with a capped backoff for as long as it
- * lasts and does not count. Consumers are declared here at start, idempotently;
+ * DEAD_LETTERS stream at once and terminated. One whose handler keeps failing
+ * is dead-lettered after `maxDeliver` failures; a transient failure (a
+ * connection, the database going away: transient.ts) is redelivered with a
+ * capped backoff for as long as it lasts and does not count. Consumers are declared here at start, idempotently;
  * the streams, and DEAD_LETTERS, only looked up: their owners declare them.
  *
  * The event id is the Bazaar-Event-Id header when there is one (a dead letter
