@@ -23,6 +23,11 @@ const MAX_BATCH = 64;
  * the statement refuses fails its own call only. `run` must therefore be a
  * statement that is correct to repeat for an item whose first attempt rolled
  * back, which any single statement is (it commits whole or not at all).
+ *
+ * One batch of a statement runs at a time per database, so a batch that waits
+ * for a row lock holds back the calls queued behind it: use it only for rows
+ * that every other writer holds for one statement or a short transaction
+ * (no network call inside), as the shop's services do.
  */
 export function batchedStatement<I, O>(run: (db: Queryable, items: I[]) => Promise<O[]>): (db: Queryable, item: I) => Promise<O> {
   const queues = new WeakMap<Queryable, { waiting: Waiting<I, O>[]; running: boolean }>();
