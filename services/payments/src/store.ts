@@ -139,7 +139,10 @@ export interface PendingSettlement {
  * written, only if its own order was not given up.
  */
 export const settleUnlessGivenUp = batchedStatement(
-  async (db: Queryable, settling: PendingSettlement[]): Promise<Array<{ payment?: Payment; givenUp?: string }>> => {
+  async (db: Queryable, calls: PendingSettlement[]): Promise<Array<{ payment?: Payment; givenUp?: string }>> => {
+    // A payment settled twice in one batch (a charge and recovery at once) is settled by the first; the
+    // second finds it no longer PENDING, as it would have in a statement of its own.
+    const settling = calls.filter(({ pending }, index) => calls.findIndex((other) => other.pending.id === pending.id) === index);
     const withEvents = settling.flatMap(({ pending, event }) => (event ? [{ event, key: pending.id }] : []));
     const recorded = outboxInsert("recorded", withEvents, 6, "e.key in (select id from settled)");
     const rows = await db.query<PaymentRow & { settling_id: string; given_up_reason: string | null }>(
@@ -164,8 +167,9 @@ export const settleUnlessGivenUp = batchedStatement(
       ],
     );
     const byPayment = new Map(rows.map((row) => [row.settling_id, row]));
-    return settling.map(({ pending }) => {
-      const row = byPayment.get(pending.id);
+    return calls.map((call) => {
+      if (!settling.includes(call)) return {};
+      const row = byPayment.get(call.pending.id);
       if (row?.given_up_reason != null) return { givenUp: row.given_up_reason };
       return { payment: row?.id ? toPayment(row) : undefined };
     });

@@ -17,7 +17,7 @@ import { refundPayment } from "../src/refund.js";
 import { paymentEventHandlers } from "../src/events.js";
 import { type CardProvider } from "../src/provider.js";
 import { paymentService, paymentServiceWith } from "../src/service.js";
-import { findPaymentOfOrder, migrationsDir } from "../src/store.js";
+import { findPaymentOfOrder, insertPendingPayment, migrationsDir, settleUnlessGivenUp } from "../src/store.js";
 
 // Payments as clients see it: real gRPC on a free port, real migrations on an
 // database of its own on the test cluster (PostgreSQL), the simulated card provider. The test also
@@ -430,6 +430,22 @@ describe("an order given up while its charge is settling", () => {
       const mine = (await outboxRowsOf(stored!.id)).map((row) => row.type_name.split(".").at(-1));
       expect(mine, `charge ${index}`).toEqual(refunded ? ["PaymentCaptured", "PaymentRefunded"] : ["PaymentCaptured"]);
     }
+  });
+
+  it("settles a payment settled twice in one batch once, with one PaymentCaptured", async () => {
+    const pendingOf = async () => {
+      const request = chargeRequest();
+      return (await insertPendingPayment(deps.db, { id: newId("pay"), command: { ...request, amount: request.amount! } }))!;
+    };
+    const [other, twice] = [await pendingOf(), await pendingOf()];
+    const settle = (pending: NonNullable<Awaited<ReturnType<typeof pendingOf>>>) => {
+      const event = deps.outbox.entry(events.paymentCaptured, { paymentId: pending.id, orderId: pending.orderId, customerId: pending.customerId, amount: pending.amount, occurredAt: new Date() });
+      return settleUnlessGivenUp(deps.db, { pending, settlement: { status: "CAPTURED" }, at: new Date(), event });
+    };
+    // The first runs alone; the two settles of one payment queue behind it and share the next statement.
+    const [, first, second] = await Promise.all([settle(other), settle(twice), settle(twice)]);
+    expect([first.payment?.status, second.payment?.status].sort()).toEqual(["CAPTURED", undefined]);
+    expect((await outboxRowsOf(twice.id)).map((row) => row.type_name)).toEqual(["bazaar.payments.v1.PaymentCaptured"]);
   });
 
   it("refunds every capture, whichever of the two commits first (40 races)", async () => {
