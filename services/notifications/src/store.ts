@@ -46,6 +46,9 @@ export async function addNotifications(db: Queryable, caused: readonly CausedNot
   const rows = await db.query<{ source_event_id: string }>(
     `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       as n(id, customer_id, order_id, kind, message, source_event_id)
+      -- In event id order: two replicas given the same events wait for each other in one order, never in a cycle.
+      order by source_event_id
      on conflict (source_event_id) do nothing
      returning source_event_id`,
     [
