@@ -21,6 +21,14 @@ export interface Queryable {
   afterCommit(callback: () => void): void;
 }
 
+/**
+ * `rows` as one array per column, each `pick`ed in order: the parameters of a
+ * statement that writes them all at once with unnest($1::type[], $2::type[], …).
+ */
+export function columnsOf<T>(rows: readonly T[], ...pick: Array<(row: T) => unknown>): unknown[][] {
+  return pick.map((column) => rows.map(column));
+}
+
 export interface Database extends Queryable {
   /** Run `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;

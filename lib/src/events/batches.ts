@@ -19,7 +19,6 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
   // Whoever waits: the batcher for items (or a full batch, or the end), the reader for room.
   let itemsWaiter: (() => void) | undefined;
   let roomWaiter: (() => void) | undefined;
-  const wake = (waiter: (() => void) | undefined) => waiter?.();
 
   const reading = (async () => {
     try {
@@ -31,7 +30,7 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
         heldBack = false;
         queue.push(item);
         // The batcher needs waking only for a first item or a full batch; in between its linger timer runs.
-        if (queue.length === 1 || queue.length >= maxSize) wake(itemsWaiter);
+        if (queue.length === 1 || queue.length >= maxSize) itemsWaiter?.();
         while (queue.length >= maxSize && !closed) {
           heldBack = true;
           await new Promise<void>((resolve) => (roomWaiter = resolve));
@@ -41,7 +40,7 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
       failure = { error };
     } finally {
       ended = true;
-      wake(itemsWaiter);
+      itemsWaiter?.();
     }
   })();
 
@@ -65,12 +64,12 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number, lin
       const batch = queue.splice(0, maxSize);
       // What is left (or held back in the source) has waited already: the next batch goes without lingering.
       firstArrived = -Infinity;
-      wake(roomWaiter);
+      roomWaiter?.();
       yield batch;
     }
   } finally {
     closed = true;
-    wake(roomWaiter);
+    roomWaiter?.();
   }
   await reading;
   if (failure) throw failure.error;

@@ -1,6 +1,6 @@
 import { type JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { type Database, type Queryable } from "../db/database.js";
+import { columnsOf, type Database, type Queryable } from "../db/database.js";
 import { newId } from "../ids.js";
 import { type Logger } from "../logger.js";
 import { eventMetrics, outboxOldestAge, outboxPending } from "../observability/metrics.js";
@@ -85,14 +85,15 @@ export function outboxInsert(name: string, events: Array<{ event: OutboxEntry; k
         where ${condition}
         order by e.n
      )`,
-    params: [
-      events.map(({ event }) => event.id),
-      events.map(({ event }) => event.subject),
-      events.map(({ event }) => event.typeName),
-      events.map(({ event }) => event.payload),
-      events.map(({ event }) => JSON.stringify(event.headers)),
-      events.map(({ key }) => key ?? null),
-    ],
+    params: columnsOf(
+      events,
+      ({ event }) => event.id,
+      ({ event }) => event.subject,
+      ({ event }) => event.typeName,
+      ({ event }) => event.payload,
+      ({ event }) => JSON.stringify(event.headers),
+      ({ key }) => key ?? null,
+    ),
   };
 }
 

@@ -1,7 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
 import { clientResilienceMetrics, grpcClientMetrics, methodMetrics, rpcLabels } from "../observability/metrics.js";
-import { injectedHeaders, startSpan } from "../observability/tracing.js";
+import { injectedHeaders, rpcSpanAttributes, startSpan } from "../observability/tracing.js";
 import { outgoingDeadline } from "./deadline.js";
 import {
   DEFAULT_RETRY,
@@ -96,7 +96,7 @@ export function createClient<D extends grpc.ServiceDefinition>(
     if (method.requestStream || method.responseStream) continue;
     const labels = rpcLabels(method.path);
     const metrics = methodMetrics(grpcClientMetrics, method.path);
-    const spanAttributes = { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method };
+    const spanAttributes = rpcSpanAttributes(method.path);
     const retry: RetryOptions | undefined =
       options.retry !== false && isRetryableMethod(method.path) ? { ...DEFAULT_RETRY, ...options.retry } : undefined;
 

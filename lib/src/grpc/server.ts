@@ -4,8 +4,7 @@ import { DomainError, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
 import { runWithIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
-import { rpcLabels } from "../observability/metrics.js";
-import { extractContext, startSpan } from "../observability/tracing.js";
+import { extractContext, rpcSpanAttributes, startSpan } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
 interface UnaryMethod<Req, Res> {
@@ -53,8 +52,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
       throw new Error(`${method.path}: only unary methods are supported by addUnaryService`);
     }
     tolerant[name] = { ...method, requestDeserialize: decodeOrMark(method.requestDeserialize) };
-    const labels = rpcLabels(method.path);
-    const spanAttributes = { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method };
+    const spanAttributes = rpcSpanAttributes(method.path);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
       const context_: CallContext = {

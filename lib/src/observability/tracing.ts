@@ -109,6 +109,12 @@ export function startSpan(name: string, kind: SpanKind, attributes: Attributes, 
   return span;
 }
 
+/** The OpenTelemetry RPC attributes of a gRPC method's spans (client and server), from its path "/package.Service/Method". */
+export function rpcSpanAttributes(path: string): Attributes {
+  const [, service = "", method = ""] = path.split("/");
+  return { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method };
+}
+
 /** The current trace and span ids, for log lines; empty outside a span. */
 export function traceFields(): { trace_id?: string; span_id?: string } {
   const span = trace.getSpanContext(context.active());

@@ -137,7 +137,7 @@ export async function commitAllHeld(db: Queryable, orderIds: readonly string[]):
     [orderIds],
   );
   const byOrder = new Map<string, typeof rows>();
-  for (const row of rows) byOrder.set(row.order_id, [...(byOrder.get(row.order_id) ?? []), row]);
+  for (const row of rows) (byOrder.get(row.order_id) ?? byOrder.set(row.order_id, []).get(row.order_id)!).push(row);
   return new Map([...byOrder].map(([orderId, orderRows]) => [orderId, reservationOf(orderId, orderRows)!]));
 }
 

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { type Queryable } from "@bazaar/runtime/db/database";
+import { columnsOf, type Queryable } from "@bazaar/runtime/db/database";
 import { type Cursor, type NewNotification, type Notification, type NotificationKind } from "./domain.js";
 
 /** SQL for the notifications service's own database. */
@@ -42,7 +42,6 @@ export interface CausedNotification {
  * (earlier, or earlier in this list) writes nothing.
  */
 export async function addNotifications(db: Queryable, caused: readonly CausedNotification[]): Promise<Set<string>> {
-  const column = <T>(pick: (one: CausedNotification) => T) => caused.map(pick);
   const rows = await db.query<{ source_event_id: string }>(
     `insert into notifications (id, customer_id, order_id, kind, message, source_event_id)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
@@ -51,14 +50,15 @@ export async function addNotifications(db: Queryable, caused: readonly CausedNot
       order by source_event_id
      on conflict (source_event_id) do nothing
      returning source_event_id`,
-    [
-      column((one) => one.id),
-      column((one) => one.notification.customerId),
-      column((one) => one.notification.orderId),
-      column((one) => one.notification.kind),
-      column((one) => one.notification.message),
-      column((one) => one.sourceEventId),
-    ],
+    columnsOf(
+      caused,
+      (one) => one.id,
+      (one) => one.notification.customerId,
+      (one) => one.notification.orderId,
+      (one) => one.notification.kind,
+      (one) => one.notification.message,
+      (one) => one.sourceEventId,
+    ),
   );
   return new Set(rows.map((row) => row.source_event_id));
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { batchedStatement } from "@bazaar/runtime/db/batched-statement";
-import { type Queryable } from "@bazaar/runtime/db/database";
+import { columnsOf, type Queryable } from "@bazaar/runtime/db/database";
 import { type ErrorKind } from "@bazaar/runtime/errors";
 import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
 import { type Money } from "@bazaar/gen/bazaar/common/v1/money";
@@ -88,7 +88,7 @@ export const insertPendingOrder = batchedStatement(
          from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as o(id, customer_id, idempotency_key, request_digest)
         order by customer_id, idempotency_key
        on conflict (customer_id, idempotency_key) do nothing returning ${ORDER_COLUMNS}`,
-      [orders.map((o) => o.id), orders.map((o) => o.customerId), orders.map((o) => o.idempotencyKey), orders.map((o) => o.requestDigest)],
+      columnsOf(orders, (o) => o.id, (o) => o.customerId, (o) => o.idempotencyKey, (o) => o.requestDigest),
     );
     // A new order has no lines yet (confirmOrder adds them): nothing to select.
     const inserted = new Map(rows.map((row) => [row.id, toOrder(row, [])]));
@@ -178,18 +178,17 @@ export const confirmOrder = batchedStatement(async (db: Queryable, confirmations
      ), ${recorded.sql}
      select * from confirmed`,
     [
-      confirmations.map(({ id }) => id),
-      confirmations.map(({ total }) => total.currencyCode),
-      confirmations.map(({ total }) => total.minorUnits),
-      confirmations.map(({ paymentId }) => paymentId),
-      confirmations.map(({ at }) => at),
-      lines.map(({ orderId }) => orderId),
-      lines.map(({ lineNo }) => lineNo),
-      lines.map(({ line }) => line.productId),
-      lines.map(({ line }) => line.productName),
-      lines.map(({ line }) => line.quantity),
-      lines.map(({ line }) => line.unitPrice.minorUnits),
-      lines.map(({ line }) => line.unitPrice.currencyCode),
+      ...columnsOf(confirmations, (c) => c.id, (c) => c.total.currencyCode, (c) => c.total.minorUnits, (c) => c.paymentId, (c) => c.at),
+      ...columnsOf(
+        lines,
+        (l) => l.orderId,
+        (l) => l.lineNo,
+        (l) => l.line.productId,
+        (l) => l.line.productName,
+        (l) => l.line.quantity,
+        (l) => l.line.unitPrice.minorUnits,
+        (l) => l.line.unitPrice.currencyCode,
+      ),
       ...recorded.params,
     ],
   );

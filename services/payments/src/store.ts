@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { batchedStatement } from "@bazaar/runtime/db/batched-statement";
-import { type Queryable } from "@bazaar/runtime/db/database";
+import { columnsOf, type Queryable } from "@bazaar/runtime/db/database";
 import { type OutboxEntry, outboxInsert } from "@bazaar/runtime/events/outbox";
 import { type ChargeCommand, type Payment, type PaymentStatus } from "./domain.js";
 
@@ -158,11 +158,7 @@ export const settleUnlessGivenUp = batchedStatement(
        select s.settling_id, f.given_up_reason, settled.*
          from settling s join fate f on f.order_id = s.settling_order_id left join settled on settled.id = s.settling_id`,
       [
-        settling.map(({ pending }) => pending.id),
-        settling.map(({ pending }) => pending.orderId),
-        settling.map(({ settlement }) => settlement.status),
-        settling.map(({ settlement }) => declineReasonOf(settlement)),
-        settling.map(({ at }) => at),
+        ...columnsOf(settling, (s) => s.pending.id, (s) => s.pending.orderId, (s) => s.settlement.status, (s) => declineReasonOf(s.settlement), (s) => s.at),
         ...recorded.params,
       ],
     );
@@ -211,14 +207,15 @@ export const insertPendingPayment = batchedStatement(
         order by c.idempotency_key
        on conflict (idempotency_key) do nothing
        returning ${COLUMNS}`,
-      [
-        claims.map(({ id }) => id),
-        claims.map(({ command }) => command.idempotencyKey),
-        claims.map(({ command }) => command.orderId),
-        claims.map(({ command }) => command.customerId),
-        claims.map(({ command }) => command.amount.minorUnits),
-        claims.map(({ command }) => command.amount.currencyCode),
-      ],
+      columnsOf(
+        claims,
+        (c) => c.id,
+        (c) => c.command.idempotencyKey,
+        (c) => c.command.orderId,
+        (c) => c.command.customerId,
+        (c) => c.command.amount.minorUnits,
+        (c) => c.command.amount.currencyCode,
+      ),
     );
     const claimed = new Map(rows.map((row) => [row.id, toPayment(row)]));
     return claims.map(({ id }) => claimed.get(id));
