@@ -99,13 +99,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const policy = transport.mode === "mtls" ? loadPolicy(requirePolicyFile(config.AUTHZ_POLICY_FILE)) : undefined;
   // BAZAAR_FAULTS=1 (development only, refused otherwise by the config): faults from the admin port.
   const faults = config.BAZAAR_FAULTS ? new Faults() : undefined;
-  const interceptors = [callGuard({ policy, logger, faults })];
-  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });
+  const guard = callGuard({ policy, logger, faults });
+  const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors: [guard.interceptor] });
   health.addTo(server);
   reflection.addTo(server);
   const installs = options.services.map((service) => {
     const handlers = startingHandlers<UnaryHandlers<grpc.ServiceDefinition>>(service.name);
-    addUnaryService(server, service.definition, handlers.resolve, logger);
+    addUnaryService(server, service.definition, handlers.resolve, logger, guard);
     return (deps: ServiceDeps) => handlers.ready(service.create(deps));
   });
 

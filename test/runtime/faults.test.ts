@@ -27,7 +27,7 @@ describe("a server's calls while a fault is on (the call guard)", () => {
 
   beforeAll(async () => {
     // Plaintext: no policy, so the guard is the metrics and the faults.
-    server = new grpc.Server({ interceptors: [callGuard({ logger: createLogger("faults-test", "silent"), faults })] });
+    server = new grpc.Server({ interceptors: [callGuard({ logger: createLogger("faults-test", "silent"), faults }).interceptor] });
     health.addTo(server);
     server.addService(CatalogServiceService, {
       getProduct: (call: grpc.ServerUnaryCall<GetProductRequest, GetProductResponse>, callback: grpc.sendUnaryData<GetProductResponse>) => {

@@ -7,8 +7,7 @@ import { type AuthorizationPolicy } from "../security/policy.js";
 
 /**
  * What every call a service receives passes through, ours and health and
- * reflection alike, as one intercepting layer (each grpc-js interceptor layer
- * wraps and re-dispatches every event of every call; bench/ measures the hop):
+ * reflection alike, decided when the call arrives:
  *
  * - the go-grpc-prometheus server metrics: started, handled by code, handling
  *   time, with each method's metric children bound once rather than looked up
@@ -22,6 +21,13 @@ import { type AuthorizationPolicy } from "../security/policy.js";
  *   switched on from the console (faults.ts): a call held SLOW_FAULT_DELAY_MS
  *   before its handler, or failed UNAVAILABLE without reaching it.
  *
+ * A grpc-js interceptor layer wraps and re-dispatches every event of a call
+ * (bench/ measures the hop). So a call gets a layer only when one must act on
+ * it: to refuse it, fail it or hold it, or to count a method that does not
+ * count itself (health, reflection). The service's own unary methods count
+ * their calls in their handler adapter (addUnaryService, `countedByHandler`),
+ * and a call to one that nothing stops passes through untouched.
+ *
  * The caller's identity is read once per connection. grpc-js builds the auth
  * context on every call from TLSSocket.getPeerCertificate(), which renders the
  * whole certificate each time (bench/analysis.md). The caller cannot change
@@ -34,62 +40,106 @@ import { type AuthorizationPolicy } from "../security/policy.js";
  * test/security/grpc-mtls.test.ts fails if a grpc-js upgrade moves it, and
  * without it every call simply reads the certificate again).
  */
-export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logger; faults?: Faults }): grpc.ServerInterceptor {
+export interface CallGuard {
+  /** The server's one interceptor: every call it receives passes here first. */
+  interceptor: grpc.ServerInterceptor;
+  /**
+   * The metrics of a unary method whose handler adapter counts its own calls
+   * (addUnaryService). Its calls get no intercepting layer at all unless one
+   * must stop or hold them (a refusal, a fault): a layer wraps and re-dispatches
+   * every event of a call, a cost worth removing from the calls that make up a
+   * service's traffic (bench/analysis.md, the hop).
+   */
+  countedByHandler(path: string): MethodMetrics;
+}
+
+export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logger; faults?: Faults }): CallGuard {
+  const { policy, logger } = options;
   const methods = new Map<string, MethodMetrics>();
-  return (descriptor, call) => {
-    let metrics = methods.get(descriptor.path);
+  const selfCounted = new Set<string>();
+  const metricsOf = (path: string, type: string) => {
+    let metrics = methods.get(path);
     if (metrics === undefined) {
-      metrics = methodMetrics(grpcServerMetrics, descriptor.path, rpcType(descriptor));
-      methods.set(descriptor.path, metrics);
+      metrics = methodMetrics(grpcServerMetrics, path, type);
+      methods.set(path, metrics);
     }
+    return metrics;
+  };
+  const interceptor: grpc.ServerInterceptor = (descriptor, call) => {
+    const { path } = descriptor;
+    const refusal = policy === undefined ? undefined : refusalOf(call, path, policy);
+    // Faults (development only, faults.ts) reach the service's own methods, never health or reflection.
+    const fault = options.faults === undefined || path.startsWith("/grpc.") ? undefined : activeFault(options.faults);
+    const countsItself = selfCounted.has(path);
+    // grpc-js chains interceptors by handing each the previous one's call, so handing back the call we
+    // were given adds no layer; its type only admits a new ServerInterceptingCall.
+    if (refusal === undefined && fault === undefined && countsItself) return call as grpc.ServerInterceptingCall;
+
+    const metrics = metricsOf(path, rpcType(descriptor));
     const started = performance.now();
-    metrics.started.inc();
+    if (!countsItself) metrics.started.inc();
     const record = (code: grpc.status) => {
       metrics.handled(code).inc();
       metrics.handling.observe((performance.now() - started) / 1000);
     };
-    const { policy, logger } = options;
-    // Faults (development only, faults.ts) reach the service's own methods, never health or reflection.
-    const faults = descriptor.path.startsWith("/grpc.") ? undefined : options.faults;
     const end = (status: { code: grpc.status; details: string }) => {
-      // Straight to the base call, past this layer's sendStatus: counted here.
+      // Straight to the base call, past this layer's sendStatus: counted here, handler or not.
+      if (countsItself) metrics.started.inc();
       record(status.code);
       call.sendStatus(status);
     };
     return new grpc.ServerInterceptingCall(call, {
       start:
-        policy === undefined && faults === undefined
+        refusal === undefined && fault === undefined
           ? undefined
           : (next) =>
               next({
                 onReceiveMetadata: (metadata, pass) => {
-                  if (policy !== undefined) {
-                    const identity = callerOf(call);
-                    if (identity === undefined || !policy.allows(identity, descriptor.path)) {
-                      const denied =
-                        identity === undefined
-                          ? { code: grpc.status.UNAUTHENTICATED, details: "the client certificate names no bazaar identity" }
-                          : { code: grpc.status.PERMISSION_DENIED, details: `${identity} may not call ${descriptor.path.slice(1)}` };
-                      logger.warn({ rpc: descriptor.path, caller: identity ?? null, code: grpc.status[denied.code] }, "call refused by the authorization policy");
-                      end(denied);
-                      return;
-                    }
-                  }
-                  if (faults !== undefined && faults.remainingMs("fail") > 0) {
+                  if (refusal !== undefined) {
+                    logger.warn({ rpc: path, caller: refusal.caller ?? null, code: grpc.status[refusal.status.code] }, "call refused by the authorization policy");
+                    end(refusal.status);
+                  } else if (fault === "fail") {
                     end({ code: grpc.status.UNAVAILABLE, details: "failing on purpose: a fault switched on from the development console" });
-                  } else if (faults !== undefined && faults.remainingMs("slow") > 0) {
-                    setTimeout(() => pass(metadata), SLOW_FAULT_DELAY_MS);
                   } else {
-                    pass(metadata);
+                    setTimeout(() => pass(metadata), SLOW_FAULT_DELAY_MS);
                   }
                 },
               }),
-      sendStatus: (status, next) => {
-        record(status.code);
-        next(status);
-      },
+      // A method that counts itself is counted by its handler once the layer lets it through.
+      sendStatus: countsItself
+        ? undefined
+        : (status, next) => {
+            record(status.code);
+            next(status);
+          },
     });
   };
+  return {
+    interceptor,
+    countedByHandler: (path) => {
+      selfCounted.add(path);
+      return metricsOf(path, "unary");
+    },
+  };
+}
+
+/** The status a call ends with when the policy refuses its caller, or undefined when it may go on. */
+function refusalOf(
+  call: grpc.ServerInterceptingCallInterface,
+  path: string,
+  policy: AuthorizationPolicy,
+): { caller: string | undefined; status: { code: grpc.status; details: string } } | undefined {
+  const caller = callerOf(call);
+  if (caller === undefined) return { caller, status: { code: grpc.status.UNAUTHENTICATED, details: "the client certificate names no bazaar identity" } };
+  if (!policy.allows(caller, path)) return { caller, status: { code: grpc.status.PERMISSION_DENIED, details: `${caller} may not call ${path.slice(1)}` } };
+  return undefined;
+}
+
+/** The fault a call meets now: "fail", "slow", or none. */
+function activeFault(faults: Faults): "fail" | "slow" | undefined {
+  if (faults.remainingMs("fail") > 0) return "fail";
+  if (faults.remainingMs("slow") > 0) return "slow";
+  return undefined;
 }
 
 /** The caller's identity (undefined: none of ours), once per connection. */

@@ -1,22 +1,28 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { context, type Context, createContextKey } from "@opentelemetry/api";
 
 /**
  * The deadline of the incoming call a handler is serving, visible to every
  * outgoing call it makes, however deep and across awaits. The server adapter
- * sets it around each handler; the client reads it and never sends a call with
- * a later deadline. So the caller's remaining budget propagates by itself and
- * is never extended, and no handler has to remember to pass it along.
+ * puts it in the context it runs each handler in; the client reads it and never
+ * sends a call with a later deadline. So the caller's remaining budget
+ * propagates by itself and is never extended, and no handler has to remember to
+ * pass it along.
+ *
+ * It rides in the same async context as the call's trace (one context per call,
+ * not a second AsyncLocalStorage: bench/analysis.md, the hop). That context
+ * follows awaits once a context manager is registered (`useAsyncContext`, which
+ * the server adapter ensures).
  */
-const incoming = new AsyncLocalStorage<number>();
+const INCOMING_DEADLINE = createContextKey("bazaar.incoming_deadline");
 
-/** Run `work` (a handler) with `deadline` (ms since the epoch; Infinity if the caller set none) as the incoming deadline. */
-export function runWithIncomingDeadline<T>(deadline: number, work: () => T): T {
-  return incoming.run(deadline, work);
+/** `parent` with `deadline` (ms since the epoch; Infinity if the caller set none) as the incoming deadline. */
+export function withIncomingDeadline(parent: Context, deadline: number): Context {
+  return parent.setValue(INCOMING_DEADLINE, deadline);
 }
 
 /** The deadline of the incoming call being handled, or undefined outside a handler. */
 export function incomingDeadline(): number | undefined {
-  return incoming.getStore();
+  return context.active().getValue(INCOMING_DEADLINE) as number | undefined;
 }
 
 /**

@@ -2,9 +2,10 @@ import { context, SpanKind, SpanStatusCode, type TextMapGetter, trace } from "@o
 import * as grpc from "@grpc/grpc-js";
 import { DomainError, unavailable } from "../errors.js";
 import { type Logger } from "../logger.js";
-import { runWithIncomingDeadline } from "./deadline.js";
+import { type CallGuard } from "./call-guard.js";
+import { withIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
-import { extractContext, rpcSpanAttributes, startSpan } from "../observability/tracing.js";
+import { extractContext, rpcSpanAttributes, startSpan, useAsyncContext } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
 interface UnaryMethod<Req, Res> {
@@ -42,7 +43,9 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
   definition: D,
   resolve: () => UnaryHandlers<D>,
   logger: Logger,
+  guard?: CallGuard,
 ): void {
+  useAsyncContext();
   // RPC lines hold only the fields logRpc writes (no request data): redaction, half of a line's cost, is skipped.
   const rpcLog = logger.child({}, { redact: [] });
   const tolerant: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
@@ -53,8 +56,11 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     }
     tolerant[name] = { ...method, requestDeserialize: decodeOrMark(method.requestDeserialize) };
     const spanAttributes = rpcSpanAttributes(method.path);
+    // The server metrics, counted here rather than in an intercepting layer around every call (call-guard.ts).
+    const metrics = guard?.countedByHandler(method.path);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
+      metrics?.started.inc();
       const context_: CallContext = {
         metadata: call.metadata,
         get signal() {
@@ -63,33 +69,39 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
         deadline: deadlineMs(call.getDeadline()),
         peer: call.getPeer(),
       };
-      // The span is the parent of everything the handler does (calls, queries, events), across awaits.
+      // One context for everything the handler does (calls, queries, events), across awaits: the
+      // call's span as the parent, and its deadline, which every call the handler makes downstream is held to.
       const parent = extractContext(call.metadata, metadataGetter);
       const span = startSpan(method.path.slice(1), SpanKind.SERVER, spanAttributes, parent);
-      const active = trace.setSpan(parent, span);
-      const finish = (error: unknown, response?: unknown) =>
-        context.with(active, () => {
-          const status = error === undefined ? { code: grpc.status.OK } : statusFor(error, method.path, logger);
-          span.setAttribute("rpc.grpc.status_code", status.code!);
-          if (SERVER_FAULTS.has(status.code!)) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? "" });
-          span.end();
-          logRpc(rpcLog, method.path, status.code!, started, context_.peer);
-          if (error === undefined) callback(null, response);
-          else callback(status);
-        });
-      context.with(active, () =>
-        Promise.resolve()
-          .then(() => {
-            if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
-            const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
-            // Every call the handler makes downstream is held to this call's deadline (see deadline.ts).
-            return runWithIncomingDeadline(context_.deadline, () => handler(call.request, context_));
-          })
-          .then(
-            (response) => finish(undefined, response),
-            (error: unknown) => finish(error ?? new Error("handler rejected without a reason")),
-          ),
-      );
+      const active = withIncomingDeadline(trace.setSpan(parent, span), context_.deadline);
+      // Runs in `active` too: a promise's reactions run in the context they were attached in.
+      const finish = (error: unknown, response?: unknown) => {
+        const status = error === undefined ? { code: grpc.status.OK } : statusFor(error, method.path, logger);
+        span.setAttribute("rpc.grpc.status_code", status.code!);
+        if (SERVER_FAULTS.has(status.code!)) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? "" });
+        span.end();
+        if (metrics !== undefined) {
+          metrics.handled(status.code!).inc();
+          metrics.handling.observe((performance.now() - started) / 1000);
+        }
+        logRpc(rpcLog, method.path, status.code!, started, context_.peer);
+        if (error === undefined) callback(null, response);
+        else callback(status);
+      };
+      context.with(active, () => {
+        let answer: Promise<unknown>;
+        try {
+          if (call.request instanceof MalformedRequest) throw call.request.error(method.path);
+          const handler = resolve()[name as keyof D] as (request: unknown, call: CallContext) => Promise<unknown>;
+          answer = Promise.resolve(handler(call.request, context_));
+        } catch (error) {
+          answer = Promise.reject(error as Error);
+        }
+        answer.then(
+          (response) => finish(undefined, response),
+          (error: unknown) => finish(error ?? new Error("handler rejected without a reason")),
+        );
+      });
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   server.addService(tolerant, implementation);

@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from "prom-client";
+import { BoundCounter, BoundHistogram } from "./bound-metrics.js";
 
 /**
  * Every metric a Bazaar process exports, defined once. The gRPC ones carry the
@@ -21,41 +22,28 @@ export function collectProcessMetrics(): void {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const RPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"] as const;
 
-export const grpcServerMetrics = {
-  started: new Counter({ name: "grpc_server_started_total", help: "RPCs started on the server.", labelNames: RPC_LABELS }),
-  handled: new Counter({
-    name: "grpc_server_handled_total",
-    help: "RPCs completed on the server, by status code.",
-    labelNames: [...RPC_LABELS, "grpc_code"],
-  }),
-  handling: new Histogram({
-    name: "grpc_server_handling_seconds",
-    help: "Time from the start of an RPC to its status, on the server.",
-    labelNames: RPC_LABELS,
-    buckets: LATENCY_BUCKETS,
-  }),
-};
+/** The three go-grpc-prometheus metrics of one side (server or client), bumped on every call: bound series (bound-metrics.ts). */
+function rpcMetrics(side: "server" | "client", help: { started: string; handled: string; handling: string }) {
+  return {
+    started: new BoundCounter({ name: `grpc_${side}_started_total`, help: help.started, labelNames: RPC_LABELS }),
+    handled: new BoundCounter({ name: `grpc_${side}_handled_total`, help: help.handled, labelNames: [...RPC_LABELS, "grpc_code"] }),
+    handling: new BoundHistogram({ name: `grpc_${side}_handling_seconds`, help: help.handling, labelNames: RPC_LABELS, buckets: LATENCY_BUCKETS }),
+  };
+}
 
-export const grpcClientMetrics = {
-  started: new Counter({ name: "grpc_client_started_total", help: "RPCs started by this process's clients.", labelNames: RPC_LABELS }),
-  handled: new Counter({
-    name: "grpc_client_handled_total",
-    help: "RPCs completed by this process's clients, by status code.",
-    labelNames: [...RPC_LABELS, "grpc_code"],
-  }),
-  handling: new Histogram({
-    name: "grpc_client_handling_seconds",
-    help: "Time from the start of an RPC to its status, as the client saw it.",
-    labelNames: RPC_LABELS,
-    buckets: LATENCY_BUCKETS,
-  }),
-};
+export const grpcServerMetrics = rpcMetrics("server", {
+  started: "RPCs started on the server.",
+  handled: "RPCs completed on the server, by status code.",
+  handling: "Time from the start of an RPC to its status, on the server.",
+});
 
-/**
- * One method's go-grpc-prometheus metrics (a server's or a client's), their
- * label children bound once: with the labels passed on every call, prom-client
- * hashes them each time (bench/analysis.md).
- */
+export const grpcClientMetrics = rpcMetrics("client", {
+  started: "RPCs started by this process's clients.",
+  handled: "RPCs completed by this process's clients, by status code.",
+  handling: "Time from the start of an RPC to its status, as the client saw it.",
+});
+
+/** One method's go-grpc-prometheus metrics (a server's or a client's), their series bound once. */
 export interface MethodMetrics {
   started: { inc(): void };
   handled(code: status): { inc(): void };
@@ -66,16 +54,16 @@ export function methodMetrics(metrics: typeof grpcServerMetrics | typeof grpcCli
   const labels = rpcLabels(path, type);
   const byCode = new Map<status, { inc(): void }>();
   return {
-    started: metrics.started.labels(labels),
+    started: metrics.started.bind(labels),
     handled: (code) => {
       let child = byCode.get(code);
       if (child === undefined) {
-        child = metrics.handled.labels({ ...labels, grpc_code: status[code] ?? String(code) });
+        child = metrics.handled.bind({ ...labels, grpc_code: status[code] ?? String(code) });
         byCode.set(code, child);
       }
       return child;
     },
-    handling: metrics.handling.labels(labels),
+    handling: metrics.handling.bind(labels),
   };
 }
 

@@ -35,9 +35,23 @@ export function startTracing(service: string, processors: SpanProcessor[] = []):
   });
   // What NodeTracerProvider.register() did before SDK 3: a context manager so the active span
   // follows async calls, the W3C propagator for headers, then the provider itself.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  useAsyncContext();
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
+  bazaarTracer = undefined;
+}
+
+let asyncContext = false;
+
+/**
+ * Make OpenTelemetry's context follow async calls (AsyncLocalStorage), once per
+ * process. A call's trace and its incoming deadline (grpc/deadline.ts) live in
+ * that context, so the server adapter needs it even where tracing never started.
+ */
+export function useAsyncContext(): void {
+  if (asyncContext) return;
+  asyncContext = true;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 }
 
 /**
@@ -93,8 +107,11 @@ export async function flushTracing(): Promise<void> {
   await provider?.forceFlush().catch(() => {});
 }
 
+let bazaarTracer: Tracer | undefined;
+
+/** The process's tracer: the API hands out a proxy that follows the provider startTracing sets, so it is looked up once. */
 export function tracer(): Tracer {
-  return trace.getTracer("bazaar");
+  return (bazaarTracer ??= trace.getTracer("bazaar"));
 }
 
 /**
