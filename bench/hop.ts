@@ -115,6 +115,7 @@ async function measure(name: string, series: Series) {
   const keys = series.entries.map((entry) => entry.key);
   const results: Record<string, Record<number, H2loadResult[]>> = {};
   const ratios: Record<string, Record<number, number[]>> = {};
+  const cpuRatios: Record<string, Record<number, number[]>> = {};
   const logBytes: Record<string, { bytes: number; requests: number }> = {};
   for (let round_ = 0; round_ < ROUNDS; round_ += 1) {
     for (const inFlight of IN_FLIGHT) {
@@ -130,7 +131,12 @@ async function measure(name: string, series: Series) {
         console.error(`hop ${name} round ${round_ + 1}/${ROUNDS} ${entry.key} @${inFlight}: ${round(result.requestsPerSecond, 0)} req/s p50 ${result.p50Us} µs p99 ${result.p99Us} µs`);
         await sleep(200);
       }
-      for (const key of keys) ((ratios[key] ??= {})[inFlight] ??= []).push(thisRound[key]!.requestsPerSecond / thisRound[keys[0]!]!.requestsPerSecond);
+      const cpuPerCall = (result: H2loadResult) => (result.serverCpu ?? Number.NaN) / result.requestsPerSecond;
+      for (const key of keys) {
+        ((ratios[key] ??= {})[inFlight] ??= []).push(thisRound[key]!.requestsPerSecond / thisRound[keys[0]!]!.requestsPerSecond);
+        // The baseline's CPU per call over this server's: steadier than rates on a shared machine.
+        ((cpuRatios[key] ??= {})[inFlight] ??= []).push(cpuPerCall(thisRound[keys[0]!]!) / cpuPerCall(thisRound[key]!));
+      }
     }
   }
   return series.entries.map((entry) => ({
@@ -147,6 +153,7 @@ async function measure(name: string, series: Series) {
             p50Us: median(runs.map((run) => run.p50Us)),
             p99Us: median(runs.map((run) => run.p99Us)),
             ratioToBare: round(median(ratios[entry.key]![inFlight]!), 3),
+            cpuRatioToBare: round(median(cpuRatios[entry.key]![inFlight]!), 3),
             failed: runs.reduce((sum, run) => sum + run.failed, 0),
             serverCpu: median(runs.map((run) => run.serverCpu ?? Number.NaN)),
             ...(runs[0]!.generatorCpu === undefined ? {} : { generatorCpu: median(runs.map((run) => run.generatorCpu!)) }),

@@ -61,14 +61,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
       metrics?.started.inc();
-      const context_: CallContext = {
-        metadata: call.metadata,
-        get signal() {
-          return cancellationSignal(call);
-        },
-        deadline: deadlineMs(call.getDeadline()),
-        peer: call.getPeer(),
-      };
+      const context_ = new ServedCall(call);
       // One context for everything the handler does (calls, queries, events), across awaits: the
       // call's span as the parent, and its deadline, which every call the handler makes downstream is held to.
       const parent = extractContext(call.metadata, metadataGetter);
@@ -115,6 +108,23 @@ const metadataGetter: TextMapGetter<grpc.Metadata> = {
     return value === undefined ? undefined : String(value);
   },
 };
+
+/** A handler's CallContext: its signal is made the first time it is asked for. */
+class ServedCall implements CallContext {
+  readonly metadata: grpc.Metadata;
+  readonly deadline: number;
+  readonly peer: string;
+
+  constructor(private readonly call: grpc.ServerUnaryCall<unknown, unknown>) {
+    this.metadata = call.metadata;
+    this.deadline = deadlineMs(call.getDeadline());
+    this.peer = call.getPeer();
+  }
+
+  get signal(): AbortSignal {
+    return cancellationSignal(this.call);
+  }
+}
 
 const signals = new WeakMap<grpc.ServerUnaryCall<unknown, unknown>, AbortSignal>();
 

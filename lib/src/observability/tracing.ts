@@ -1,4 +1,4 @@
-import { type Attributes, context, propagation, type Context, type Span, type SpanKind, type TextMapGetter, type TextMapSetter, trace, type Tracer } from "@opentelemetry/api";
+import { type Attributes, context, isSpanContextValid, propagation, type Context, type Span, type SpanKind, type TextMapGetter, type TextMapSetter, trace, TraceFlags, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type ExportResult, ExportResultCode, getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -7,6 +7,7 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
   type ReadableSpan,
   type SpanExporter,
   type SpanProcessor,
@@ -21,6 +22,8 @@ import {
  * their own span processor (e.g. an in-memory exporter).
  */
 let provider: TracerProvider | undefined;
+/** Whether spans go anywhere: set by startTracing (undefined before it, when the API's tracer makes no-op spans). */
+let recording: boolean | undefined;
 
 export function startTracing(service: string, processors: SpanProcessor[] = []): void {
   if (provider) return;
@@ -33,6 +36,7 @@ export function startTracing(service: string, processors: SpanProcessor[] = []):
     // propagate and reach the logs, but cost no attributes, events or timing on every RPC (bench/).
     sampler: spanProcessors.length > 0 ? new ParentBasedSampler({ root: new AlwaysOnSampler() }) : new AlwaysOffSampler(),
   });
+  recording = spanProcessors.length > 0;
   // What NodeTracerProvider.register() did before SDK 3: a context manager so the active span
   // follows async calls, the W3C propagator for headers, then the provider itself.
   useAsyncContext();
@@ -121,9 +125,31 @@ export function tracer(): Tracer {
  * for them on every call. Our samplers do not look at attributes.
  */
 export function startSpan(name: string, kind: SpanKind, attributes: Attributes, parent: Context = context.active()): Span {
+  if (recording === false) return idsOnlySpan(parent);
   const span = tracer().startSpan(name, { kind }, parent);
   if (span.isRecording()) span.setAttributes(attributes);
   return span;
+}
+
+const ids = new RandomIdGenerator();
+
+/**
+ * The span the SDK makes when its sampler drops it, as AlwaysOffSampler does
+ * whenever nothing is exported: new ids under the parent's trace (or a new
+ * trace), unsampled, recording nothing. Made here it skips what the SDK does
+ * first on every span, a gRPC call's or an event's (links, attribute cleaning,
+ * the sampler, its span metrics); the ids still reach the logs and the calls
+ * and events it makes.
+ */
+function idsOnlySpan(parent: Context): Span {
+  const parentSpan = trace.getSpanContext(parent);
+  const inTrace = parentSpan !== undefined && isSpanContextValid(parentSpan);
+  return trace.wrapSpanContext({
+    traceId: inTrace ? parentSpan.traceId : ids.generateTraceId(),
+    spanId: ids.generateSpanId(),
+    traceFlags: TraceFlags.NONE,
+    ...(inTrace && parentSpan.traceState !== undefined ? { traceState: parentSpan.traceState } : {}),
+  });
 }
 
 /** The OpenTelemetry RPC attributes of a gRPC method's spans (client and server), from its path "/package.Service/Method". */
