@@ -2,9 +2,14 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
-import { createLogger, turnBuffered } from "../src/logger.js";
+import { createLogger, rpcLineWriter, turnBuffered } from "../src/logger.js";
+import { startTracing } from "../src/observability/tracing.js";
 import { repoRoot } from "./support/process.js";
+
+// The active context carries a span (the RPC line's trace ids) only once a context manager is registered.
+startTracing("logger-test");
 
 describe("turnBuffered", () => {
   it("writes the lines of one event-loop turn together, once the turn ends", async () => {
@@ -60,5 +65,30 @@ describe("a service's stdout", () => {
     const result = await logsThenExits(how);
     expect(result.code).toBe(code);
     expect(messages(result.stdout)).toEqual(["first", "second"]);
+  });
+});
+
+describe("rpcLineWriter", () => {
+  it("writes what pino writes for the same RPC line inside the call's span, byte for byte but the time", async () => {
+    const byPino: string[] = [];
+    const byWriter: string[] = [];
+    const line = { rpc: "/bazaar.catalog.v1.CatalogService/GetProduct", code: "NOT_FOUND", duration_ms: 0.123, peer: 'ipv6:[::1]:5"1' };
+    const ids = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331" };
+    const pinoLogger = createLogger("catalog", "info", { write: (chunk: string) => void byPino.push(chunk) });
+    const span = trace.wrapSpanContext({ ...ids, traceFlags: 0 });
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => pinoLogger.info(line, "rpc"));
+    const writerLogger = createLogger("catalog", "info", { write: (chunk: string) => void byWriter.push(chunk) });
+    rpcLineWriter(writerLogger)({ rpc: line.rpc, code: line.code, durationMs: line.duration_ms, peer: line.peer, ...ids });
+    const withoutTime = (text: string) => text.replace(/"time":"[^"]+"/, '"time":"T"');
+    expect(byWriter).toHaveLength(1);
+    expect(withoutTime(byWriter[0]!)).toBe(withoutTime(byPino[0]!));
+    expect(JSON.parse(byWriter[0]!)).toMatchObject({ service: "catalog", trace_id: ids.traceId, span_id: ids.spanId, peer: line.peer, msg: "rpc" });
+  });
+
+  it("writes nothing while the logger is above info", () => {
+    const written: string[] = [];
+    const logger = createLogger("catalog", "warn", { write: (chunk: string) => void written.push(chunk) });
+    rpcLineWriter(logger)({ rpc: "/a.B/C", code: "OK", durationMs: 1, peer: "p", traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1" });
+    expect(written).toEqual([]);
   });
 });

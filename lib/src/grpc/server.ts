@@ -1,7 +1,7 @@
-import { context, SpanKind, SpanStatusCode, type TextMapGetter, trace } from "@opentelemetry/api";
+import { context, type SpanContext, SpanKind, SpanStatusCode, type TextMapGetter, trace } from "@opentelemetry/api";
 import * as grpc from "@grpc/grpc-js";
 import { DomainError, unavailable } from "../errors.js";
-import { type Logger } from "../logger.js";
+import { type Logger, rpcLineWriter } from "../logger.js";
 import { type CallGuard } from "./call-guard.js";
 import { withIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
@@ -46,8 +46,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
   guard?: CallGuard,
 ): void {
   useAsyncContext();
-  // RPC lines hold only the fields logRpc writes (no request data): redaction, half of a line's cost, is skipped.
-  const rpcLog = logger.child({}, { redact: [] });
+  const logRpc = rpcLogger(logger);
   const tolerant: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
@@ -73,11 +72,12 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
         span.setAttribute("rpc.grpc.status_code", status.code!);
         if (SERVER_FAULTS.has(status.code!)) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? "" });
         span.end();
+        const elapsedMs = performance.now() - started;
         if (metrics !== undefined) {
           metrics.handled(status.code!).inc();
-          metrics.handling.observe((performance.now() - started) / 1000);
+          metrics.handling.observe(elapsedMs / 1000);
         }
-        logRpc(rpcLog, method.path, status.code!, started, context_.peer);
+        logRpc(method.path, status.code!, elapsedMs, context_.peer, span.spanContext());
         if (error === undefined) callback(null, response);
         else callback(status);
       };
@@ -201,11 +201,23 @@ export function startingHandlers<H>(serviceName: string): { resolve: () => H; re
 
 const SERVER_FAULTS = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED]);
 
-/** One log line per RPC, with its trace id: method, status code, duration and peer. */
-function logRpc(logger: Logger, rpc: string, code: grpc.status, started: number, peer: string): void {
-  const line = { rpc, code: grpc.status[code], duration_ms: Math.round((performance.now() - started) * 1000) / 1000, peer };
-  if (SERVER_FAULTS.has(code)) logger.error(line, "rpc failed");
-  else logger.info(line, "rpc");
+/**
+ * One log line per RPC, with its trace id: method, status code, duration and
+ * peer. A call that ends in a server fault is logged at error through pino; the
+ * rest, nearly every call, by the RPC line writer (logger.ts). Neither holds
+ * request data, so redaction (half of a pino line's cost) is skipped.
+ */
+function rpcLogger(logger: Logger): (rpc: string, code: grpc.status, durationMs: number, peer: string, ids: SpanContext) => void {
+  const faults = logger.child({}, { redact: [] });
+  const writeLine = rpcLineWriter(logger);
+  return (rpc, code, durationMs, peer, ids) => {
+    const duration_ms = Math.round(durationMs * 1000) / 1000;
+    if (SERVER_FAULTS.has(code)) {
+      faults.error({ rpc, code: grpc.status[code], duration_ms, peer }, "rpc failed");
+    } else {
+      writeLine({ rpc, code: grpc.status[code], durationMs: duration_ms, peer, traceId: ids.traceId, spanId: ids.spanId });
+    }
+  };
 }
 
 /**
