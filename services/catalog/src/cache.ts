@@ -38,26 +38,32 @@ export class CachedProducts implements ProductSource {
     this.now = options.now ?? Date.now;
   }
 
-  async get(id: string): Promise<Product | undefined> {
-    return (await this.getMany([id]))[0];
+  get(id: string): Promise<Product | undefined> {
+    return this.getMany([id]).then((products) => products[0]);
   }
 
-  async getMany(ids: string[]): Promise<Product[]> {
+  /** The products of `ids` that exist, in that order: from memory when every one is there (nearly every call), else one query for the rest. */
+  getMany(ids: string[]): Promise<Product[]> {
     const now = this.now();
-    const found = new Map<string, Product>();
-    const missing: string[] = [];
-    for (const id of ids) {
+    const cached = ids.map((id) => {
       const entry = this.entries.get(id);
-      if (entry && entry.expires > now) found.set(id, entry.product);
-      else missing.push(id);
+      return entry !== undefined && entry.expires > now ? entry.product : undefined;
+    });
+    if (!cached.includes(undefined)) return Promise.resolve(cached as Product[]);
+    return this.readThrough(ids, cached, now);
+  }
+
+  private async readThrough(ids: string[], cached: Array<Product | undefined>, now: number): Promise<Product[]> {
+    const found = new Map<string, Product>();
+    const missing = ids.filter((_, index) => cached[index] === undefined);
+    for (const product of await this.source.getMany(missing)) {
+      found.set(product.id, product);
+      this.remember(product, now);
     }
-    if (missing.length > 0) {
-      for (const product of await this.source.getMany(missing)) {
-        found.set(product.id, product);
-        this.remember(product, now);
-      }
-    }
-    return ids.flatMap((id) => (found.has(id) ? [found.get(id)!] : []));
+    return ids.flatMap((id, index) => {
+      const product = cached[index] ?? found.get(id);
+      return product === undefined ? [] : [product];
+    });
   }
 
   list(afterId: string | undefined, limit: number): Promise<Product[]> {
