@@ -54,11 +54,25 @@ function statementName(sql: string): string {
   return name;
 }
 
+/**
+ * How long a pooled connection may sit idle before the pool closes it. pg's
+ * default, 10 s, had a service under uneven load close connections between
+ * bursts and open them again at the next: a SCRAM login (PBKDF2 on both
+ * sides), a new backend process and its prepared statements planned anew, each
+ * time (bench/analysis.md). A minute keeps them through a working service's
+ * lulls; an idle service still gives them back.
+ */
+const IDLE_CONNECTION_MS = 60_000;
+
 /** The database at `url` (postgres://...), through a pool of `pg` connections. */
 export async function openDatabase(url: string): Promise<Database> {
   const parseInt8 = (oid: number, format?: "text" | "binary") =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
-  const pool = new pg.Pool({ connectionString: url, types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser } });
+  const pool = new pg.Pool({
+    connectionString: url,
+    idleTimeoutMillis: IDLE_CONNECTION_MS,
+    types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser },
+  });
   // An idle pooled connection the server drops (a restart, a failover, an administrator) is an 'error' on
   // the pool, which would crash the process unhandled. The pool discards that client and connects anew when
   // needed; a query that fails meanwhile fails on its own, with its error.
