@@ -87,14 +87,14 @@ export interface FlushableDestination extends pino.DestinationStream {
 /**
  * The lines logged during one event-loop turn, written together by one
  * synchronous write when the turn ends (a setImmediate), or at once past
- * `maxBytes`. A write per line was the largest cost of a served call: one
+ * `maxLength` characters. A write per line was the largest cost of a served call: one
  * system call per RPC line, ~20 µs of a ~78 µs call in bench/'s hop (see
  * bench/analysis.md). Nothing waits longer than the turn it was logged in, and
  * the process's exit (process.exit, a signal's drain, an uncaught exception)
  * writes what the turn still holds; only a SIGKILL or an out-of-memory kill
  * mid-turn loses that turn's lines, which a write per line would have kept.
  */
-export function turnBuffered(write: (chunk: string) => void, maxBytes = 64 * 1024): FlushableDestination {
+export function turnBuffered(write: (chunk: string) => void, maxLength = 64 * 1024): FlushableDestination {
   let pending = "";
   let scheduled = false;
   const flushNow = () => {
@@ -107,7 +107,7 @@ export function turnBuffered(write: (chunk: string) => void, maxBytes = 64 * 102
   return {
     write(line: string) {
       pending += line;
-      if (pending.length >= maxBytes) flushNow();
+      if (pending.length >= maxLength) flushNow();
       else if (!scheduled) {
         scheduled = true;
         setImmediate(flushNow);

@@ -15,8 +15,8 @@ import {
  * the gRPC metrics are bumped three times on every call a process serves or
  * makes (bench/analysis.md, the hop). A bound series here is a few numbers its
  * metric reads when scraped: the metric is registered, scraped and read with
- * get() like any other, and series bumped by label (inc(labels)) still work
- * beside the bound ones.
+ * get() like any other. Series bumped by label (inc(labels)) still work beside
+ * the bound ones, on other labels: a series is either bound or bumped by label.
  */
 
 /** Series of one metric by their label values, each made once. */
