@@ -24,6 +24,8 @@ import {
 let provider: TracerProvider | undefined;
 /** Whether spans go anywhere: set by startTracing (undefined before it, when the API's tracer makes no-op spans). */
 let recording: boolean | undefined;
+/** tracer(), looked up once after startTracing set the provider. */
+let bazaarTracer: Tracer | undefined;
 
 export function startTracing(service: string, processors: SpanProcessor[] = []): void {
   if (provider) return;
@@ -110,8 +112,6 @@ class OtlpExporterOnFirstUse implements SpanExporter {
 export async function flushTracing(): Promise<void> {
   await provider?.forceFlush().catch(() => {});
 }
-
-let bazaarTracer: Tracer | undefined;
 
 /** The process's tracer: the API hands out a proxy that follows the provider startTracing sets, so it is looked up once. */
 export function tracer(): Tracer {
