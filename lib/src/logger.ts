@@ -39,7 +39,7 @@ let isoMs = Number.NaN;
 let isoText = "";
 
 /** pino's `,"time":"<ISO 8601>"`, the same text as its isoTime, made once per millisecond however many lines share it. */
-export function isoTime(): string {
+function isoTime(): string {
   const now = Date.now();
   if (now !== isoMs) {
     isoMs = now;

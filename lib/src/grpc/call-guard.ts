@@ -77,14 +77,11 @@ export function callGuard(options: { policy?: AuthorizationPolicy; logger: Logge
 
     const metrics = metricsOf(path, rpcType(descriptor));
     const started = performance.now();
-    if (!countsItself) metrics.started.inc();
-    const record = (code: grpc.status) => {
-      metrics.handled(code).inc();
-      metrics.handling.observe((performance.now() - started) / 1000);
-    };
+    if (!countsItself) metrics.started();
+    const record = (code: grpc.status) => metrics.ended(code, performance.now() - started);
     const end = (status: { code: grpc.status; details: string }) => {
       // Straight to the base call, past this layer's sendStatus: counted here, handler or not.
-      if (countsItself) metrics.started.inc();
+      if (countsItself) metrics.started();
       record(status.code);
       call.sendStatus(status);
     };

@@ -108,7 +108,7 @@ export function createClient<D extends grpc.ServiceDefinition>(
           return;
         }
         const started = performance.now();
-        metrics.started.inc();
+        metrics.started();
         const pending = channel.makeUnaryRequest(
           method.path,
           method.requestSerialize,
@@ -119,8 +119,7 @@ export function createClient<D extends grpc.ServiceDefinition>(
           (error, response) => {
             signal?.removeEventListener("abort", cancel);
             const code = error?.code ?? grpc.status.OK;
-            metrics.handled(code).inc();
-            metrics.handling.observe((performance.now() - started) / 1000);
+            metrics.ended(code, performance.now() - started);
             if (error) reject(error);
             else resolve(response);
           },

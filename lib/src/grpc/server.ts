@@ -59,7 +59,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
     const metrics = guard?.countedByHandler(method.path);
     implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const started = performance.now();
-      metrics?.started.inc();
+      metrics?.started();
       const context_ = new ServedCall(call);
       // One context for everything the handler does (calls, queries, events), across awaits: the
       // call's span as the parent, and its deadline, which every call the handler makes downstream is held to.
@@ -73,10 +73,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
         if (SERVER_FAULTS.has(status.code!)) span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? "" });
         span.end();
         const elapsedMs = performance.now() - started;
-        if (metrics !== undefined) {
-          metrics.handled(status.code!).inc();
-          metrics.handling.observe(elapsedMs / 1000);
-        }
+        metrics?.ended(status.code!, elapsedMs);
         logRpc(method.path, status.code!, elapsedMs, context_.peer, span.spanContext());
         if (error === undefined) callback(null, response);
         else callback(status);

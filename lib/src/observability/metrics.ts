@@ -45,25 +45,28 @@ export const grpcClientMetrics = rpcMetrics("client", {
 
 /** One method's go-grpc-prometheus metrics (a server's or a client's), their series bound once. */
 export interface MethodMetrics {
-  started: { inc(): void };
-  handled(code: status): { inc(): void };
-  handling: { observe(seconds: number): void };
+  /** A call began: started_total. */
+  started(): void;
+  /** A call ended with `code` after `elapsedMs`: handled_total by code, and handling_seconds. */
+  ended(code: status, elapsedMs: number): void;
 }
 
 export function methodMetrics(metrics: typeof grpcServerMetrics | typeof grpcClientMetrics, path: string, type = "unary"): MethodMetrics {
   const labels = rpcLabels(path, type);
+  const started = metrics.started.bind(labels);
+  const handling = metrics.handling.bind(labels);
   const byCode = new Map<status, { inc(): void }>();
   return {
-    started: metrics.started.bind(labels),
-    handled: (code) => {
-      let child = byCode.get(code);
-      if (child === undefined) {
-        child = metrics.handled.bind({ ...labels, grpc_code: status[code] ?? String(code) });
-        byCode.set(code, child);
+    started: () => started.inc(),
+    ended: (code, elapsedMs) => {
+      let handled = byCode.get(code);
+      if (handled === undefined) {
+        handled = metrics.handled.bind({ ...labels, grpc_code: status[code] ?? String(code) });
+        byCode.set(code, handled);
       }
-      return child;
+      handled.inc();
+      handling.observe(elapsedMs / 1000);
     },
-    handling: metrics.handling.bind(labels),
   };
 }
 
