@@ -34,7 +34,7 @@ import {
  * again, to answer as the first call did or to say which line is short.
  */
 export async function reserveStock(db: Queryable, request: ReserveRequest): Promise<Reservation> {
-  const attempt = await reserveAtOnce(db, request.orderId, request.lines);
+  const attempt = await reserveAtOnce(db, { orderId: request.orderId, lines: request.lines });
   if (attempt.created) return { orderId: request.orderId, lines: request.lines, state: "HELD" };
   const existing = await lockReservation(db, request.orderId);
   if (existing) return reserveAgain(existing);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { type Queryable } from "@bazaar/runtime/db/database";
+import { batchedStatement } from "@bazaar/runtime/db/batched-statement";
+import { columnsOf, type Queryable } from "@bazaar/runtime/db/database";
 import { type Reservation, type ReservationLine, type ReservationState, type StockLevel } from "./domain.js";
 
 /**
@@ -72,21 +73,49 @@ export async function restockSoldUnits(tx: Queryable, lines: readonly Reservatio
   await changeStock(tx, lines, "available = s.available + l.quantity");
 }
 
+/** What reserving an order's lines did: see reserveAtOnce. */
+export interface ReserveAttempt {
+  created: boolean;
+  available: Map<string, number>;
+}
+
 /**
- * ReserveStock for a new order in one statement (one round trip, one
- * transaction): the lines' stock rows are locked in product order
- * (lockedStock), and only if every line's product has that many
- * available is the HELD reservation created, the units held and the lines
- * added. Nothing is written otherwise: a line is short, or the order has a
- * reservation already. Returns whether it created the reservation, and what
- * each line's product had available when locked (a product missing from it is
- * unknown), so the caller can say why without asking again.
+ * ReserveStock for a new order, in one statement (one round trip, one
+ * transaction) with the orders that arrive while one runs (batchedStatement):
+ * the lines' stock rows are locked in product order (lockedStock), and the
+ * HELD reservations are created, the units held and the lines added only if
+ * every line's product has that many available. Nothing is written for an
+ * order otherwise: a line is short, or the order has a reservation already.
+ * Returns whether it created the reservation, and what each line's product had
+ * available when locked (a product missing from it is unknown), so the caller
+ * can say why without asking again.
+ *
+ * A batch is held in one statement only when its orders' lines fit together
+ * (each product's units summed): then holding them one after another would
+ * have held every one of them too. When they do not (the last units, an unknown
+ * product), nothing of it is written and each order runs alone, in the order
+ * they came, so who gets the last units and what a refused order is told are
+ * exactly as without batching. An order named twice in one batch (a retry while
+ * the first call runs) runs alone after it.
  */
-export async function reserveAtOnce(
-  db: Queryable,
-  orderId: string,
-  lines: readonly ReservationLine[],
-): Promise<{ created: boolean; available: Map<string, number> }> {
+export const reserveAtOnce = batchedStatement(async (db: Queryable, orders: ReserveItem[]): Promise<ReserveAttempt[]> => {
+  const firsts = orders.filter(({ orderId }, index) => orders.findIndex((other) => other.orderId === orderId) === index);
+  const together = firsts.length > 1 ? await reserveTogether(db, firsts) : undefined;
+  const attempts: ReserveAttempt[] = [];
+  for (const order of orders) {
+    const held = firsts.includes(order) ? together?.get(order.orderId) : undefined;
+    attempts.push(held ?? (await reserveAlone(db, order)));
+  }
+  return attempts;
+});
+
+interface ReserveItem {
+  orderId: string;
+  lines: readonly ReservationLine[];
+}
+
+/** One order's reserve, as its own statement. */
+async function reserveAlone(db: Queryable, { orderId, lines }: ReserveItem): Promise<ReserveAttempt> {
   const [row] = await db.query<{ created: boolean; products: string[] | null; available: number[] | null }>(
     `with ${lockedStock(lineParameters(2), "s.product_id, s.available, l.quantity")}, enough as (
        select count(*) = cardinality($2::text[]) and coalesce(bool_and(available >= quantity), false) as ok from locked
@@ -107,9 +136,52 @@ export async function reserveAtOnce(
      select exists (select 1 from created) as created, array_agg(product_id) as products, array_agg(available) as available from locked`,
     [orderId, lines.map((line) => line.productId), lines.map((line) => line.quantity)],
   );
-  const products = row?.products ?? [];
-  return { created: row?.created ?? false, available: new Map(products.map((productId, index) => [productId, row!.available![index]!])) };
+  return { created: row?.created ?? false, available: availableOf(row?.products, row?.available) };
 }
+
+/**
+ * Several orders (distinct ids) in one statement, if their lines fit together:
+ * each order's attempt, or undefined when they do not and nothing was written.
+ * Every product's summed units are checked against the locked rows; an order
+ * that has a reservation already is counted but not held (on conflict), so a
+ * batch that fits without it fits with it.
+ */
+async function reserveTogether(db: Queryable, orders: ReserveItem[]): Promise<Map<string, ReserveAttempt> | undefined> {
+  const lines = orders.flatMap(({ orderId, lines: orderLines }) => orderLines.map((line, lineNo) => ({ orderId, lineNo, ...line })));
+  const [row] = await db.query<{ ok: boolean; created: string[]; products: string[] | null; available: number[] | null }>(
+    `with line as (
+       select * from unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) as line(order_id, product_id, quantity, line_no)
+     ), ${lockedStock("(select product_id, sum(quantity)::int4 as quantity from line group by product_id) l", "s.product_id, s.available, l.quantity")}, enough as (
+       select count(*) = (select count(distinct product_id) from line) and coalesce(bool_and(available >= quantity), false) as ok from locked
+     ), created as (
+       insert into reservations (order_id, status) select order_id, 'HELD' from unnest($5::text[]) as o(order_id) where (select ok from enough)
+       on conflict (order_id) do nothing
+       returning order_id
+     ), held as (
+       update stock s set available = s.available - h.quantity, reserved = s.reserved + h.quantity
+         from locked l join (
+           select line.product_id, sum(line.quantity)::int4 as quantity from line join created using (order_id) group by line.product_id
+         ) h on h.product_id = l.product_id
+        where s.product_id = l.product_id
+     ), added as (
+       insert into reservation_lines (order_id, product_id, line_no, quantity)
+       select line.order_id, line.product_id, line.line_no, line.quantity from line join created using (order_id)
+     )
+     select (select ok from enough) as ok, array(select order_id from created) as created,
+            array_agg(product_id) as products, array_agg(available) as available from locked`,
+    [
+      ...columnsOf(lines, (line) => line.orderId, (line) => line.productId, (line) => line.quantity, (line) => line.lineNo),
+      orders.map(({ orderId }) => orderId),
+    ],
+  );
+  if (!row?.ok) return undefined;
+  const created = new Set(row.created);
+  const available = availableOf(row.products, row.available);
+  return new Map(orders.map(({ orderId }) => [orderId, { created: created.has(orderId), available }]));
+}
+
+const availableOf = (products: string[] | null | undefined, available: number[] | null | undefined) =>
+  new Map((products ?? []).map((productId, index) => [productId, available![index]!]));
 
 /**
  * Turn the HELD reservations of `orderIds` into sales, in one statement: the

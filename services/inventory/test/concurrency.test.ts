@@ -2,14 +2,16 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { InventoryServiceService, ReservationStatus } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { type Database, openDatabase } from "@bazaar/runtime/db/database";
+import { type Database, openDatabase, type Queryable } from "@bazaar/runtime/db/database";
 import { DomainError } from "@bazaar/runtime/errors";
 import { type EventHandler } from "@bazaar/runtime/events/consumer";
 import { freshDatabase, startTestService } from "@bazaar/runtime/testing";
 import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { events } from "@bazaar/shop/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outOfStockMessage } from "../src/domain.js";
 import { inventoryEventHandlers } from "../src/events.js";
+import { reserveStock } from "../src/reservations.js";
 import { inventoryService } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
@@ -87,6 +89,73 @@ describe("ReserveStock under concurrency (PostgreSQL)", () => {
       expect(after.reservation?.status).toBe(ReservationStatus.RESERVATION_STATUS_RELEASED);
       expect(await stockOf("ethiopia-yirgacheffe-250g")).toEqual({ available: 25, reserved: 0 });
     }
+  });
+});
+
+describe("ReserveStock, orders that arrive together (PostgreSQL)", () => {
+  /** The service's database, counting the statements sent through it (reserves queue per database object). */
+  const counting = () => {
+    const counted = {
+      statements: 0,
+      query: ((sql: string, params?: unknown[]) => {
+        counted.statements += 1;
+        return db.query(sql, params);
+      }) as Queryable["query"],
+      exec: (sql: string) => db.exec(sql),
+      afterCommit: (callback: () => void) => db.afterCommit(callback),
+    };
+    return counted;
+  };
+  const order = (...lines: Array<[productId: string, quantity: number]>) => ({
+    orderId: newId("ord"),
+    lines: lines.map(([productId, quantity]) => ({ productId, quantity })),
+  });
+  const linesOf = async (orderId: string) =>
+    (await db.query<{ product_id: string; quantity: number }>("select product_id, quantity from reservation_lines where order_id = $1 order by line_no", [orderId])).map(
+      (row) => ({ productId: row.product_id, quantity: row.quantity }),
+    );
+
+  it("holds the orders that come while one runs in one statement when their lines fit together, each with its own lines", async () => {
+    const counted = counting();
+    const orders = [
+      order(["aeropress-original", 1], ["chemex-6-cup", 2]),
+      order(["chemex-6-cup", 1]),
+      order(["aeropress-original", 3]),
+      order(["chemex-6-cup", 2], ["aeropress-original", 1]),
+      order(["chemex-6-cup", 1]),
+    ];
+    const held = await Promise.all(orders.map((one) => reserveStock(counted, one)));
+    expect(held.map((reservation) => reservation.state)).toEqual(Array(5).fill("HELD"));
+    // The first ran alone; the four that came meanwhile went together.
+    expect(counted.statements).toBe(2);
+    for (const one of orders) expect(await linesOf(one.orderId)).toEqual(one.lines);
+    expect(await stockOf("aeropress-original")).toEqual({ available: 20, reserved: 5 });
+    expect(await stockOf("chemex-6-cup")).toEqual({ available: 19, reserved: 6 });
+  });
+
+  it("runs each alone, in the order they came, when their lines do not fit together: the first comers get the last units", async () => {
+    const counted = counting();
+    const [first, second, third] = [order(["espresso-machine", 1]), order(["espresso-machine", 1]), order(["espresso-machine", 1])];
+    const answers = await Promise.allSettled([first, second, third].map((one) => reserveStock(counted, one)));
+    expect(answers.map((answer) => answer.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    expect((answers[2] as PromiseRejectedResult).reason).toMatchObject({ kind: "precondition-failed", message: outOfStockMessage("espresso-machine", 0, 1) });
+    // The first alone, the two together (nothing written), then each alone; the refused one looks for a reservation.
+    expect(counted.statements).toBe(5);
+    expect(await linesOf(third.orderId)).toEqual([]);
+    expect(await stockOf("espresso-machine")).toEqual({ available: 0, reserved: 2 });
+  });
+
+  it("holds an order named twice in one batch once, and refuses only the order of an unknown product", async () => {
+    const counted = counting();
+    const twice = order(["hand-grinder", 2]);
+    const unknown = order(["hand-grinder", 1], ["no-such-grinder", 1]);
+    const calls = [order(["hand-grinder", 1]), twice, twice, order(["hand-grinder", 1]), unknown];
+    const answers = await Promise.allSettled(calls.map((one) => reserveStock(counted, one)));
+    expect(answers.slice(0, 4).map((answer) => answer.status === "fulfilled" && answer.value.state)).toEqual(["HELD", "HELD", "HELD", "HELD"]);
+    expect((answers[4] as PromiseRejectedResult).reason).toMatchObject({ kind: "not-found", message: "product no-such-grinder not found" });
+    expect(await linesOf(twice.orderId)).toEqual(twice.lines);
+    expect(await linesOf(unknown.orderId)).toEqual([]);
+    expect(await stockOf("hand-grinder")).toEqual({ available: 21, reserved: 4 });
   });
 });
 
