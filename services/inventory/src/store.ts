@@ -142,9 +142,10 @@ async function reserveAlone(db: Queryable, { orderId, lines }: ReserveItem): Pro
 /**
  * Several orders (distinct ids) in one statement, if their lines fit together:
  * each order's attempt, or undefined when they do not and nothing was written.
- * Every product's summed units are checked against the locked rows; an order
- * that has a reservation already is counted but not held (on conflict), so a
- * batch that fits without it fits with it.
+ * Every product's summed units are checked against the locked rows. An order
+ * that has a reservation already is counted in that check but not held (on
+ * conflict): counting it can only send a batch to run alone, never hold one
+ * that does not fit.
  */
 async function reserveTogether(db: Queryable, orders: ReserveItem[]): Promise<Map<string, ReserveAttempt> | undefined> {
   const lines = orders.flatMap(({ orderId, lines: orderLines }) => orderLines.map((line, lineNo) => ({ orderId, lineNo, ...line })));

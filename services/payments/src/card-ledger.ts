@@ -48,7 +48,7 @@ export class PostgresCardLedger implements CardLedger {
 /**
  * Each word inserted unless its id has a row, and the row that stands read, in
  * one statement for the words that arrive while one runs (batchedStatement):
- * the network answers charges together, one commit for all. Of two words on one
+ * charges answered at about the same time share one commit. Of two words on one
  * id in a batch the first is written, as it would be one after the other.
  */
 const firstWords = batchedStatement(async (db: Queryable, words: Word[]): Promise<Array<LedgerRow | undefined>> => {
