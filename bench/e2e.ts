@@ -163,6 +163,7 @@ async function measure() {
         const before = await counted();
         const waits = await sampleWaits(started.cluster.superuserUrl(), SERVICES);
         const samplerBefore = waits.backendCpuSeconds();
+        const cpuAtStart = meter_.cpu();
         const { result, peakRssMb, cpu } = await sampled(meter_, () => load(target, rate));
         // The cluster's CPU is the services' backends': not the sampler's own.
         const samplerCpu = waits.backendCpuSeconds() - samplerBefore;
@@ -172,13 +173,16 @@ async function measure() {
         const held = sustained(result);
         console.error(`e2e step ${target} @${rate}/s: ok ${result.okPerSecond}/s errors ${(result.errorRate * 100).toFixed(2)}% p99 ${result.p99Ms} ms ${held ? "sustained" : "NOT sustained"}`);
         await settle(meter_); // let the relays and consumers catch up before the next step (and before counting)
+        // An order's work outlasts the load's window (its events relayed and applied): counted until it settled, as its messages are.
+        const cpuAtEnd = meter_.cpu();
+        const spent = (name: string) => cpuAtEnd[name]! - cpuAtStart[name]! - (name === "postgres" ? samplerCpu : 0);
         if (!underLoad[target] || held) {
           underLoad[target] = {
             rate,
             peakRssMb,
             cpuSecondsPerSecond: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round(seconds / SECONDS, 2)])),
-            // The load's own window: the orders answered in it, and what every process spent meanwhile.
-            cpuMsPerOrder: Object.fromEntries(Object.entries(cpu).map(([name, seconds]) => [name, round((seconds * 1000) / Math.max(result.ok, 1), 2)])),
+            // The orders answered, and what every process spent from the load's start until its backlog settled.
+            cpuMsPerOrder: Object.fromEntries(meter_.names.map((name) => [name, round((spent(name) * 1000) / Math.max(result.ok, 1), 2)])),
             messagesPerOrder: perOrder(before, await counted(), result.ok),
             databaseWaits,
           };

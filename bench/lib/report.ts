@@ -336,7 +336,7 @@ export function renderResults(results: Record<string, unknown>): string {
     if (counted.length > 0) {
       const sum = (values: Record<string, number>) => Math.round(Object.values(values).reduce((total, value) => total + value, 0) * 100) / 100;
       out.push(
-        "Per order at the same step: the CPU each process spent in the load's window divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied, statements it sent to its database, BEGIN and COMMIT included; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
+        "Per order at the same step: the CPU each process spent from the start of the load until its backlog settled (the relays and consumers finish an order's work after its answer; settled: the mesh under 10% of a core for a second) divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied, statements it sent to its database, BEGIN and COMMIT included; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
         "",
         table(
           ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "SQL statements", "transactions"],
