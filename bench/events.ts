@@ -19,7 +19,7 @@
  * (lib/postgres.ts: the server's default settings, fsync included).
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/events.ts <out.json>
- * Env: BENCH_EVENTS_N (20000: fewer made rounds of a fraction of a second, whose ratio moved 0.5–1.2 with the machine), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
+ * Env: BENCH_EVENTS_N (20000: fewer made rounds of a fraction of a second, whose ratio moved 0.5–1.2 with the machine), BENCH_EVENTS_ROUNDS (6: even, so each side goes first as often; whoever ran second in a round was up to 1.5× faster in one run), BENCH_EVENTS_RATE (100/s), BENCH_EVENTS_SECONDS (5)
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,7 +46,7 @@ import { median, quantile, round } from "./lib/stats.js";
 import { benchCertificates, certificateFiles } from "./lib/tls.js";
 
 const N = Number(process.env.BENCH_EVENTS_N) || 20000;
-const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS) || 3;
+const ROUNDS = Number(process.env.BENCH_EVENTS_ROUNDS) || 6;
 const RATE = Number(process.env.BENCH_EVENTS_RATE) || 100;
 const SECONDS = Number(process.env.BENCH_EVENTS_SECONDS) || 5;
 const BATCH = 256; // the relay's default batch size: raw publishing gets the same pipeline depth
