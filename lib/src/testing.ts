@@ -1,5 +1,6 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { baseServiceConfig, ConfigError, parseConfig } from "./config.js";
+import { type Queryable } from "./db/database.js";
 import { freshDatabase } from "./db/fresh-database.js";
 import { DomainError, type FieldViolation } from "./errors.js";
 import { type RunningService, type ServiceOptions, startService } from "./service.js";
@@ -68,4 +69,22 @@ export function violationsOf(run: () => unknown): FieldViolation[] {
   const error = domainErrorOf(run);
   if (error.kind !== "invalid") throw new Error(`expected an invalid request, got ${error.kind}: ${error.message}`);
   return [...error.fieldViolations];
+}
+
+/**
+ * `db`, counting the statements sent through it: for tests of batchedStatement's
+ * users, whose calls queue per database object, so every call must go through
+ * this one.
+ */
+export function countingStatements(db: Queryable): Queryable & { statements: number } {
+  const counted = {
+    statements: 0,
+    query: ((sql: string, params?: unknown[]) => {
+      counted.statements += 1;
+      return db.query(sql, params);
+    }) as Queryable["query"],
+    exec: (sql: string) => db.exec(sql),
+    afterCommit: (callback: () => void) => db.afterCommit(callback),
+  };
+  return counted;
 }

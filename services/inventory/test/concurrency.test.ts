@@ -2,10 +2,10 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { InventoryServiceService, ReservationStatus } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
-import { type Database, openDatabase, type Queryable } from "@bazaar/runtime/db/database";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { DomainError } from "@bazaar/runtime/errors";
 import { type EventHandler } from "@bazaar/runtime/events/consumer";
-import { freshDatabase, startTestService } from "@bazaar/runtime/testing";
+import { countingStatements, freshDatabase, startTestService } from "@bazaar/runtime/testing";
 import { OrderPlaced } from "@bazaar/gen/bazaar/orders/v1/events";
 import { events } from "@bazaar/shop/events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,19 +93,6 @@ describe("ReserveStock under concurrency (PostgreSQL)", () => {
 });
 
 describe("ReserveStock, orders that arrive together (PostgreSQL)", () => {
-  /** The service's database, counting the statements sent through it (reserves queue per database object). */
-  const counting = () => {
-    const counted = {
-      statements: 0,
-      query: ((sql: string, params?: unknown[]) => {
-        counted.statements += 1;
-        return db.query(sql, params);
-      }) as Queryable["query"],
-      exec: (sql: string) => db.exec(sql),
-      afterCommit: (callback: () => void) => db.afterCommit(callback),
-    };
-    return counted;
-  };
   const order = (...lines: Array<[productId: string, quantity: number]>) => ({
     orderId: newId("ord"),
     lines: lines.map(([productId, quantity]) => ({ productId, quantity })),
@@ -116,7 +103,7 @@ describe("ReserveStock, orders that arrive together (PostgreSQL)", () => {
     );
 
   it("holds the orders that come while one runs in one statement when their lines fit together, each with its own lines", async () => {
-    const counted = counting();
+    const counted = countingStatements(db);
     const orders = [
       order(["aeropress-original", 1], ["chemex-6-cup", 2]),
       order(["chemex-6-cup", 1]),
@@ -134,7 +121,7 @@ describe("ReserveStock, orders that arrive together (PostgreSQL)", () => {
   });
 
   it("runs each alone, in the order they came, when their lines do not fit together: the first comers get the last units", async () => {
-    const counted = counting();
+    const counted = countingStatements(db);
     const [first, second, third] = [order(["espresso-machine", 1]), order(["espresso-machine", 1]), order(["espresso-machine", 1])];
     const answers = await Promise.allSettled([first, second, third].map((one) => reserveStock(counted, one)));
     expect(answers.map((answer) => answer.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
@@ -146,7 +133,7 @@ describe("ReserveStock, orders that arrive together (PostgreSQL)", () => {
   });
 
   it("holds an order named twice in one batch once, and refuses only the order of an unknown product", async () => {
-    const counted = counting();
+    const counted = countingStatements(db);
     const twice = order(["hand-grinder", 2]);
     const unknown = order(["hand-grinder", 1], ["no-such-grinder", 1]);
     const calls = [order(["hand-grinder", 1]), twice, twice, order(["hand-grinder", 1]), unknown];

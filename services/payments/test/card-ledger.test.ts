@@ -1,7 +1,7 @@
-import { type Database, openDatabase, type Queryable } from "@bazaar/runtime/db/database";
+import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrateService } from "@bazaar/runtime/db/migrate";
 import { newId } from "@bazaar/runtime/ids";
-import { freshDatabase } from "@bazaar/runtime/testing";
+import { countingStatements, freshDatabase } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresCardLedger } from "../src/card-ledger.js";
 import { migrationsDir } from "../src/store.js";
@@ -17,23 +17,9 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => db?.close());
 
-/** The database, counting the statements sent through it (words queue per database object). */
-function counting() {
-  const counted = {
-    statements: 0,
-    query: ((sql: string, params?: unknown[]) => {
-      counted.statements += 1;
-      return db.query(sql, params);
-    }) as Queryable["query"],
-    exec: (sql: string) => db.exec(sql),
-    afterCommit: (callback: () => void) => db.afterCommit(callback),
-  };
-  return counted;
-}
-
 describe("PostgresCardLedger", () => {
   it("records the words that arrive while one is written in one statement, each id's first word standing", async () => {
-    const counted = counting();
+    const counted = countingStatements(db);
     const ledger = new PostgresCardLedger(counted);
     const [approved, declined, voided, voidedFirst] = [newId("pay"), newId("pay"), newId("pay"), newId("pay")];
     const answers = await Promise.all([
