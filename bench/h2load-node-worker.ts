@@ -15,9 +15,9 @@
  * Usage: node --import tsx bench/h2load-node-worker.ts   (bench/lib/h2load.ts startNodeH2load starts it)
  */
 import { readFileSync } from "node:fs";
-import { connect } from "node:http2";
 import { createInterface } from "node:readline";
 import { type TLSSocket } from "node:tls";
+import { connectH2, grpcUnary } from "./lib/h2-grpc.js";
 import type { H2loadResult, NodeLoadPlan } from "./lib/h2load.js";
 import { cpuSeconds } from "./lib/process.js";
 import { quantile, round } from "./lib/stats.js";
@@ -25,27 +25,9 @@ import { quantile, round } from "./lib/stats.js";
 async function load(plan: NodeLoadPlan): Promise<H2loadResult> {
   const url = new URL(plan.url);
   const body = readFileSync(plan.bodyFile);
-  const headers = { ":method": "POST", ":path": url.pathname, "content-type": "application/grpc", te: "trailers" };
-  const session = connect(url.origin, plan.tls && { ca: readFileSync(plan.tls.ca), cert: readFileSync(plan.tls.cert), key: readFileSync(plan.tls.key) });
-  await new Promise<void>((resolve, reject) => {
-    session.once("connect", () => resolve());
-    session.once("error", reject);
-  });
-  session.on("error", () => {}); // a call fails on its own stream; the session error is only a repeat
-
+  const session = await connectH2(url.origin, plan.tls);
   /** One unary call: true when the server answered with grpc-status 0. */
-  const call = () =>
-    new Promise<boolean>((resolve) => {
-      const stream = session.request(headers);
-      let status: unknown;
-      // A trailers-only answer (an error) carries grpc-status in the headers.
-      stream.on("response", (answer) => (status = answer["grpc-status"] ?? status));
-      stream.on("trailers", (trailers) => (status = trailers["grpc-status"]));
-      stream.on("error", () => resolve(false));
-      stream.on("close", () => resolve(status === "0"));
-      stream.resume();
-      stream.end(body);
-    });
+  const call = async () => (await grpcUnary(session, url.pathname, body)) === 0;
 
   /** CPU-seconds used so far by this process and by the server, and when. */
   const cpuNow = () => {

@@ -43,6 +43,8 @@ export interface LoadResult {
   /** Orders answered successfully per second of the run. */
   okPerSecond: number;
   generatorLagP99Ms: number;
+  /** The generator's own CPU per order answered (ms), from the first send to the last answer, its start-up left out. */
+  generatorCpuMsPerOrder: number;
 }
 
 export interface LoadOptions {
@@ -93,5 +95,6 @@ export async function constantRate(options: LoadOptions): Promise<LoadResult> {
     p99Ms: round(quantile(latencies, 0.99), 1),
     okPerSecond: round(latencies.length / options.seconds, 1),
     generatorLagP99Ms: Math.max(...results.map((result) => result.sendLagP99Ms)),
+    generatorCpuMsPerOrder: round((results.reduce((sum, result) => sum + result.cpuSeconds, 0) * 1000) / Math.max(1, latencies.length), 3),
   };
 }

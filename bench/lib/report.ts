@@ -44,6 +44,8 @@ interface Step {
   errorRate: number;
   p99Ms: number;
   errors: Record<string, number>;
+  /** The load generator's own CPU per order answered (ms); absent from runs before it was measured. */
+  generatorCpuMsPerOrder?: number;
 }
 interface Ipc {
   messageBytes: number;
@@ -289,7 +291,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 2. End to end: PlaceOrder",
       "",
-      `The whole mesh (5 services, nats-server, the gateway; LOG_LEVEL=info to files) on this machine, started as \`make up\` starts it and as deployed: mutual TLS and authorization on every gRPC hop, NATS over mutual TLS with a user per service, every service on its own database and login of the mesh's embedded PostgreSQL cluster (its processes are the "postgres" column, memory as PSS since they share buffers). Inventory stocked deep so no order runs out. The gateway path is HTTP with a customer's bearer token; the direct path calls orders' PlaceOrder over mutual TLS with the gateway's certificate. Open-loop load from ${e2e.workers} processes: sends scheduled by the clock, latency from the scheduled time, a fresh idempotency key per order, tok_visa (the simulated card provider answers after 20 ms). ${e2e.rounds} rounds × ${e2e.seconds} s per fixed rate; a rate not sustained is measured once, and higher fixed rates are not run (the rising series below shows where capacity ends).`,
+      `The whole mesh (5 services, nats-server, the gateway; LOG_LEVEL=info to files) on this machine, started as \`make up\` starts it and as deployed: mutual TLS and authorization on every gRPC hop, NATS over mutual TLS with a user per service, every service on its own database and login of the mesh's embedded PostgreSQL cluster (its processes are the "postgres" column, memory as PSS since they share buffers). Inventory stocked deep so no order runs out. The gateway path is HTTP with a customer's bearer token; the direct path calls orders' PlaceOrder over mutual TLS with the gateway's certificate. Open-loop load from ${e2e.workers} processes on the same two cores: sends scheduled by the clock, latency from the scheduled time, a fresh idempotency key per order, tok_visa (the simulated card provider answers after 20 ms); the generator speaks HTTP/1.1 on raw keep-alive sockets and gRPC on node:http2 (bench/lib/http1-client.ts, bench/lib/h2-grpc.ts), not node:http or grpc-js, so it takes less of the cores the mesh is measured on (its own CPU per order is in the rising table). ${e2e.rounds} rounds × ${e2e.seconds} s per fixed rate; a rate not sustained is measured once, and higher fixed rates are not run (the rising series below shows where capacity ends).`,
       "",
       table(
         ["path", "rate", "p50", "p95", "p99", "errors"],
@@ -305,7 +307,7 @@ export function renderResults(results: Record<string, unknown>): string {
       `Rising rates (${e2e.seconds} s each; sustained = ${e2e.sustainedRule}):`,
       "",
       table(
-        ["path", "offered/s", "answered OK/s", "errors", "p99", "sustained"],
+        ["path", "offered/s", "answered OK/s", "errors", "p99", "sustained", "generator CPU per order"],
         Object.entries(e2e.steps).flatMap(([target, steps]) =>
           steps.map((step) => [
             TARGET_NAMES[target] ?? target,
@@ -314,6 +316,7 @@ export function renderResults(results: Record<string, unknown>): string {
             `${(step.errorRate * 100).toFixed(1)}%${Object.keys(step.errors).length > 0 ? ` (${Object.entries(step.errors).map(([code, count]) => `${code} ${count}`).join(", ")})` : ""}`,
             latency(step.p99Ms),
             step.errorRate < 0.01 && step.p99Ms <= 1000 ? "yes" : "no",
+            step.generatorCpuMsPerOrder === undefined ? "—" : `${step.generatorCpuMsPerOrder} ms`,
           ]),
         ),
       ),
