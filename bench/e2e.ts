@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { constantRate, type LoadResult } from "./lib/loadgen.js";
+import { type LoadGenerator, type LoadResult, startLoadGenerator } from "./lib/loadgen.js";
 import { sampleWaits, type WaitClass } from "./lib/db-waits.js";
 import { type BenchMesh, deepenStock, SERVICES, startMesh } from "./lib/mesh.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
@@ -110,6 +110,7 @@ const summary = (runs: LoadResult[]) => ({
 /** The fixed rates and the rising series, on a mesh of its own. */
 async function measure() {
   let mesh: BenchMesh | undefined;
+  let loadGenerator: LoadGenerator | undefined;
   try {
     // BENCH_PROFILE_DIR: every mesh process writes a V8 CPU profile there when it exits.
     const profileDir = process.env.BENCH_PROFILE_DIR;
@@ -124,8 +125,10 @@ async function measure() {
     const started = mesh;
     const address = (target: (typeof TARGETS)[number]) => (target === "http" ? started.gatewayUrl : started.grpc.orders);
     let counter = 0;
+    // One set of generator processes for every run: warm, as the mesh is after its own warm-up.
+    const generator = (loadGenerator = startLoadGenerator(WORKERS));
     const load = (target: (typeof TARGETS)[number], rate: number) =>
-      constantRate({ target, address: address(target), rate, seconds: SECONDS, workers: WORKERS, keyPrefix: `${runId}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: started.tlsDir });
+      generator.run({ target, address: address(target), rate, seconds: SECONDS, keyPrefix: `${runId}-${(counter += 1)}`, products, deadlineMs: 6000, tlsDir: started.tlsDir });
 
     // Warm up both paths (JIT, connections, database caches) before anything counts; if that overloaded
     // a slow machine, the backlog must be gone before the first measured run.
@@ -211,6 +214,7 @@ async function measure() {
       underLoad,
     };
   } finally {
+    await loadGenerator?.stop();
     await mesh?.stop();
   }
 }

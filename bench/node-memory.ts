@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
-import { constantRate } from "./lib/loadgen.js";
+import { startLoadGenerator } from "./lib/loadgen.js";
 import { deepenStock, startMesh } from "./lib/mesh.js";
 import { pssMb } from "./lib/postgres.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
@@ -59,6 +59,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
   const services = [...mesh.processes.values()].filter((started) => started.name !== "nats");
   const memory = () => Object.fromEntries(services.map((started) => [started.name, round(rssMb(started.pid), 1)]));
   const cpu = () => services.reduce((sum, started) => sum + cpuSeconds(started.pid), 0);
+  const generator = startLoadGenerator(2);
   try {
     await sleep(IDLE_SETTLE_MS);
     const idleMb = memory();
@@ -68,12 +69,11 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
       for (const [name, mb] of Object.entries(memory())) peakMb[name] = Math.max(peakMb[name]!, mb);
     }, 250);
     const load = (seconds: number, name: string) =>
-      constantRate({
+      generator.run({
         target: "http",
         address: mesh.gatewayUrl,
         rate: RATE,
         seconds,
-        workers: 2,
         keyPrefix: `memory-${Date.now().toString(36)}-${run}-${name}`,
         products,
         deadlineMs: 6000,
@@ -88,6 +88,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
     await sleep(IDLE_SETTLE_MS);
     return { idleMb, idlePssMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: measured.okPerSecond, p99Ms: measured.p99Ms };
   } finally {
+    await generator.stop();
     await mesh.stop();
     rmSync(dataRoot, { recursive: true, force: true }); // a cluster per start: keep the disk from filling over the rounds
   }

@@ -9,25 +9,40 @@ import type { WorkerPlan, WorkerResult } from "../loadgen-worker.js";
 import { ROOT, TSX_ARGS } from "./process.js";
 import { quantile, round } from "./stats.js";
 
-/** A worker process: resolves `ready` once it has loaded, `result` when it is done. */
-function startWorker(plan: WorkerPlan): { ready: Promise<void>; go(startAt: number): void; result: Promise<WorkerResult> } {
-  const child = spawn(process.execPath, [...TSX_ARGS, join(ROOT, "bench", "loadgen-worker.ts"), JSON.stringify(plan)], {
+/** A worker process, serving one run after another: each a plan line, "ready", a start time, a result line. */
+function startWorker(): { prepare(plan: WorkerPlan): Promise<void>; go(startAt: number): Promise<WorkerResult>; stop(): Promise<void> } {
+  const child = spawn(process.execPath, [...TSX_ARGS, join(ROOT, "bench", "loadgen-worker.ts")], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });
-  let output = "";
-  let markReady = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  let buffered = "";
+  const waiting: Array<{ resolve(line: string): void; reject(error: Error): void }> = [];
   child.stdout.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-    if (output.startsWith("ready\n")) markReady();
+    buffered += chunk.toString();
+    for (let end = buffered.indexOf("\n"); end >= 0; end = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      waiting.shift()?.resolve(line);
+    }
   });
-  const result = new Promise<WorkerResult>((resolve, reject) =>
-    child.on("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(output.trim().split("\n").pop()!) as WorkerResult) : reject(new Error(`load worker exited ${code}`)),
-    ),
-  );
-  return { ready, go: (startAt) => child.stdin.end(`${startAt}\n`), result };
+  void exited.then((code) => waiting.splice(0).forEach((wait) => wait.reject(new Error(`load worker exited ${code}`))));
+  const ask = (line: string) =>
+    new Promise<string>((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      child.stdin.write(`${line}\n`);
+    });
+  return {
+    prepare: async (plan) => {
+      const answer = await ask(JSON.stringify(plan));
+      if (answer !== "ready") throw new Error(`load worker answered ${answer}`);
+    },
+    go: async (startAt) => JSON.parse(await ask(String(startAt))) as WorkerResult,
+    stop: async () => {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
 export interface LoadResult {
@@ -60,24 +75,48 @@ export interface LoadOptions {
   tlsDir: string;
 }
 
+/** `workers` processes that run one load after another (warm: their code compiled by the earlier runs). */
+export interface LoadGenerator {
+  run(options: Omit<LoadOptions, "workers">): Promise<LoadResult>;
+  stop(): Promise<void>;
+}
+
+export function startLoadGenerator(workerCount: number): LoadGenerator {
+  const workers = Array.from({ length: workerCount }, startWorker);
+  return {
+    run: async (options) => {
+      const plans: WorkerPlan[] = workers.map((_, index) => ({
+        target: options.target,
+        address: options.address,
+        rate: options.rate / workers.length,
+        seconds: options.seconds,
+        phase: index / workers.length,
+        keyPrefix: `${options.keyPrefix}-w${index}`,
+        deadlineMs: options.deadlineMs ?? 10_000,
+        products: options.products,
+        tlsDir: options.tlsDir,
+      }));
+      await Promise.all(workers.map((worker, index) => worker.prepare(plans[index]!)));
+      // Everyone connected: start together, shortly, so the first sends are not late.
+      const startAt = Date.now() + 200;
+      return merge(options, await Promise.all(workers.map((worker) => worker.go(startAt))));
+    },
+    stop: async () => void (await Promise.all(workers.map((worker) => worker.stop()))),
+  };
+}
+
+/** One load on workers of its own, stopped after it. */
 export async function constantRate(options: LoadOptions): Promise<LoadResult> {
-  const plans: WorkerPlan[] = Array.from({ length: options.workers }, (_, index) => ({
-    target: options.target,
-    address: options.address,
-    rate: options.rate / options.workers,
-    seconds: options.seconds,
-    phase: index / options.workers,
-    keyPrefix: `${options.keyPrefix}-w${index}`,
-    deadlineMs: options.deadlineMs ?? 10_000,
-    products: options.products,
-    tlsDir: options.tlsDir,
-  }));
-  const workers = plans.map(startWorker);
-  await Promise.all(workers.map((worker) => worker.ready));
-  // Everyone loaded: start together, shortly, so the first sends are not late.
-  const startAt = Date.now() + 200;
-  for (const worker of workers) worker.go(startAt);
-  const results = await Promise.all(workers.map((worker) => worker.result));
+  const generator = startLoadGenerator(options.workers);
+  try {
+    return await generator.run(options);
+  } finally {
+    await generator.stop();
+  }
+}
+
+/** The workers' results as one: their latencies merged, their errors and CPU summed. */
+function merge(options: Omit<LoadOptions, "workers">, results: WorkerResult[]): LoadResult {
   const latencies = results.flatMap((result) => result.latenciesMs);
   const errors: Record<string, number> = {};
   for (const result of results) for (const [reason, count] of Object.entries(result.errors)) errors[reason] = (errors[reason] ?? 0) + count;

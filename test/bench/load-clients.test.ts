@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectH2, grpcFrame, grpcUnary } from "../../bench/lib/h2-grpc.js";
 import { http1Client, HttpFailure } from "../../bench/lib/http1-client.js";
+import { startLoadGenerator } from "../../bench/lib/loadgen.js";
 
 /** The load generators' own clients: what they count as answered decides the bench's figures. */
 const closers: Array<() => unknown> = [];
@@ -99,4 +100,28 @@ describe("the load generator's gRPC call on node:http2", () => {
     expect(await call("missing")).toBe(grpc.status.NOT_FOUND);
     expect(await call("slow", 100)).toBe(grpc.status.DEADLINE_EXCEEDED);
   });
+});
+
+describe("the load generator", () => {
+  it("sends every order of a run at its rate, each with its own key and a customer's token, run after run on the same workers", async () => {
+    const keys: string[] = [];
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        keys.push(String(request.headers["idempotency-key"]));
+        const refused = !String(request.headers.authorization).startsWith("Bearer ");
+        response.writeHead(refused ? 401 : 201, { "content-length": 2 });
+        response.end("{}");
+      });
+    });
+    const address = (await listening(server)).origin;
+    const generator = startLoadGenerator(2);
+    closers.push(() => generator.stop());
+    const run = (keyPrefix: string) => generator.run({ target: "http", address, rate: 40, seconds: 0.5, keyPrefix, products: ["p1"], tlsDir: "" });
+    const first = await run("first");
+    const second = await run("second");
+    for (const result of [first, second]) expect(result).toMatchObject({ sent: 20, ok: 20, errorRate: 0, errors: {} });
+    expect(new Set(keys).size).toBe(40);
+    expect(keys.filter((key) => key.startsWith("second-"))).toHaveLength(20);
+  }, 30_000);
 });
