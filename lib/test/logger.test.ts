@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
-import { createLogger, rpcLineWriter, turnBuffered } from "../src/logger.js";
+import { createLogger, redacted, rpcLineWriter, turnBuffered } from "../src/logger.js";
 import { startTracing } from "../src/observability/tracing.js";
 import { repoRoot } from "./support/process.js";
 
@@ -90,5 +90,50 @@ describe("rpcLineWriter", () => {
     const logger = createLogger("catalog", "warn", { write: (chunk: string) => void written.push(chunk) });
     rpcLineWriter(logger)({ rpc: "/a.B/C", code: "OK", durationMs: 1, peer: "p", traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1" });
     expect(written).toEqual([]);
+  });
+});
+
+describe("secrets in log lines", () => {
+  const linesOf = () => {
+    const written: string[] = [];
+    const logger = createLogger("payments", "info", { write: (chunk: string) => void written.push(chunk) });
+    return { logger, lines: () => written.map((line) => JSON.parse(line) as Record<string, unknown>) };
+  };
+
+  it("are censored at the top of a line and one level down, wherever the key appears, and nothing else is", () => {
+    const { logger, lines } = linesOf();
+    const request = { customer_id: "c1", payment_token: "tok_visa", card: { paymentToken: "tok_x", last4: "4242" } };
+    const headers = { authorization: "Bearer abc", accept: "*/*" };
+    logger.info({ request, headers, password: "hunter2", deep: { a: { password: "kept: two levels down" } } }, "placed");
+    const [line] = lines();
+    expect(line).toMatchObject({
+      request: { customer_id: "c1", payment_token: "[redacted]", card: { paymentToken: "tok_x", last4: "4242" } },
+      headers: { authorization: "[redacted]", accept: "*/*" },
+      password: "[redacted]",
+      deep: { a: { password: "kept: two levels down" } },
+      msg: "placed",
+    });
+    // What was logged is the caller's, unchanged.
+    expect(request.payment_token).toBe("tok_visa");
+    expect(headers.authorization).toBe("Bearer abc");
+  });
+
+  it("are censored in a child logger's bindings and in an error's own fields, the error still logged as one", () => {
+    const { logger, lines } = linesOf();
+    const error = Object.assign(new Error("card refused"), { authorization: "Bearer abc" });
+    logger.child({ paymentToken: "tok_child" }).warn({ err: error }, "failed");
+    const [line] = lines() as Array<{ paymentToken: string; err: { type: string; message: string; stack: string; authorization: string } }>;
+    expect(line!.paymentToken).toBe("[redacted]");
+    expect(line!.err).toMatchObject({ type: "Error", message: "card refused", authorization: "[redacted]" });
+    expect(line!.err.stack).toContain("card refused");
+    expect(error.authorization).toBe("Bearer abc");
+  });
+
+  it("leave a line without them as it is, without copying it", () => {
+    const fields = { method: "POST", route: "/api/orders", status: 201, nested: { ok: true } };
+    expect(redacted(fields)).toBe(fields);
+    const { logger, lines } = linesOf();
+    logger.info(fields, "http request");
+    expect(lines()[0]).toMatchObject(fields);
   });
 });
