@@ -4,7 +4,7 @@
  * pid, never by name), on Ctrl-C too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -122,6 +122,31 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds every thread of the process has run, from the scheduler's
+ * nanosecond counters (/proc/<pid>/task/<tid>/schedstat): for short spans,
+ * where cpuSeconds' 10 ms ticks are too coarse. NaN if the process is gone.
+ * A thread that ended takes its time with it: compare spans of a process
+ * whose threads live throughout (Node's do).
+ */
+export function preciseCpuSeconds(pid: number): number {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return Number.NaN;
+  }
+  let nanoseconds = 0;
+  for (const thread of threads) {
+    try {
+      nanoseconds += Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // ended since the listing
+    }
+  }
+  return nanoseconds / 1e9;
 }
 
 /** True when http://url answers 200. */

@@ -52,6 +52,8 @@ interface Ipc {
   roundTrips: number;
   rounds: number;
   cases: Record<string, { label: string; wallUs: number; cpuUs: number }>;
+  /** The far end's CPU per message when messages come `pauseMs` apart (0: back to back). */
+  paused?: Array<{ pauseMs: number; echoCpuUs: number; timesBackToBack: number }>;
 }
 interface PerOrderMessages {
   grpcCalls: number;
@@ -265,6 +267,21 @@ export function renderResults(results: Record<string, unknown>): string {
       ),
       "",
     );
+    if (ipc.paused) {
+      out.push(
+        "The same message to the process on the other core, one at a time with a pause between messages, as a service sleeps between calls at a modest rate: the CPU of that end per message (every thread's, from the scheduler's counters), which does the same work each time. A process woken from sleep pays several times more for the same work, so the mesh's CPU per order falls as the rate rises and its processes sleep less (section 2).",
+        "",
+        table(
+          ["messages", "echo end's CPU per message", "× back to back"],
+          ipc.paused.map((entry) => [
+            entry.pauseMs === 0 ? "back to back" : `one every ${entry.pauseMs} ms (${Math.round(1000 / entry.pauseMs)}/s)`,
+            `**${entry.echoCpuUs} µs**`,
+            String(entry.timesBackToBack),
+          ]),
+        ),
+        "",
+      );
+    }
   }
 
   if (hop) {
