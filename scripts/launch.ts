@@ -120,9 +120,10 @@ function consoleEnvironment(placement: Placement, place: ConsolePlace, gatewayAd
 }
 
 /**
- * The modules in layers, each after every module it calls: a launcher that
- * waits for a layer to serve before starting the next gives each service its
- * dependencies' addresses and a first call that finds them up.
+ * The modules in layers, each after every module it calls: the order to start
+ * them in where a process learns its address only once it serves (port 0), and
+ * the other way round, the order to stop them in (a caller drains while its
+ * callees still answer).
  */
 function startLayers<M extends LaunchedModule>(modules: readonly M[]): M[][] {
   const layers: M[][] = [];
@@ -157,9 +158,9 @@ export interface LaunchOptions<Process extends LaunchedProcess, Module extends L
   placement: Placement;
   /** Where a service listens and its database. */
   place(module: Module): OwnPlace | Promise<OwnPlace>;
-  /** The gateway's HTTP address, started after every service; none: no gateway. */
+  /** The gateway's HTTP address; none: no gateway. */
   edgeHttpAddress?: string;
-  /** The development console, started last (after the gateway); none: no console. */
+  /** The development console (it needs the gateway); none: no console. */
   console?: ConsolePlace;
   /** Variables for one process beyond the mesh's (the last word). */
   extraEnv?(name: string): NodeJS.ProcessEnv | undefined;
@@ -168,67 +169,93 @@ export interface LaunchOptions<Process extends LaunchedProcess, Module extends L
 }
 
 export interface LaunchedMesh<Process extends LaunchedProcess> {
-  /** Every process by name, in the order they started (the gateway last). */
+  /** Every process by name: the services, each layer after those it calls, then the gateway and the console. */
   processes: Map<string, Process>;
   /** host:port where each service serves gRPC. */
   grpc: Record<string, string>;
-  /** Stop the other way round: the gateway, then each layer before the services it calls. */
+  /** Stop the other way round: the console, the gateway, then each layer before the services it calls. */
   stop(): Promise<void>;
 }
 
 /**
- * Start the mesh's services layer by layer (a layer together), then the
- * gateway. If any fails to start, what was started is stopped and the error
- * thrown. NATS, the databases and the certificates are the caller's, ready before.
+ * Start the mesh: its services, then the gateway and the console. Where every
+ * address is known before its process starts (fixed or chosen ports, as `make
+ * up` and the benchmarks place them), everything starts at once: a service
+ * needs its callees' addresses, not their being up, and the launch ends when
+ * every process serves. Where a process learns its address only once started
+ * (port 0), the services start layer by layer, each after those it calls,
+ * then the gateway, then the console. If any fails to start, what was started
+ * is stopped and the error thrown. NATS, the databases and the certificates
+ * are the caller's, ready before.
  */
 export async function launchMesh<Process extends LaunchedProcess, Module extends LaunchedModule = LaunchedModule>(
   options: LaunchOptions<Process, Module>,
 ): Promise<LaunchedMesh<Process>> {
   const modules = options.modules ?? (SHOP_MODULES as readonly LaunchedModule[] as readonly Module[]);
-  const processes = new Map<string, Process>();
+  const layers = startLayers(modules);
+  const places = new Map<string, OwnPlace>();
+  for (const module of modules) places.set(module.name, await options.place(module));
   const grpc: Record<string, string> = {};
   const grpcAddress = (name: string) => grpc[name] ?? `(${name} not launched)`;
   // Every process's admin port (the gateway's HTTP port), for the console.
   const admin: Record<string, string> = {};
-  const started: Process[][] = [];
+  const started = new Map<string, Process>();
+
+  const startService = async (module: Module) => {
+    const own = places.get(module.name)!;
+    const env = { ...serviceEnvironment(module, options.placement, own, grpcAddress), ...options.extraEnv?.(module.name) };
+    const child = await options.run(module.name, env, module);
+    started.set(module.name, child);
+    grpc[module.name] = child.grpcAddress ?? own.grpc;
+    admin[module.name] = child.adminAddress ?? own.admin;
+  };
+  const edges: Array<() => Promise<void>> = [];
+  const edgeHttpAddress = options.edgeHttpAddress;
+  if (edgeHttpAddress !== undefined) {
+    edges.push(async () => {
+      const env = { ...gatewayEnvironment(options.placement, edgeHttpAddress, grpcAddress), ...options.extraEnv?.(SHOP_EDGE.name) };
+      const gateway = await options.run(SHOP_EDGE.name, env);
+      started.set(SHOP_EDGE.name, gateway);
+      admin[SHOP_EDGE.name] = gateway.adminAddress ?? edgeHttpAddress;
+    });
+    const place = options.console;
+    if (place !== undefined) {
+      edges.push(async () => {
+        const env = { ...consoleEnvironment(options.placement, place, admin[SHOP_EDGE.name]!, admin, grpcAddress), ...options.extraEnv?.(SHOP_CONSOLE.name) };
+        started.set(SHOP_CONSOLE.name, await options.run(SHOP_CONSOLE.name, env));
+      });
+    }
+  }
+
+  const known = (address: string) => !address.endsWith(":0");
+  const together = [...places.values()].every((own) => known(own.grpc) && known(own.admin)) && (edgeHttpAddress === undefined || known(edgeHttpAddress));
+  if (together) {
+    for (const [name, own] of places) {
+      grpc[name] = own.grpc;
+      admin[name] = own.admin;
+    }
+    if (edgeHttpAddress !== undefined) admin[SHOP_EDGE.name] = edgeHttpAddress;
+  }
+  const stages: Array<Array<() => Promise<void>>> = together
+    ? [[...modules.map((module) => () => startService(module)), ...edges]]
+    : [...layers.map((layer) => layer.map((module) => () => startService(module))), ...edges.map((edge) => [edge])];
+
+  // The other way round: the console, the gateway, then each layer before the services it calls.
+  const stopOrder = [[SHOP_CONSOLE.name], [SHOP_EDGE.name], ...layers.toReversed().map((layer) => layer.map((module) => module.name))];
   const stop = async () => {
-    for (const layer of started.toReversed()) await Promise.all(layer.map((child) => child.stop()));
+    for (const names of stopOrder) await Promise.all(names.flatMap((name) => started.get(name) ?? []).map((child) => child.stop()));
   };
   try {
-    for (const layer of startLayers(modules)) {
-      const running: Process[] = [];
-      started.push(running);
-      // Settled, not raced: a failure is thrown once the layer's other processes are started (and so can be stopped).
-      const outcomes = await Promise.allSettled(
-        layer.map(async (module) => {
-          const own = await options.place(module);
-          const env = { ...serviceEnvironment(module, options.placement, own, grpcAddress), ...options.extraEnv?.(module.name) };
-          const child = await options.run(module.name, env, module);
-          running.push(child);
-          processes.set(module.name, child);
-          grpc[module.name] = child.grpcAddress ?? own.grpc;
-          admin[module.name] = child.adminAddress ?? own.admin;
-        }),
-      );
+    for (const stage of stages) {
+      // Settled, not raced: a failure is thrown once the stage's other processes are started (and so can be stopped).
+      const outcomes = await Promise.allSettled(stage.map((start) => start()));
       const failed = outcomes.find((outcome) => outcome.status === "rejected");
       if (failed) throw failed.reason;
-    }
-    if (options.edgeHttpAddress !== undefined) {
-      const env = { ...gatewayEnvironment(options.placement, options.edgeHttpAddress, grpcAddress), ...options.extraEnv?.(SHOP_EDGE.name) };
-      const gateway = await options.run(SHOP_EDGE.name, env);
-      started.push([gateway]);
-      processes.set(SHOP_EDGE.name, gateway);
-      admin[SHOP_EDGE.name] = gateway.adminAddress ?? options.edgeHttpAddress;
-      if (options.console !== undefined) {
-        const env = { ...consoleEnvironment(options.placement, options.console, admin[SHOP_EDGE.name]!, admin, grpcAddress), ...options.extraEnv?.(SHOP_CONSOLE.name) };
-        const console_ = await options.run(SHOP_CONSOLE.name, env);
-        started.push([console_]);
-        processes.set(SHOP_CONSOLE.name, console_);
-      }
     }
   } catch (error) {
     await stop();
     throw error;
   }
+  const processes = new Map(stopOrder.toReversed().flat().flatMap((name) => (started.has(name) ? [[name, started.get(name)!] as const] : [])));
   return { processes, grpc, stop };
 }
