@@ -25,8 +25,8 @@ export interface LaunchedModule {
   consumes?: ReadonlyArray<{ type: { subject: string } }>;
 }
 
-/** The compiled entry of a service or the gateway (make build). */
-export const entryOf = (name: string) => join(ROOT, "services", name, "dist", "main.js");
+/** What a service or the gateway runs: its compiled entry bundled in one file (make build; scripts/bundle.ts). */
+export const entryOf = (name: string) => join(ROOT, "services", name, "dist", "main.bundle.js");
 
 /** The node arguments a service or the gateway runs with, as its container does (Dockerfile CMD). */
 export const nodeArgsOf = (name: string, flags: readonly string[] = SERVICE_NODE_FLAGS) => [...flags, entryOf(name)];

@@ -277,8 +277,8 @@ async function up(): Promise<number> {
   const issued = ensureCertificates(TLS_DIR, MESH_IDENTITIES, { namespace: "bazaar" });
   if (issued.length > 0) console.log(`certs: issued ${issued.join(", ")} in ${TLS_DIR}`);
   // PostgreSQL and NATS first: services open their database and connect to NATS while they start.
-  // Then the services and the gateway through the mesh's launcher: the gateway last, so its first
-  // requests find the services SERVING.
+  // Then the services, the gateway and the console through the mesh's launcher, all at once (their
+  // ports are fixed, so each knows where the others will be); up returns once every one is SERVING.
   const deadline = Date.now() + START_TIMEOUT_MS;
   const started: string[] = [];
   const giveUp = async (message: string) => {

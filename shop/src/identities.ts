@@ -1,4 +1,5 @@
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageDir } from "@bazaar/runtime/package-dir";
 
 /**
  * The identities the development CA issues a certificate for besides the
@@ -17,4 +18,4 @@ export const SUPPORT_IDENTITIES = ["gateway", "console", "nats", "operator", "na
 export const CLIENT_ONLY_IDENTITIES: ReadonlySet<string> = new Set(["gateway", "console", "operator", "nats-admin"]);
 
 /** Who may call which method: the policy every service ships with (AUTHZ_POLICY_FILE points elsewhere). */
-export const POLICY_FILE = fileURLToPath(new URL("../../deploy/authz-policy.yaml", import.meta.url));
+export const POLICY_FILE = join(packageDir("@bazaar/shop"), "..", "deploy", "authz-policy.yaml");

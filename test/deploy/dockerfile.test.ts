@@ -49,8 +49,8 @@ describe("Dockerfile", () => {
   it("builds with the scripts CI runs: npm ci, npm run gen, npm run build", () => {
     const scripts = (JSON.parse(readRepoFile("package.json")) as { scripts: Record<string, string> }).scripts;
     expect(scripts.gen).toContain("buf generate");
-    // Every package, each service found by its folder: a new service needs no line here.
-    expect(scripts.build).toBe("tsc -b gen lib shop services/*");
+    // Every package, each service found by its folder (compiled, then bundled): a new service needs no line here.
+    expect(scripts.build).toBe("tsc -b gen lib shop services/* && tsx scripts/bundle.ts");
     // CI: .ci/run does `npm ci` then `make test`, whose build target runs the same two scripts.
     expect(readRepoFile(".ci/run")).toMatch(/^npm ci\b/m);
     expect(readRepoFile("Makefile")).toMatch(/^\tnpm run -s gen$/m);
@@ -82,7 +82,7 @@ describe("Dockerfile", () => {
     const last = (keyword: string) => final.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
     expect(last("USER")).toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(last("STOPSIGNAL")).toBe("SIGTERM");
-    expect(JSON.parse(last("CMD")!)).toEqual(["node", ...SERVICE_NODE_FLAGS, "dist/main.js"]);
+    expect(JSON.parse(last("CMD")!)).toEqual(["node", ...SERVICE_NODE_FLAGS, "dist/main.bundle.js"]);
     expect(last("ENTRYPOINT")).toBeUndefined();
     expect(last("HEALTHCHECK")).toMatch(/CMD \["node", "\/app\/scripts\/healthcheck\.mjs"\]$/);
     expect(last("WORKDIR")).toBe("/app/services/${SERVICE}");

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageDir } from "../package-dir.js";
 import { type Database } from "./database.js";
 
 /** The runtime's own tables (outbox, inbox), created in every service's database. */
-export const RUNTIME_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
+export const RUNTIME_MIGRATIONS = join(packageDir("@bazaar/runtime"), "migrations");
 
 /**
  * Apply `dir`'s *.sql files in file-name order (001_..., 002_...), each once,
