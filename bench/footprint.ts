@@ -1,8 +1,8 @@
 /**
  * Measurement 4, footprint: how long the whole mesh takes from nothing running
  * to every component ready, started as `make up` starts it (lib/mesh.ts: the
- * PostgreSQL cluster and a database per service, nats-server, then the five
- * services together, then the gateway), first on an empty data directory (a
+ * PostgreSQL cluster and a database per service, nats-server, then every
+ * service and the gateway at once, from their bundles), first on an empty data directory (a
  * first-ever up: initdb and provisioning included) and then several times on
  * the existing one (the cluster starts again on its data); and each process's
  * resident memory (VmRSS) once idle, with the cluster's as the "postgres"
@@ -13,7 +13,7 @@
  * local mesh is running, since tests use those ports too.
  *
  * Usage: node --conditions=bazaar-source --import tsx bench/footprint.ts <out.json>
- * Env: BENCH_FOOTPRINT_RESTARTS (2), BENCH_MAKE_UP
+ * Env: BENCH_FOOTPRINT_RESTARTS (5: a start swings by a second on this shared machine), BENCH_MAKE_UP
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,7 +28,7 @@ import { clusterPids, pssMb } from "./lib/postgres.js";
 import { ROOT, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
 
-const RESTARTS = Number(process.env.BENCH_FOOTPRINT_RESTARTS) || 2;
+const RESTARTS = Number(process.env.BENCH_FOOTPRINT_RESTARTS) || 5;
 const IDLE_SETTLE_MS = 3000;
 
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-footprint-"));

@@ -418,7 +418,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 4. Footprint",
       "",
-      `Start to every component ready, as \`make up\` starts them (the PostgreSQL cluster and a database and login per service, nats-server, then the five services together, then the gateway; mutual TLS, certificates issued beforehand): first-ever (an empty data directory: initdb and provisioning included) and with existing data (the cluster starts again on its data). Idle memory 3 s after every component is ready: each process's RSS, and the cluster's as the "postgres" column: all its processes' PSS together (they share their buffers, which RSS would count once per process).` +
+      `Start to every component ready, as \`make up\` starts them (the PostgreSQL cluster and a database and login per service, nats-server, then every service and the gateway at once, from their bundles; mutual TLS, certificates issued beforehand): first-ever (an empty data directory: initdb and provisioning included) and with existing data (the cluster starts again on its data). Idle memory 3 s after every component is ready: each process's RSS, and the cluster's as the "postgres" column: all its processes' PSS together (they share their buffers, which RSS would count once per process).` +
         (makeUp.upMs !== undefined
           ? ` The real \`make up\` (${makeUp.existingData ? "with existing data" : "first-ever"}, including make's up-to-date build check) took ${(makeUp.upMs / 1000).toFixed(1)} s.`
           : ` The real \`make up\` on the default ports: ${makeUp.skipped}.`),
