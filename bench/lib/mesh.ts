@@ -2,9 +2,9 @@
  * The whole shop for the benchmarks, started the way `make up` starts it: one
  * PostgreSQL cluster (lib/postgres.ts) with a database and a login per service
  * (ensureOwnDatabase, the development passwords), nats-server with
- * deploy/nats/nats.conf, the five services together from their compiled
- * dist/main.js (each with the DATABASE_URL of its own login, LOG_LEVEL=info),
- * then the gateway; mutual TLS on every gRPC hop and to NATS (TLS_MODE=mtls).
+ * deploy/nats/nats.conf, then the five services and the gateway at once from
+ * their bundles (dist/main.bundle.js; each service with the DATABASE_URL of its
+ * own login, LOG_LEVEL=info); mutual TLS on every gRPC hop and to NATS (TLS_MODE=mtls).
  * But on free ports, with certificates and a directory of our own, so it never
  * collides with `make up` or a test. The inventory can be given deep stock
  * before it starts, so a load test measures capacity, never "out of stock".
