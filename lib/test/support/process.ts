@@ -1,5 +1,4 @@
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { SERVICE_NODE_FLAGS } from "../../src/process.js";
 
@@ -72,14 +71,7 @@ export class ServiceProcess {
   }
 }
 
-/** A port that was free a moment ago (for the rare test that must know it before the server starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from "../../src/free-port.js";
 
 /**
  * Whether importing `modules` (paths from the repository root, run from source) makes
