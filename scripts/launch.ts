@@ -193,8 +193,7 @@ export async function launchMesh<Process extends LaunchedProcess, Module extends
 ): Promise<LaunchedMesh<Process>> {
   const modules = options.modules ?? (SHOP_MODULES as readonly LaunchedModule[] as readonly Module[]);
   const layers = startLayers(modules);
-  const places = new Map<string, OwnPlace>();
-  for (const module of modules) places.set(module.name, await options.place(module));
+  const places = new Map(await Promise.all(modules.map(async (module) => [module.name, await options.place(module)] as const)));
   const grpc: Record<string, string> = {};
   const grpcAddress = (name: string) => grpc[name] ?? `(${name} not launched)`;
   // Every process's admin port (the gateway's HTTP port), for the console.

@@ -19,15 +19,20 @@ const handedOut = new Set<number>();
  * EADDRINUSE).
  */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const ceiling = ephemeralFloor();
+  ceiling ??= ephemeralFloor();
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = LOWEST + Math.floor(Math.random() * (ceiling - LOWEST));
-    if (handedOut.has(port) || !(await bindable(port, host))) continue;
+    if (handedOut.has(port)) continue;
+    // Claimed before the check, so calls made together never draw the same port.
     handedOut.add(port);
-    return port;
+    if (await bindable(port, host)) return port;
+    handedOut.delete(port);
   }
   throw new Error(`no free port of ${host} between ${LOWEST} and ${ceiling} after 200 tries`);
 }
+
+/** Read once: the range does not change under a running test. */
+let ceiling: number | undefined;
 
 /** The lowest port of the kernel's ephemeral range (49152, the IANA dynamic range, where /proc does not say). */
 function ephemeralFloor(): number {
