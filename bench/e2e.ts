@@ -160,7 +160,7 @@ async function measure() {
       string,
       { rate: number; peakRssMb: Record<string, number>; cpuSecondsPerSecond: Record<string, number>; cpuMsPerOrder: Record<string, number>; messagesPerOrder: Tally; databaseWaits: Record<WaitClass, number> }
     > = {};
-    const counted = () => tally(started.admin, started.cluster.superuserUrl());
+    const counted = () => tally(started.admin, started.cluster.superuserUrl);
     for (const target of TARGETS) {
       for (const rate of STEPS) {
         const before = await counted();

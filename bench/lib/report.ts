@@ -63,6 +63,8 @@ interface PerOrderMessages {
   statements?: number;
   statementsBy?: Record<string, number>;
   transactions: number;
+  /** Absent from runs made before they were counted. */
+  rowsReadWhole?: number;
 }
 type UnderLoad = Record<
   string,
@@ -356,10 +358,10 @@ export function renderResults(results: Record<string, unknown>): string {
     if (counted.length > 0) {
       const sum = (values: Record<string, number>) => Math.round(Object.values(values).reduce((total, value) => total + value, 0) * 100) / 100;
       out.push(
-        "Per order at the same step: the CPU each process spent from the start of the load until its backlog settled (the relays and consumers finish an order's work after its answer; settled: the mesh under 10% of a core for a second) divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied, statements it sent to its database, BEGIN and COMMIT included; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included), from before the load until its backlog settled:",
+        "Per order at the same step: the CPU each process spent from the start of the load until its backlog settled (the relays and consumers finish an order's work after its answer; settled: the mesh under 10% of a core for a second) divided by the orders answered, and the messages the mesh exchanged for them, counted by the mesh itself (each service's /metrics: gRPC calls its services handled, health and reflection left out, events its relay published and its consumers applied, statements it sent to its database, BEGIN and COMMIT included; PostgreSQL's pg_stat_database: transactions on the services' databases, a relay's or sweeper's idle look included; pg_stat_user_tables: rows read by reading a table whole, which a plan that grows with the shop's history would show), from before the load until its backlog settled:",
         "",
         table(
-          ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "SQL statements", "transactions"],
+          ["path @ rate", ...names, "all", "gRPC calls", "events published", "events applied", "SQL statements", "transactions", "table rows read whole"],
           counted.map(([target, load]) => [
             `${TARGET_NAMES[target]} @ ${load.rate}/s, CPU ms per order`,
             ...names.map((name) => String(load.cpuMsPerOrder![name] ?? "—")),
@@ -369,6 +371,7 @@ export function renderResults(results: Record<string, unknown>): string {
             String(load.messagesPerOrder!.eventsApplied),
             statementsCell(load.messagesPerOrder!),
             String(load.messagesPerOrder!.transactions),
+            load.messagesPerOrder!.rowsReadWhole === undefined ? "—" : String(load.messagesPerOrder!.rowsReadWhole),
           ]),
         ),
         "",

@@ -88,3 +88,42 @@ export function countingStatements(db: Queryable): Queryable & { statements: num
   };
   return counted;
 }
+
+/**
+ * `db`, remembering the statements sent through it, for tests of how PostgreSQL
+ * runs them: `tablesReadWhole()` asks it how it would run each one now (EXPLAIN:
+ * planned with the same parameters, not run again) and names the tables a plan
+ * reads from end to end (Seq Scan). A statement that finds its rows by key must
+ * reach them through an index however large the table has grown: a table read
+ * whole for every batch costs more with every order the shop has taken.
+ */
+export function recordingStatements(db: Queryable): Queryable & { tablesReadWhole(): Promise<string[]> } {
+  const sent: Array<{ sql: string; params?: unknown[] }> = [];
+  return {
+    query: ((sql: string, params?: unknown[]) => {
+      sent.push({ sql, params });
+      return db.query(sql, params);
+    }) as Queryable["query"],
+    exec: (sql: string) => db.exec(sql),
+    afterCommit: (callback: () => void) => db.afterCommit(callback),
+    async tablesReadWhole() {
+      const tables = new Set<string>();
+      for (const { sql, params } of sent) {
+        const [row] = await db.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`explain (format json) ${sql}`, params);
+        for (const table of seqScannedTables(row!["QUERY PLAN"][0].Plan)) tables.add(table);
+      }
+      return [...tables].sort();
+    },
+  };
+}
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  Plans?: PlanNode[];
+}
+
+function* seqScannedTables(node: PlanNode): Generator<string> {
+  if (node["Node Type"] === "Seq Scan" && node["Relation Name"]) yield node["Relation Name"];
+  for (const child of node.Plans ?? []) yield* seqScannedTables(child);
+}

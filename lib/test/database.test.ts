@@ -66,6 +66,34 @@ describe("the database (PostgreSQL through DATABASE_URL)", () => {
     expect(prepared).toEqual([{ n: 1 }]);
   });
 
+  it("plans each execution for the table as it is now, never keeping a plan made while it was small", async () => {
+    const sql = "select t.id from unnest($1::text[]) as k(id) join lookups t using (id)";
+    const keys = (from: number) => Array.from({ length: 8 }, (_, n) => `k${from + n}`);
+    const plans = await db.transaction(async (tx) => {
+      await tx.query("create table lookups (id text primary key)");
+      await tx.query("insert into lookups select 'k' || n from generate_series(1, 10) as n");
+      for (let i = 0; i < 8; i++) await tx.query(sql, [keys(1)]);
+      await tx.query("insert into lookups select 'k' || n from generate_series(11, 20000) as n");
+      expect(await tx.query(sql, [keys(500)])).toHaveLength(8);
+      return tx.query("select generic_plans::int, custom_plans::int from pg_prepared_statements where statement = $1", [sql]);
+    });
+    // PostgreSQL's default turns to a generic plan after five executions, and keeps it as the table grows.
+    expect(plans).toEqual([{ generic_plans: 0, custom_plans: 9 }]);
+  });
+
+  it("adds the options DATABASE_URL gives to its own session settings", async () => {
+    const withOptions = new URL(url);
+    withOptions.searchParams.set("options", "-c statement_timeout=1234");
+    const given = await openDatabase(withOptions.toString());
+    try {
+      expect(await given.query("select current_setting('statement_timeout') as timeout, current_setting('plan_cache_mode') as plans")).toEqual([
+        { timeout: "1234ms", plans: "force_custom_plan" },
+      ]);
+    } finally {
+      await given.close();
+    }
+  });
+
   it("outlives the server dropping its idle connections", async () => {
     const pooled = await openDatabase(url);
     await Promise.all([1, 2, 3].map(() => pooled.query("select pg_sleep(0.05)"))); // several pooled connections, now idle

@@ -25,8 +25,8 @@ describe("the bench's tally of messages", () => {
   });
 
   it("divides what changed by the orders", () => {
-    const before = { grpcCalls: 10, eventsPublished: 0, eventsApplied: 5, statements: 0, statementsBy: { orders: 0, payments: 0 }, transactions: 100 };
-    const after = { grpcCalls: 410, eventsPublished: 200, eventsApplied: 405, statements: 2900, statementsBy: { orders: 700, payments: 2200 }, transactions: 700 };
-    expect(perOrder(before, after, 100)).toEqual({ grpcCalls: 4, eventsPublished: 2, eventsApplied: 4, statements: 29, statementsBy: { orders: 7, payments: 22 }, transactions: 6 });
+    const before = { grpcCalls: 10, eventsPublished: 0, eventsApplied: 5, statements: 0, statementsBy: { orders: 0, payments: 0 }, transactions: 100, rowsReadWhole: 50 };
+    const after = { grpcCalls: 410, eventsPublished: 200, eventsApplied: 405, statements: 2900, statementsBy: { orders: 700, payments: 2200 }, transactions: 700, rowsReadWhole: 1050 };
+    expect(perOrder(before, after, 100)).toEqual({ grpcCalls: 4, eventsPublished: 2, eventsApplied: 4, statements: 29, statementsBy: { orders: 7, payments: 22 }, transactions: 6, rowsReadWhole: 10 });
   });
 });

@@ -64,12 +64,33 @@ function statementName(sql: string): string {
  */
 const IDLE_CONNECTION_MS = 60_000;
 
+/**
+ * How the services' statements are planned, set on every connection:
+ * - each execution planned for its own parameters and the table as it is now
+ *   (plan_cache_mode). After five executions PostgreSQL may keep one generic plan
+ *   for a named statement until the table's statistics change; one made while a
+ *   table was nearly empty joins a batch to it by reading it whole, and on a new
+ *   database that plan stayed while the tables grew to 10,000 rows (bench/analysis.md).
+ *   Planning these statements costs little beside running them.
+ * - a page read at random costed as about one read in sequence (random_page_cost,
+ *   PostgreSQL's default 4 models a spinning disk). A service's tables live in
+ *   memory; with 4, a batch of 64 orders was joined to a table of 20,000 rows by
+ *   reading all of them rather than by 128 lookups in its index.
+ * DATABASE_URL's own `options` come after these, so an operator's choice wins.
+ */
+const SESSION_SETTINGS = "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1";
+
 /** The database at `url` (postgres://...), through a pool of `pg` connections. */
 export async function openDatabase(url: string): Promise<Database> {
   const parseInt8 = (oid: number, format?: "text" | "binary") =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
+  // pg takes a URL's `options` instead of the ones it is given: they go together, the URL's last.
+  const target = new URL(url);
+  const options = [SESSION_SETTINGS, target.searchParams.get("options")].filter(Boolean).join(" ");
+  target.searchParams.delete("options");
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: target.toString(),
+    options,
     idleTimeoutMillis: IDLE_CONNECTION_MS,
     types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser },
   });
