@@ -4,11 +4,13 @@
  *
  * Usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=15]
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { fileURLToPath } from "node:url";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -36,10 +38,25 @@ function packageOf(url: string): string {
   return ours ? ours[1]! : url;
 }
 
+/**
+ * A service runs as one bundle (scripts/bundle.ts): a frame in it is put back at
+ * its source through the bundle's source map, so packages and our own code count apart.
+ */
+const sourceMaps = new Map<string, SourceMap | undefined>();
+function sourceOf(frame: ProfileNode["callFrame"]): { url: string; lineNumber: number } {
+  if (!frame.url.startsWith("file:")) return frame;
+  if (!sourceMaps.has(frame.url)) {
+    const mapFile = `${fileURLToPath(frame.url)}.map`;
+    sourceMaps.set(frame.url, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : undefined);
+  }
+  const entry = sourceMaps.get(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber);
+  return entry && "originalSource" in entry ? { url: entry.originalSource, lineNumber: entry.originalLine } : frame;
+}
+
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
 for (const [id, us] of selfUs) {
-  const frame = byId.get(id)!.callFrame;
+  const frame = { ...byId.get(id)!.callFrame, ...sourceOf(byId.get(id)!.callFrame) };
   const name = `${frame.functionName || "(anonymous)"} ${packageOf(frame.url)}${frame.url ? `:${frame.lineNumber + 1}` : ""}`;
   byFunction.set(name, (byFunction.get(name) ?? 0) + us);
   byPackage.set(packageOf(frame.url), (byPackage.get(packageOf(frame.url)) ?? 0) + us);
