@@ -91,11 +91,11 @@ export function countingStatements(db: Queryable): Queryable & { statements: num
 
 /**
  * `db`, remembering the statements sent through it, for tests of how PostgreSQL
- * runs them: `tablesReadWhole()` asks it how it would run each one now (EXPLAIN:
- * planned with the same parameters, not run again) and names the tables a plan
- * reads from end to end (Seq Scan). A statement that finds its rows by key must
- * reach them through an index however large the table has grown: a table read
- * whole for every batch costs more with every order the shop has taken.
+ * runs them: `tablesReadWhole()` asks it how it would run each one now, with the
+ * parameters it was sent (EXPLAIN: planned, not run again), and names the tables
+ * a plan reads from end to end (Seq Scan). A statement that finds its rows by key
+ * must reach them through an index however large the table has grown: a table
+ * read whole for every batch costs more with every order the shop has taken.
  */
 export function recordingStatements(db: Queryable): Queryable & { tablesReadWhole(): Promise<string[]> } {
   const sent: Array<{ sql: string; params?: unknown[] }> = [];

@@ -65,20 +65,19 @@ function statementName(sql: string): string {
 const IDLE_CONNECTION_MS = 60_000;
 
 /**
- * How the services' statements are planned, set on every connection:
- * - each execution planned for its own parameters and the table as it is now
- *   (plan_cache_mode). After five executions PostgreSQL may keep one generic plan
- *   for a named statement until the table's statistics change; one made while a
- *   table was nearly empty joins a batch to it by reading it whole, and on a new
- *   database that plan stayed while the tables grew to 10,000 rows (bench/analysis.md).
- *   Planning these statements costs little beside running them.
- * - a page read at random costed as about one read in sequence (random_page_cost,
- *   PostgreSQL's default 4 models a spinning disk). A service's tables live in
- *   memory; with 4, a batch of 64 orders was joined to a table of 20,000 rows by
- *   reading all of them rather than by 128 lookups in its index.
- * DATABASE_URL's own `options` come after these, so an operator's choice wins.
+ * A page read at random costed as about one read in sequence (random_page_cost;
+ * PostgreSQL's default, 4, models a spinning disk), on every connection. A
+ * service's tables live in memory; with 4, a batch of 64 orders was joined to a
+ * table of 20,000 rows by reading all of them rather than by 128 lookups in its
+ * index, and the rows read grew with every order taken (bench/analysis.md).
+ * Plans stay cached per connection: a named statement's generic plan made while a
+ * table was nearly empty can read it whole until autovacuum first analyzes it (a
+ * minute or two on a new database). Planning every execution instead
+ * (plan_cache_mode=force_custom_plan) was measured and refused: it cost the
+ * cluster more CPU an order than those first minutes' scans.
+ * DATABASE_URL's own `options` come after this, so an operator's choice wins.
  */
-const SESSION_SETTINGS = "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1";
+const SESSION_SETTINGS = "-c random_page_cost=1.1";
 
 /** The database at `url` (postgres://...), through a pool of `pg` connections. */
 export async function openDatabase(url: string): Promise<Database> {
