@@ -75,14 +75,14 @@ describe("the database (PostgreSQL through DATABASE_URL)", () => {
     expect(await recorded.tablesReadWhole()).toEqual([]);
   });
 
-  it("adds the options DATABASE_URL gives to its own session settings", async () => {
+  it("keeps the options PGOPTIONS and DATABASE_URL give beside its own session settings", async () => {
     const withOptions = new URL(url);
     withOptions.searchParams.set("options", "-c statement_timeout=1234");
-    const given = await openDatabase(withOptions.toString());
+    process.env.PGOPTIONS = "-c work_mem=8MB";
+    const given = await openDatabase(withOptions.toString()).finally(() => delete process.env.PGOPTIONS);
     try {
-      expect(await given.query("select current_setting('statement_timeout') as timeout, current_setting('random_page_cost') as page")).toEqual([
-        { timeout: "1234ms", page: "1.1" },
-      ]);
+      const settings = "select current_setting('statement_timeout') as timeout, current_setting('work_mem') as memory, current_setting('random_page_cost') as page";
+      expect(await given.query(settings)).toEqual([{ timeout: "1234ms", memory: "8MB", page: "1.1" }]);
     } finally {
       await given.close();
     }

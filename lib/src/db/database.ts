@@ -75,21 +75,29 @@ const IDLE_CONNECTION_MS = 60_000;
  * minute or two on a new database). Planning every execution instead
  * (plan_cache_mode=force_custom_plan) was measured and refused: it cost the
  * cluster more CPU an order than those first minutes' scans.
- * DATABASE_URL's own `options` come after this, so an operator's choice wins.
+ * PGOPTIONS and DATABASE_URL's own `options` come after it, so an operator's choice wins.
  */
 const SESSION_SETTINGS = "-c random_page_cost=1.1";
+
+/**
+ * The pool's connection string and startup options: SESSION_SETTINGS, then
+ * PGOPTIONS, then any `options` the URL gives (the later wins). pg would take
+ * either of those instead of ours, so they are joined here, and `options` moves
+ * out of such a URL; any other URL is passed on as it is.
+ */
+function withSessionSettings(url: string): { connectionString: string; options: string } {
+  const given = /[?&]options=/.test(url) ? new URL(url) : undefined;
+  const options = [SESSION_SETTINGS, process.env.PGOPTIONS, given?.searchParams.get("options")].filter(Boolean).join(" ");
+  given?.searchParams.delete("options");
+  return { connectionString: given?.toString() ?? url, options };
+}
 
 /** The database at `url` (postgres://...), through a pool of `pg` connections. */
 export async function openDatabase(url: string): Promise<Database> {
   const parseInt8 = (oid: number, format?: "text" | "binary") =>
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format);
-  // pg takes a URL's `options` instead of the ones it is given: they go together, the URL's last.
-  const target = new URL(url);
-  const options = [SESSION_SETTINGS, target.searchParams.get("options")].filter(Boolean).join(" ");
-  target.searchParams.delete("options");
   const pool = new pg.Pool({
-    connectionString: target.toString(),
-    options,
+    ...withSessionSettings(url),
     idleTimeoutMillis: IDLE_CONNECTION_MS,
     types: { getTypeParser: parseInt8 as typeof pg.types.getTypeParser },
   });
