@@ -71,21 +71,25 @@ export function violationsOf(run: () => unknown): FieldViolation[] {
   return [...error.fieldViolations];
 }
 
+/** `db` itself to its callers, with `noted` told of every query before it goes on. */
+function noting(db: Queryable, noted: (sql: string, params?: unknown[]) => void): Queryable {
+  return {
+    query: ((sql: string, params?: unknown[]) => {
+      noted(sql, params);
+      return db.query(sql, params);
+    }) as Queryable["query"],
+    exec: (sql: string) => db.exec(sql),
+    afterCommit: (callback: () => void) => db.afterCommit(callback),
+  };
+}
+
 /**
  * `db`, counting the statements sent through it: for tests of batchedStatement's
  * users, whose calls queue per database object, so every call must go through
  * this one.
  */
 export function countingStatements(db: Queryable): Queryable & { statements: number } {
-  const counted = {
-    statements: 0,
-    query: ((sql: string, params?: unknown[]) => {
-      counted.statements += 1;
-      return db.query(sql, params);
-    }) as Queryable["query"],
-    exec: (sql: string) => db.exec(sql),
-    afterCommit: (callback: () => void) => db.afterCommit(callback),
-  };
+  const counted = { ...noting(db, () => (counted.statements += 1)), statements: 0 };
   return counted;
 }
 
@@ -100,12 +104,7 @@ export function countingStatements(db: Queryable): Queryable & { statements: num
 export function recordingStatements(db: Queryable): Queryable & { tablesReadWhole(): Promise<string[]> } {
   const sent: Array<{ sql: string; params?: unknown[] }> = [];
   return {
-    query: ((sql: string, params?: unknown[]) => {
-      sent.push({ sql, params });
-      return db.query(sql, params);
-    }) as Queryable["query"],
-    exec: (sql: string) => db.exec(sql),
-    afterCommit: (callback: () => void) => db.afterCommit(callback),
+    ...noting(db, (sql, params) => sent.push({ sql, params })),
     async tablesReadWhole() {
       const tables = new Set<string>();
       for (const { sql, params } of sent) {
