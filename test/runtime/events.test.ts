@@ -41,6 +41,9 @@ afterAll(async () => {
 const placed = (orderId: string) =>
   OrderPlaced.fromPartial({ orderId, customerId: "alice", paymentId: "pay_1", total: { currencyCode: "EUR", minorUnits: 100 } });
 
+/** Whether `sql` reads events from the outbox table (the relay's table reads; not its deletes or its gauges' counts). */
+const readsOutboxRows = (sql: string) => /\bselect\b[^;]*\bpayload\b[^;]*\bfrom outbox\b/.test(sql);
+
 async function publishedOn(stream: string, subject: string) {
   const messages = [];
   const info = await jsm.streams.info(stream);
@@ -149,7 +152,7 @@ describe("outbox relay", () => {
     await expect.poll(async () => (await published()).length, { timeout: 10_000 }).toBe(3);
     await expect.poll(() => db.query("select id from outbox where id = any($1)", [ids]), { timeout: 10_000 }).toEqual([]);
     await relay.stop();
-    expect(sent.filter((sql) => sql.includes("select id, subject, payload, headers from outbox"))).toEqual([]);
+    expect(sent.filter((sql) => readsOutboxRows(sql))).toEqual([]);
     // Deleted within the delay, a few at a time: at most one statement per event, usually one for all.
     const deletes = sent.filter((sql) => sql.startsWith("delete from outbox"));
     expect(deletes.length).toBeGreaterThan(0);
@@ -171,7 +174,7 @@ describe("outbox relay", () => {
     const slowReads: Database = {
       ...db,
       query: async (sql, params) => {
-        if (sql.includes("select id, subject, payload, headers from outbox")) await new Promise((resolve) => setTimeout(resolve, 60));
+        if (readsOutboxRows(sql)) await new Promise((resolve) => setTimeout(resolve, 60));
         return db.query(sql, params);
       },
     };
