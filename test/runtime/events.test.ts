@@ -248,6 +248,54 @@ describe("outbox relay", () => {
     expect(ids.filter((id) => id === first || id === second)).toEqual([first, second]);
   });
 
+  it("reads on from the last row it read, and still publishes a row committed late below it", async () => {
+    // Rows at keys far above the rest, as a long-running shop's are; a row committed late took its key before them.
+    const row = async (seq: number, orderId: string) => {
+      const event = new Outbox().entry(orderPlaced, placed(orderId));
+      await db.query("insert into outbox (seq, id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5, $6)", [
+        seq,
+        event.id,
+        event.subject,
+        event.typeName,
+        event.payload,
+        JSON.stringify(event.headers),
+      ]);
+    };
+    const reads: unknown[][] = [];
+    const recorded: Database = { ...db, query: (sql, params) => (readsOutboxRows(sql) && reads.push(params ?? []), db.query(sql, params)) };
+    const relay = new OutboxRelay(recorded, jetstream(connection), logger, { batchSize: 1 });
+    for (const [index, seq] of [1_000_001, 1_000_002, 1_000_003].entries()) await row(seq, `ord_floor_${index}`);
+    expect(await relay.relayBatch()).toBe(1);
+    await row(999_999, "ord_floor_late");
+    while ((await relay.relayBatch()) > 0);
+    await relay.stop();
+    expect(await db.query("select id from outbox")).toEqual([]);
+    const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
+    expect(orderIds.filter((id) => id.startsWith("ord_floor_"))).toEqual(["ord_floor_0", "ord_floor_1", "ord_floor_2", "ord_floor_late"]);
+    // Each read after a batch started above that batch's last row; the pass ended with a read from the start, which found the late one.
+    const floors = reads.map((params) => params[4]);
+    expect(floors.slice(0, 3)).toEqual([0, 1_000_001, 1_000_002]);
+    expect(floors).toContain(0);
+    expect(floors.lastIndexOf(0)).toBeGreaterThan(2);
+  });
+
+  it("starts a long pass over the table again from the start every idleMs", async () => {
+    const outbox = new Outbox();
+    const reads: unknown[][] = [];
+    const recorded: Database = { ...db, query: (sql, params) => (readsOutboxRows(sql) && reads.push(params ?? []), db.query(sql, params)) };
+    const relay = new OutboxRelay(recorded, jetstream(connection), logger, { batchSize: 1, idleMs: 100 });
+    for (let index = 0; index < 4; index++) await db.transaction((tx) => outbox.add(tx, orderPlaced, placed(`ord_pass_${index}`)));
+    expect(await relay.relayBatch()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    while ((await relay.relayBatch()) > 0);
+    await relay.stop();
+    expect(await db.query("select id from outbox")).toEqual([]);
+    // The first read and the one after the pause began at the start; the others above the batch before.
+    const fromStart = reads.map((params, index) => [index, params[4]]).filter(([, floor]) => floor === 0).map(([index]) => index);
+    expect(fromStart.slice(0, 2)).toEqual([0, 2]);
+    expect(reads[1]![4]).toBeGreaterThan(0);
+  });
+
   it("fetches the next batch while the current one is being published", async () => {
     const outbox = new Outbox();
     for (const orderId of ["ord_overlap_1", "ord_overlap_2"]) await db.transaction((tx) => outbox.add(tx, orderPlaced, placed(orderId)));

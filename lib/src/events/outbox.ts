@@ -183,6 +183,16 @@ export class OutboxRelay {
   private ackedSince = 0;
   /** The next batch, fetched while the current one was being published. */
   private prefetched: Promise<OutboxRow[]> | undefined;
+  /**
+   * The highest key read from the table in this pass over it: the next read
+   * starts above it. A deleted row's index entry stays until vacuum, and reads
+   * from the start walked over every one of them again, batch after batch
+   * (bench/analysis.md). A row whose transaction took its key before another's
+   * but committed after it lands below the floor: a pass ends with a read from
+   * the start, and a pass restarts from the start every idleMs.
+   */
+  private floor: number | undefined;
+  private passBegan = 0;
   private readonly options: RelayOptions;
 
   constructor(
@@ -289,11 +299,16 @@ export class OutboxRelay {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     const unpublished = (rows: OutboxRow[]) => rows.filter((row) => !this.fromMemory.has(row.id));
-    let rows = prefetched ? unpublished(await prefetched) : [];
+    let read = prefetched ? await prefetched : [];
     const dropsBefore = this.drops;
-    // An empty prefetch may predate rows committed since: look again.
-    if (rows.length === 0) rows = unpublished(await this.deleteAndFetch([]));
+    if (unpublished(read).length === 0) {
+      // An empty prefetch may predate rows committed since, or stop at the floor above one committed late: look again, from the start.
+      this.floor = undefined;
+      read = await this.deleteAndFetch([]);
+    }
+    const rows = unpublished(read);
     if (rows.length > 0) {
+      this.raiseFloor(read.at(-1)!.seq!);
       // Handed over while this read ran: published from here, not from memory as well.
       const fetched = new Set(rows.map((row) => row.id));
       this.handed = this.handed.filter((row) => !fetched.has(row.id));
@@ -307,11 +322,19 @@ export class OutboxRelay {
     return 0;
   }
 
-  /** Forget the handed events (they are in the table) and read it. */
+  /** Forget the handed events (they are in the table) and read it, from the start. */
   private dropHanded(): void {
     this.handed = [];
     this.drops += 1;
     this.reading = true;
+    this.floor = undefined;
+  }
+
+  /** The next read starts above `seq` (the last of a batch read), unless this pass is idleMs old: then from the start again. */
+  private raiseFloor(seq: number): void {
+    const now = Date.now();
+    if (this.floor === undefined) this.passBegan = now;
+    this.floor = now - this.passBegan >= this.options.idleMs ? undefined : seq;
   }
 
   private async publish(rows: OutboxRow[], fetchNext: boolean): Promise<number> {
@@ -333,6 +356,7 @@ export class OutboxRelay {
     for (const { seq, id } of ackedRows) this.acked.push({ seq, id });
     const failure = settled.find((result) => result.status === "rejected");
     if (failure) {
+      this.floor = undefined; // the rows that failed are below it
       await this.dropPrefetched(); // fetched again after the backoff
       await this.deleteAcked(); // now, not after the backoff
       throw (failure as PromiseRejectedResult).reason;
@@ -356,9 +380,9 @@ export class OutboxRelay {
       return this.db.query<OutboxRow>(
         `with sent as (delete from outbox where ${DELETED})
          select seq, id, subject, payload, headers from outbox
-          where seq not in (select unnest($3::bigint[])) and id not in (select unnest($4::text[]))
-          order by seq limit $5`,
-        [...byKey(deleted), skippedSeqs, skippedIds, this.options.batchSize],
+          where seq > $5 and seq not in (select unnest($3::bigint[])) and id not in (select unnest($4::text[]))
+          order by seq limit $6`,
+        [...byKey(deleted), skippedSeqs, skippedIds, this.floor ?? 0, this.options.batchSize],
       );
     });
   }
