@@ -377,12 +377,14 @@ export class OutboxRelay {
     return this.deleting((deleted) => {
       // Rows handed over in memory are published from there: not fetched a second time.
       const [skippedSeqs, skippedIds] = byKey([...deleted, ...inFlight, ...this.handed]);
+      const floor = this.floor ?? 0;
       return this.db.query<OutboxRow>(
         `with sent as (delete from outbox where ${DELETED})
          select seq, id, subject, payload, headers from outbox
           where seq > $5 and seq not in (select unnest($3::bigint[])) and id not in (select unnest($4::text[]))
           order by seq limit $6`,
-        [...byKey(deleted), skippedSeqs, skippedIds, this.floor ?? 0, this.options.batchSize],
+        // Keys at or below the floor are skipped by it already: usually all of them.
+        [...byKey(deleted), skippedSeqs.filter((seq) => seq > floor), skippedIds, floor, this.options.batchSize],
       );
     });
   }
