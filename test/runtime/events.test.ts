@@ -9,7 +9,7 @@ import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type"
 import { Outbox, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
-import { freshDatabase } from "@bazaar/runtime/testing";
+import { freshDatabase, recordingStatements } from "@bazaar/runtime/testing";
 import { startTestNats, type TestNats } from "../support/nats.js";
 
 // The event bus against a real nats-server with JetStream and a real database.
@@ -323,6 +323,35 @@ describe("outbox relay", () => {
     const orderIds = (await publishedOn("ORDERS", "orders.order.placed")).map((message) => OrderPlaced.decode(message.data).orderId);
     expect(orderIds.filter((id) => id.startsWith("ord_overlap_"))).toEqual(["ord_overlap_1", "ord_overlap_2"]);
   });
+});
+
+describe("the outbox relay's statements", () => {
+  it("reach the rows they delete and fetch by index, on a backlog of 20,000 rows never analyzed", async () => {
+    const backlog = await freshDatabase("events_outbox_backlog").then(openDatabase);
+    try {
+      await migrate(backlog, RUNTIME_MIGRATIONS);
+      // On a stream of their own: the other tests read ORDERS message by message.
+      await ensureStream(jsm, { name: "BACKLOG", subjects: ["backlog.>"] });
+      const event = new Outbox().entry(orderPlaced, placed("ord_backlog"));
+      await backlog.query(
+        `insert into outbox (id, subject, type_name, payload, headers)
+           select 'evt_backlog_' || n, 'backlog.placed', $1, $2, $3 from generate_series(1, 20000) as n`,
+        [event.typeName, event.payload, JSON.stringify(event.headers)],
+      );
+      const recorded = recordingStatements(backlog);
+      const outbox = new Outbox();
+      const relay = new OutboxRelay({ ...backlog, query: recorded.query }, jetstream(connection), logger, { batchSize: 64, deleteDelayMs: 0 });
+      // Rows read from the table (deleted by key), then an event handed over in memory (deleted by id).
+      relay.start("backlog-test", outbox);
+      await expect.poll(async () => (await backlog.query<{ n: number }>("select count(*)::int as n from outbox"))[0]!.n, { timeout: 10_000 }).toBeLessThan(19_800);
+      const handed = await backlog.transaction((tx) => outbox.add(tx, orderPlaced, placed("ord_backlog_handed")));
+      await expect.poll(() => backlog.query("select id from outbox where id = $1", [handed]), { timeout: 10_000 }).toEqual([]);
+      await relay.stop();
+      expect(await recorded.tablesReadWhole()).toEqual([]);
+    } finally {
+      await backlog.close();
+    }
+  }, 60_000);
 });
 
 describe("the outbox's upgrade to deleting sent rows", () => {
