@@ -300,13 +300,14 @@ export class OutboxRelay {
     this.prefetched = undefined;
     const unpublished = (rows: OutboxRow[]) => rows.filter((row) => !this.fromMemory.has(row.id));
     let read = prefetched ? await prefetched : [];
+    let rows = unpublished(read);
     const dropsBefore = this.drops;
-    if (unpublished(read).length === 0) {
+    if (rows.length === 0) {
       // An empty prefetch may predate rows committed since, or stop at the floor above one committed late: look again, from the start.
       this.floor = undefined;
       read = await this.deleteAndFetch([]);
+      rows = unpublished(read);
     }
-    const rows = unpublished(read);
     if (rows.length > 0) {
       this.raiseFloor(read.at(-1)!.seq!);
       // Handed over while this read ran: published from here, not from memory as well.
@@ -375,16 +376,18 @@ export class OutboxRelay {
    */
   private deleteAndFetch(inFlight: OutboxRow[]): Promise<OutboxRow[]> {
     return this.deleting((deleted) => {
-      // Rows handed over in memory are published from there: not fetched a second time.
-      const [skippedSeqs, skippedIds] = byKey([...deleted, ...inFlight, ...this.handed]);
+      const [deletedSeqs, deletedIds] = byKey(deleted);
       const floor = this.floor ?? 0;
+      // Keys at or below the floor are skipped by it already: usually all of them.
+      const skippedSeqs = [...deletedSeqs, ...inFlight.map((row) => row.seq!)].filter((seq) => seq > floor);
+      // Rows handed over in memory are published from there: not fetched a second time.
+      const skippedIds = [...deletedIds, ...this.handed.map((row) => row.id)];
       return this.db.query<OutboxRow>(
         `with sent as (delete from outbox where ${DELETED})
          select seq, id, subject, payload, headers from outbox
           where seq > $5 and seq not in (select unnest($3::bigint[])) and id not in (select unnest($4::text[]))
           order by seq limit $6`,
-        // Keys at or below the floor are skipped by it already: usually all of them.
-        [...byKey(deleted), skippedSeqs.filter((seq) => seq > floor), skippedIds, floor, this.options.batchSize],
+        [deletedSeqs, deletedIds, skippedSeqs, skippedIds, floor, this.options.batchSize],
       );
     });
   }
