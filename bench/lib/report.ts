@@ -190,6 +190,9 @@ export function renderResults(results: Record<string, unknown>): string {
   const loadBefore = (results.loadBefore ?? {}) as Record<string, number[]>;
   const loadAfter = results.loadAfter as number[] | undefined;
   const wallSeconds = (results.wallSeconds ?? {}) as Record<string, number>;
+  const quietWait = (results.quietWaitSeconds ?? {}) as Record<string, number>;
+  const quiet = results.quiet as { load: number; maxSeconds: number } | undefined;
+  const afterWait = (seconds: number | undefined) => (seconds ? ` (after ${seconds} s waiting for it to fall)` : "");
   const out: string[] = [];
 
   out.push(
@@ -198,9 +201,9 @@ export function renderResults(results: Record<string, unknown>): string {
     "Written by `make bench` (bench/main.ts); do not edit by hand — the analysis at the end comes from `bench/analysis.md`.",
     "",
     `- Machine: ${machine.cores} cores, ${machine.cpuModel}; Node ${machine.node}; ${machine.date.slice(0, 10)}`,
-    `- Load average (1, 5, 15 min) at start: ${machine.loadAverage.join(", ")}; before each measurement: ${Object.entries(loadBefore)
-      .map(([name, load]) => `${name} ${load[0]}`)
-      .join(", ")}${loadAfter ? `; at the end: ${loadAfter.join(", ")}` : ""}. The machine is shared: a 1-minute load above ${machine.cores} means other work was competing for the cores.`,
+    `- Load average (1, 5, 15 min) at start: ${machine.loadAverage.join(", ")}${afterWait(quietWait.start)}; before each measurement: ${Object.entries(loadBefore)
+      .map(([name, load]) => `${name} ${load[0]}${afterWait(quietWait[name])}`)
+      .join(", ")}${loadAfter ? `; at the end: ${loadAfter.join(", ")}` : ""}. The machine is shared: a 1-minute load above ${machine.cores} means other work was competing for the cores.${quiet ? ` The run and each measurement first waited up to ${quiet.maxSeconds} s for the 1-minute load to fall under ${quiet.load}.` : ""}`,
     ...(Object.keys(wallSeconds).length > 0
       ? [`- Wall time: ${Object.entries(wallSeconds).map(([name, seconds]) => `${name} ${seconds} s`).join(", ")}.`]
       : []),
