@@ -4,7 +4,8 @@
  * bench/results.md. Every figure is a median over repeated runs. The machine
  * is shared: the run and each measurement first wait (up to BENCH_QUIET_MAX_S,
  * 180 s) for the 1-minute load average to fall under BENCH_QUIET_LOAD (2, the
- * bar issue 16 sets), and the load is recorded before each measurement.
+ * load under which the targets are judged), and the load is recorded before
+ * each measurement.
  * The mesh runs mutual TLS as deployed: the certificates are issued once, into
  * the run's work directory (BENCH_TLS_DIR), for every measurement.
  *
