@@ -72,10 +72,14 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-results.loadBefore = loadBefore;
-results.quietWaitSeconds = quietWaitSeconds;
+/** `figures` in the order the measurements run, whatever order a partial rerun left them in. */
+const RUN_ORDER: string[] = ["start", ...ALL, "total"];
+const inRunOrder = <T>(figures: Record<string, T>): Record<string, T> =>
+  Object.fromEntries(Object.entries(figures).sort(([a], [b]) => RUN_ORDER.indexOf(a) - RUN_ORDER.indexOf(b)));
+results.loadBefore = inRunOrder(loadBefore);
+results.quietWaitSeconds = inRunOrder(quietWaitSeconds);
 if (chosen.length > 0) results.quiet = { load: quiet.below, maxSeconds: quiet.maxMs / 1000 };
-results.wallSeconds = wallSeconds;
+results.wallSeconds = inRunOrder(wallSeconds);
 if (chosen.length > 0) results.loadAfter = loadNow();
 writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(ROOT, "bench", "results.md"), renderResults(results));
