@@ -27,9 +27,11 @@ import { startMesh } from "./lib/mesh.js";
 import { clusterPids, pssMb } from "./lib/postgres.js";
 import { ROOT, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
+import { IDLE_CHECK_MS } from "@bazaar/runtime/idle-memory";
 
 const RESTARTS = Number(process.env.BENCH_FOOTPRINT_RESTARTS) || 5;
-const IDLE_SETTLE_MS = 3000;
+/** Idle: once every process has had two check intervals to give back what start-up or the load grew (collectWhenIdle). */
+const IDLE_SETTLE_MS = 2 * IDLE_CHECK_MS + 2000;
 
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-footprint-"));
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, EXIT_CONFIG } from "./config.js";
+import { collectWhenIdle } from "./idle-memory.js";
 import { type Logger } from "./logger.js";
 
 /**
@@ -28,6 +29,8 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
     logger.fatal({ err: error }, "failed to start");
     process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
   });
+  // Up: give back what start-up grew, and later what each busy spell grows, once idle.
+  collectWhenIdle();
 }
 
 /**
@@ -35,16 +38,16 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
  * (test/deploy/dockerfile.test.ts holds the two together), the tests' and the
  * benchmarks' meshes.
  *
- * A young generation of 2 MB semi-spaces. On a machine with plenty of memory V8
- * lets each semi-space grow to 16 MB (Node 20 and 22) or 32 MB (Node 24), and an
- * idle service keeps them: bench/node-memory.ts measured every idle service at
- * 115–118 MB resident on Node 24 with V8's defaults and 98–100 MB with this flag,
- * the peak under 100 orders/s at 250–270 MB against 160–180 MB, for between 0
- * and 11% more CPU per order over three runs on a noisy machine (bench/analysis.md,
- * "Memory on Node 24"): a request's garbage dies young, so scavenging 2 MB more
- * often costs little.
+ * A young generation of 8 MB semi-spaces, and gc() for collectWhenIdle
+ * (idle-memory.ts). V8 sizes the semi-spaces from the machine's memory (32 MB on
+ * Node 24 here) and keeps what start-up or a load grew them to; with 2 MB every
+ * call in flight at a hundred at once outlived the scavenge after it and was
+ * promoted. 8 MB used 4–6% less CPU an order at 200 orders/s than 2 MB in two
+ * interleaved rounds, and with the idle collection a service idles at 82–97 MB
+ * (bench/analysis.md, seventh pass), under the 100 MB target that 2 MB was chosen
+ * for. --expose-gc only defines gc() in the process.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+export const SERVICE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8", "--expose-gc"];
 
 /**
  * Whether process `pid` is running. Signal 0 checks that it exists without touching

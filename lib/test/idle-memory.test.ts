@@ -1,0 +1,71 @@
+import { execFileSync } from "node:child_process";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { collectWhenIdle } from "../src/idle-memory.js";
+
+/** An event loop whose utilization over each check interval is read from `values`, then stays at the last. */
+function loop(...values: number[]): () => number {
+  let reads = 0;
+  return () => values[Math.min(reads++, values.length - 1)]!;
+}
+
+describe("giving memory back when the process falls idle", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it("collects once after start-up, then only after the process has been busy again", () => {
+    vi.useFakeTimers();
+    const collect = vi.fn();
+    // idle, idle, busy, busy, idle, idle, idle, busy (under the bar: 0.02), idle
+    const collector = collectWhenIdle({ checkMs: 1000, collect, utilization: loop(0.001, 0.003, 0.4, 0.9, 0.01, 0.005, 0.0, 0.019, 0.5, 0.0) });
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(1); // start-up's growth, given back at the first idle interval
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(1); // still idle: nothing new to give back
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(1); // busy: never while serving
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(2); // idle after the busy spell
+    vi.advanceTimersByTime(3000);
+    expect(collect).toHaveBeenCalledTimes(2); // 0.019 is under the bar: still idle
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(3);
+    collector.stop();
+    vi.advanceTimersByTime(10_000);
+    expect(collect).toHaveBeenCalledTimes(3);
+  });
+
+  it("never collects while the process stays busy", () => {
+    vi.useFakeTimers();
+    const collect = vi.fn();
+    const collector = collectWhenIdle({ checkMs: 1000, collect, utilization: loop(0.3) });
+    vi.advanceTimersByTime(60_000);
+    expect(collect).not.toHaveBeenCalled();
+    collector.stop();
+  });
+
+  it("does nothing in a process without --expose-gc", () => {
+    vi.useFakeTimers();
+    expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
+    const utilization = vi.fn(() => 0);
+    collectWhenIdle({ checkMs: 1000, utilization }).stop();
+    vi.advanceTimersByTime(10_000);
+    expect(utilization).not.toHaveBeenCalled();
+  });
+
+  it("gives the semi-spaces back with V8's collection, on the Node running the tests", () => {
+    // A process of its own, as a service runs: --expose-gc, 8 MB semi-spaces grown by garbage, then idle.
+    const script = `
+      const v8 = require("node:v8");
+      const newSpace = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === "new_space").space_size;
+      let keep = [];
+      for (let i = 0; i < 200000; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 20000) keep = keep.slice(10000); }
+      keep = null;
+      const grown = newSpace();
+      globalThis.gc({ type: "major", execution: "sync", flavor: "last-resort" });
+      console.log(JSON.stringify({ grown, after: newSpace() }));`;
+    const { grown, after } = JSON.parse(
+      execFileSync(process.execPath, ["--expose-gc", "--max-semi-space-size=8", "-e", script], { encoding: "utf8" }),
+    ) as { grown: number; after: number };
+    expect(grown).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    expect(after).toBeLessThanOrEqual(grown / 4);
+  });
+});
