@@ -52,7 +52,7 @@ export function collectWhenIdle(options: IdleCollectorOptions = {}): { stop(): v
   return { stop: () => clearInterval(timer) };
 }
 
-/** The event loop's utilization since the previous call (the first: since the process started). */
+/** The event loop's utilization since the previous call (the first: since this was made). */
 function eventLoopUtilization(): () => number {
   let last = performance.eventLoopUtilization();
   return () => {
