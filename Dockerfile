@@ -80,8 +80,8 @@ STOPSIGNAL SIGTERM
 # GET /readyz on the plain HTTP admin port (ADMIN_ADDR; gRPC is mutual-TLS only): 200
 # while gRPC health is SERVING. The gateway's /readyz on HTTP_ADDR.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/scripts/healthcheck.mjs"]
-# The node flags are lib/src/process.ts's SERVICE_NODE_FLAGS (8 MB semi-spaces, and gc() so an idle
-# service gives back what a load grew: lib/src/idle-memory.ts), as `make up` starts them.
+# The node flags are lib/src/process.ts's SERVICE_NODE_FLAGS (8 MB semi-spaces, which an idle
+# service gives back: lib/src/idle-memory.ts), as `make up` starts them.
 # dist/main.bundle.js: the service and everything it imports in one file (scripts/bundle.ts), which
 # starts sooner than dist/main.js and its ~730 modules (bench/analysis.md); NODE_OPTIONS=--enable-source-maps maps its stack traces.
-CMD ["node", "--max-semi-space-size=8", "--expose-gc", "dist/main.bundle.js"]
+CMD ["node", "--max-semi-space-size=8", "dist/main.bundle.js"]
