@@ -8,7 +8,7 @@ type ExposedGc = (options: { type: "major"; execution: "sync"; flavor: "last-res
 /**
  * V8's memory-reducing collection. gc() is taken from a new context once the flag
  * is set, as Jest does, rather than from --expose-gc on the command line: with
- * that flag the mesh took ~0.27 s longer to start (bench/analysis.md), and the
+ * that flag the mesh took ~0.25 s longer to start (bench/analysis.md), and the
  * main context keeps no global gc for code to call.
  */
 export function memoryReducingCollection(): () => void {
