@@ -23,15 +23,12 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GATEWAY_HTTP_PORT, NATS_PORT, POSTGRES_PORT } from "@bazaar/shop/ports";
 import { PORTS } from "../scripts/shop.js";
-import { startMesh } from "./lib/mesh.js";
+import { IDLE_SETTLE_MS, startMesh } from "./lib/mesh.js";
 import { clusterPids, pssMb } from "./lib/postgres.js";
 import { ROOT, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
-import { IDLE_CHECK_MS } from "@bazaar/runtime/idle-memory";
 
 const RESTARTS = Number(process.env.BENCH_FOOTPRINT_RESTARTS) || 5;
-/** Idle: once every process has had two check intervals to give back what start-up or the load grew (collectWhenIdle). */
-const IDLE_SETTLE_MS = 2 * IDLE_CHECK_MS + 2000;
 
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-footprint-"));
 

@@ -21,17 +21,14 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { startLoadGenerator } from "./lib/loadgen.js";
-import { deepenStock, startMesh } from "./lib/mesh.js";
+import { deepenStock, IDLE_SETTLE_MS, startMesh } from "./lib/mesh.js";
 import { pssMb } from "./lib/postgres.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
 import { median, round } from "./lib/stats.js";
-import { IDLE_CHECK_MS } from "@bazaar/runtime/idle-memory";
 
 const RATE = Number(process.env.BENCH_MEMORY_RATE) || 100;
 const SECONDS = Number(process.env.BENCH_MEMORY_SECONDS) || 10;
 const ROUNDS = Number(process.env.BENCH_MEMORY_ROUNDS) || 2;
-/** Idle: once every process has had two check intervals to give back what start-up or the load grew (collectWhenIdle). */
-const IDLE_SETTLE_MS = 2 * IDLE_CHECK_MS + 2000;
 const WARM_UP_SECONDS = 5;
 const nodes = [process.execPath, ...(process.env.BENCH_NODES?.split(",").filter(Boolean) ?? [])];
 const variants = process.env.BENCH_MEMORY_VARIANTS?.split("|").map((flags) => flags.split(" ").filter(Boolean)) ?? [[], [...SERVICE_NODE_FLAGS]];

@@ -39,13 +39,12 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
  * benchmarks' meshes.
  *
  * A young generation of 8 MB semi-spaces, which collectWhenIdle (idle-memory.ts)
- * gives back once a service is idle. V8 sizes the semi-spaces from the machine's memory (32 MB on
- * Node 24 here) and keeps what start-up or a load grew them to; with 2 MB every
- * call in flight at a hundred at once outlived the scavenge after it and was
- * promoted. 8 MB used 4–6% less CPU an order at 200 orders/s than 2 MB in two
- * interleaved rounds, and with the idle collection a service idles at 82–97 MB
- * (bench/analysis.md, seventh pass), under the 100 MB target that 2 MB was chosen
- * for.
+ * gives back once a service is idle. With 2 MB, every call in flight at a
+ * hundred at once outlived the scavenge after it and was promoted; 8 MB used
+ * 4–6% less CPU an order at 200 orders/s in two interleaved rounds. V8 keeps
+ * what start-up or a load grew the semi-spaces to, so without the idle
+ * collection 8 MB idled over the 100 MB target that 2 MB was chosen for; with
+ * it, 80–91 MB (bench/analysis.md, seventh pass).
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=8"];
 

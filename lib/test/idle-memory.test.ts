@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { collectWhenIdle } from "../src/idle-memory.js";
 
@@ -45,7 +44,7 @@ describe("giving memory back when the process falls idle", () => {
 
   it("gives the semi-spaces back with V8's collection, in a process started without --expose-gc", () => {
     // A process of its own, as a service runs: 8 MB semi-spaces grown by garbage, then the collection this module makes.
-    const module = JSON.stringify(pathToFileURL(fileURLToPath(new URL("../src/idle-memory.ts", import.meta.url))).href);
+    const module = JSON.stringify(new URL("../src/idle-memory.ts", import.meta.url).href);
     const script = `
       const v8 = await import("node:v8");
       const { memoryReducingCollection } = await import(${module});
