@@ -32,10 +32,11 @@ interface Queue<I, O> {
  * A statement that serves many callers at once: `run` writes a batch of items
  * in one statement on `db` (one round trip, one commit) and answers one result
  * per item, in order. A call made while no batch of it is running on that
- * database runs at once, alone: an idle service waits for nothing. A call made
- * while one is running waits for it to end and then runs with every call that
- * queued meanwhile, so under load the calls that arrive during one commit share
- * the next (group commit, done where PostgreSQL cannot: across statements).
+ * database runs at once, alone, unless the statement is busy (below): an idle
+ * service waits for nothing. A call made while one is running waits for it to
+ * end and then runs with every call that queued meanwhile, so under load the
+ * calls that arrive during one commit share the next (group commit, done where
+ * PostgreSQL cannot: across statements).
  *
  * If a batch of several fails, each of its items is run again alone, so an item
  * the statement refuses fails its own call only. `run` must therefore be a
