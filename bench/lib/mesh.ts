@@ -14,7 +14,6 @@ import { join } from "node:path";
 import { openDatabase } from "@bazaar/runtime/db/database";
 import { migrateService } from "@bazaar/runtime/db/migrate";
 import { ensureOwnDatabase } from "@bazaar/runtime/db/provision";
-import { IDLE_CHECK_MS } from "@bazaar/runtime/idle-memory";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { devDatabasePassword } from "../../scripts/dev-env.js";
 import { entryOf, launchMesh } from "../../scripts/launch.js";
@@ -25,9 +24,6 @@ import { freePort, httpOk, ROOT, type Started, startProcess, stopProcess, waitFo
 import { benchCertificates } from "./tls.js";
 
 export const SERVICES = SERVICE_NAMES;
-
-/** How long a mesh is left before its idle memory is read: two check intervals for each process to give back what start-up or the load grew (collectWhenIdle). */
-export const IDLE_SETTLE_MS = 2 * IDLE_CHECK_MS + 2000;
 export type MeshService = ServiceName;
 
 export interface BenchMesh {

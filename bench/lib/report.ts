@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "./machine.js";
-import { IDLE_SETTLE_MS } from "./mesh.js";
+import { IDLE_SETTLE_MS } from "./idle.js";
 import { ROOT } from "./process.js";
 
 /* The shapes the measurement scripts write (only what the report reads). */
