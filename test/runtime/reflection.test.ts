@@ -70,7 +70,7 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
 
   it("serves the imports with the catalog, down to the well-known types", async () => {
     const files = await client.filesFor("bazaar.catalog.v1.CatalogService");
-    expect([...files.keys()].sort()).toEqual(["bazaar/catalog/v1/catalog.proto", "bazaar/common/v1/money.proto"]);
+    expect([...files.keys()].sort()).toEqual(["bazaar/catalog/v1/catalog.proto", "bazaar/common/v1/money.proto", "google/protobuf/duration.proto"]);
     const orders = await client.filesFor("bazaar.orders.v1.OrderPlaced");
     expect([...orders.keys()]).toEqual(
       expect.arrayContaining(["google/protobuf/timestamp.proto", "google/protobuf/descriptor.proto", "bazaar/options/v1/options.proto"]),

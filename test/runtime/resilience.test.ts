@@ -273,7 +273,7 @@ describe("deadline propagation", () => {
           await outgoing(downstream);
           return PRODUCT;
         },
-        batchGetProducts: async () => ({ products: [] }),
+        batchGetProducts: async () => ({ products: [], maxAge: undefined }),
         listProducts: async () => ({ products: [], nextPageToken: "" }),
       }),
       createLogger("front", "silent"),

@@ -1,3 +1,4 @@
+import { ExpiringMap } from "@bazaar/runtime/expiring-map";
 import { type Product } from "./domain.js";
 
 /** What the handlers read products through: the store itself, or this cache in front of it. */
@@ -16,6 +17,12 @@ export interface CacheOptions {
   now?: () => number;
 }
 
+/** Products, and how long they may still be served as they are (the least time any of them has left). */
+export interface FreshProducts {
+  products: Product[];
+  freshForMs: number;
+}
+
 /**
  * A read-through cache of products by id. Every order prices its lines with
  * BatchGetProducts and the product pages ask GetProduct, always for the same
@@ -26,15 +33,14 @@ export interface CacheOptions {
  * them); pages (list) always come from the database.
  */
 export class CachedProducts implements ProductSource {
-  private readonly entries = new Map<string, { product: Product; expires: number }>();
-  private readonly maxEntries: number;
+  private readonly entries: ExpiringMap<string, Product>;
   private readonly now: () => number;
 
   constructor(
     private readonly source: ProductSource,
     private readonly options: CacheOptions,
   ) {
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.entries = new ExpiringMap(options.maxEntries ?? 10_000);
     this.now = options.now ?? Date.now;
   }
 
@@ -42,38 +48,47 @@ export class CachedProducts implements ProductSource {
     return this.getMany([id]).then((products) => products[0]);
   }
 
-  /** The products of `ids` that exist, in that order: from memory when every one is there (nearly every call), else one query for the rest. */
   getMany(ids: string[]): Promise<Product[]> {
+    return this.getFresh(ids).then((fresh) => fresh.products);
+  }
+
+  /**
+   * The products of `ids` that exist, in that order, and how long the answer
+   * stays within the TTL: from memory when every one is there (nearly every
+   * call), else one query for the rest. With the cache off, fresh for 0 ms.
+   */
+  getFresh(ids: string[]): Promise<FreshProducts> {
     const now = this.now();
-    const cached = ids.map((id) => {
-      const entry = this.entries.get(id);
-      return entry !== undefined && entry.expires > now ? entry.product : undefined;
-    });
-    if (!cached.includes(undefined)) return Promise.resolve(cached as Product[]);
+    const cached = ids.map((id) => this.entries.lookup(id, now));
+    if (!cached.includes(undefined)) {
+      const entries = cached as Array<{ value: Product; expiresAt: number }>;
+      return Promise.resolve({ products: entries.map((entry) => entry.value), freshForMs: Math.min(this.options.ttlMs, leastLeft(entries, now)) });
+    }
     return this.readThrough(ids, cached, now);
   }
 
-  private async readThrough(ids: string[], cached: Array<Product | undefined>, now: number): Promise<Product[]> {
+  private async readThrough(ids: string[], cached: Array<{ value: Product; expiresAt: number } | undefined>, now: number): Promise<FreshProducts> {
     const found = new Map<string, Product>();
     const missing = ids.filter((_, index) => cached[index] === undefined);
     for (const product of await this.source.getMany(missing)) {
       found.set(product.id, product);
-      this.remember(product, now);
+      if (this.options.ttlMs > 0) this.entries.set(product.id, product, now + this.options.ttlMs);
     }
-    return ids.flatMap((id, index) => {
-      const product = cached[index] ?? found.get(id);
+    const hits = cached.filter((entry) => entry !== undefined);
+    // What was read now has the whole TTL ahead; what came from memory, what it has left.
+    const freshForMs = this.options.ttlMs > 0 ? Math.min(this.options.ttlMs, leastLeft(hits, now)) : 0;
+    const products = ids.flatMap((id, index) => {
+      const product = cached[index]?.value ?? found.get(id);
       return product === undefined ? [] : [product];
     });
+    return { products, freshForMs };
   }
 
   list(afterId: string | undefined, limit: number): Promise<Product[]> {
     return this.source.list(afterId, limit);
   }
+}
 
-  private remember(product: Product, now: number): void {
-    if (this.options.ttlMs <= 0) return;
-    this.entries.delete(product.id); // re-inserted last: the Map's order is the eviction order
-    this.entries.set(product.id, { product, expires: now + this.options.ttlMs });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
+function leastLeft(entries: Array<{ expiresAt: number }>, now: number): number {
+  return entries.reduce((least, entry) => Math.min(least, entry.expiresAt - now), Number.POSITIVE_INFINITY);
 }

@@ -1,13 +1,14 @@
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { notFound } from "@bazaar/runtime/errors";
 import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
+import { durationOfMs } from "@bazaar/runtime/proto-duration";
 import { implement } from "@bazaar/runtime/service";
 import { parseBatchGetProducts, parseGetProduct, parseListProducts, toPage } from "./domain.js";
-import { CachedProducts, type ProductSource } from "./cache.js";
+import { CachedProducts } from "./cache.js";
 import { productsIn } from "./store.js";
 
 /** CatalogService's gRPC handlers: validate, ask the store (or its cache), answer. */
-export function catalogHandlers(store: ProductSource): UnaryHandlers<typeof CatalogServiceService> {
+export function catalogHandlers(store: CachedProducts): UnaryHandlers<typeof CatalogServiceService> {
   return {
     async getProduct(request) {
       const id = parseGetProduct(request);
@@ -18,10 +19,12 @@ export function catalogHandlers(store: ProductSource): UnaryHandlers<typeof Cata
 
     async batchGetProducts(request) {
       const ids = parseBatchGetProducts(request);
-      const found = new Map((await store.getMany(ids)).map((product) => [product.id, product]));
+      const { products, freshForMs } = await store.getFresh(ids);
+      const found = new Map(products.map((product) => [product.id, product]));
       const missing = ids.find((id) => !found.has(id));
       if (missing !== undefined) throw notFound(`product ${missing} not found`);
-      return { products: ids.map((id) => found.get(id)!) };
+      // The caller may keep the answer as long as the cache would serve it unchanged (catalog.proto).
+      return { products: ids.map((id) => found.get(id)!), maxAge: durationOfMs(freshForMs) };
     },
 
     async listProducts(request) {

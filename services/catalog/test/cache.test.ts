@@ -61,4 +61,22 @@ describe("the product cache", () => {
     await cache.get("a");
     expect(asked).toEqual([["a"], ["a"]]);
   });
+
+  it("says how long an answer stays within the TTL: all of it when read now, what is left when from memory, the least of a batch", async () => {
+    let now = 0;
+    const { store } = countingStore([product("a"), product("b")]);
+    const cache = new CachedProducts(store, { ttlMs: 1000, now: () => now });
+    expect(await cache.getFresh(["a"])).toMatchObject({ freshForMs: 1000 });
+    now = 300;
+    expect(await cache.getFresh(["a"])).toMatchObject({ freshForMs: 700 });
+    expect(await cache.getFresh(["b", "a"])).toMatchObject({ products: [{ id: "b" }, { id: "a" }], freshForMs: 700 });
+    now = 500;
+    expect(await cache.getFresh(["b"])).toMatchObject({ freshForMs: 800 });
+  });
+
+  it("says 0 with the cache off", async () => {
+    const { store } = countingStore([product("a")]);
+    const cache = new CachedProducts(store, { ttlMs: 0 });
+    expect(await cache.getFresh(["a"])).toMatchObject({ products: [{ id: "a" }], freshForMs: 0 });
+  });
 });

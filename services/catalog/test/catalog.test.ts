@@ -1,10 +1,11 @@
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { fieldViolationsOf } from "@bazaar/runtime/grpc/status";
+import { msOfDuration } from "@bazaar/runtime/proto-duration";
 import { createClient, type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { failureOf, startTestService } from "@bazaar/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalogService } from "../src/service.js";
+import { catalogService, DEFAULT_PRODUCT_CACHE_TTL_MS } from "../src/service.js";
 import { migrationsDir } from "../src/store.js";
 
 // The catalog as clients see it: real gRPC on a free port, real migrations on
@@ -50,6 +51,15 @@ describe("BatchGetProducts", () => {
   it("returns products in request order, duplicates once", async () => {
     const { products } = await catalog.batchGetProducts({ ids: ["v60-dripper", "aeropress-original", "v60-dripper"] });
     expect(products.map((p) => p.id)).toEqual(["v60-dripper", "aeropress-original"]);
+  });
+
+  it("says how long the answer may be kept: at most the cache's TTL, less for products read earlier", async () => {
+    const first = await catalog.batchGetProducts({ ids: ["chemex-6-cup"] });
+    expect(msOfDuration(first.maxAge)).toBeGreaterThan(0);
+    expect(msOfDuration(first.maxAge)).toBeLessThanOrEqual(DEFAULT_PRODUCT_CACHE_TTL_MS);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const again = await catalog.batchGetProducts({ ids: ["chemex-6-cup"] });
+    expect(msOfDuration(again.maxAge)).toBeLessThan(msOfDuration(first.maxAge));
   });
 
   it("answers NOT_FOUND naming the missing id", async () => {

@@ -1,3 +1,4 @@
+import { ExpiringMap } from "@bazaar/runtime/expiring-map";
 import { InvalidToken, type VerifiedToken, verifyCustomerToken } from "@bazaar/shop/customer-token";
 import type { AuthConfig } from "./config.js";
 import { unauthorized } from "./http-error.js";
@@ -17,7 +18,12 @@ const NEEDS_TOKEN = "this endpoint needs a customer's token: send Authorization:
  * never repeated: not to the client, not to the log.
  */
 export function bearerAuthentication(config: AuthConfig, now: () => number = Date.now, verify = verifyCustomerToken): Authenticate {
-  const verified = new VerifiedTokens();
+  // Tokens this gateway has verified, until they stop being valid. A customer sends the same
+  // token with every request, and checking it again (jose, WebCrypto) is a large share of the
+  // gateway's CPU under load (bench/analysis.md has the figures). The key is the whole token,
+  // signature included, so a hit is a token verified here before; a token that failed is never
+  // kept. When full, the oldest entry goes.
+  const verified = new ExpiringMap<string, VerifiedToken>(10_000);
   // A client sends its first requests with a new token in parallel: they share one check.
   const checking = new Map<string, Promise<VerifiedToken>>();
   return async (authorization) => {
@@ -36,40 +42,11 @@ export function bearerAuthentication(config: AuthConfig, now: () => number = Dat
         checking.set(token, check);
       }
       const fresh = await check;
-      verified.add(token, fresh);
+      verified.set(token, fresh, fresh.validUntilMs);
       return fresh.customerId;
     } catch (error) {
       if (error instanceof InvalidToken) throw unauthorized(error.message, { invalidToken: true });
       throw error;
     }
   };
-}
-
-/**
- * Tokens this gateway has verified, until they stop being valid. A customer
- * sends the same token with every request, and checking it again (jose,
- * WebCrypto) is a large share of the gateway's CPU under load (bench/analysis.md
- * has the figures). The key is the whole token, signature included, so a hit
- * is a token verified here before; what changes with time, its expiry, is
- * checked on every hit. A token that failed is never kept. Bounded: when full,
- * the oldest entry goes.
- */
-class VerifiedTokens {
-  private readonly entries = new Map<string, VerifiedToken>();
-
-  constructor(private readonly capacity = 10_000) {}
-
-  get(token: string, now: number): VerifiedToken | undefined {
-    const entry = this.entries.get(token);
-    if (entry && now >= entry.validUntilMs) {
-      this.entries.delete(token);
-      return undefined;
-    }
-    return entry;
-  }
-
-  add(token: string, verified: VerifiedToken): void {
-    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(token, verified);
-  }
 }

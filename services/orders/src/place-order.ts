@@ -1,4 +1,3 @@
-import { type CatalogServiceService } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { type InventoryServiceService } from "@bazaar/gen/bazaar/inventory/v1/inventory";
 import { type PaymentServiceService } from "@bazaar/gen/bazaar/payments/v1/payments";
 import { type Database } from "@bazaar/runtime/db/database";
@@ -9,11 +8,12 @@ import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { newId } from "@bazaar/runtime/ids";
 import { type Logger } from "@bazaar/runtime/logger";
+import { type Catalog } from "./cached-catalog.js";
 import { lineTotal, type Order, type PlaceOrderCommand, priceOrder, requestDigest } from "./domain.js";
 import { confirmOrder, getOrderByKey, insertPendingOrder, rejectOrder } from "./store.js";
 
 export interface Downstream {
-  catalog: PromiseClient<typeof CatalogServiceService>;
+  catalog: Catalog;
   inventory: PromiseClient<typeof InventoryServiceService>;
   payments: PromiseClient<typeof PaymentServiceService>;
 }
@@ -23,6 +23,8 @@ export interface PlaceOrderDeps {
   outbox: Outbox;
   logger: Logger;
   downstream: Downstream;
+  /** Where the saga prices its lines: the downstream catalog, or its answers kept while fresh (cached-catalog.ts). */
+  prices: Catalog;
   /** The whole saga's budget; the caller's deadline wins if it is sooner. */
   timeoutMs: number;
 }
@@ -63,7 +65,7 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
 
   const lines = command.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
   const [priced, reserved] = await Promise.allSettled([
-    deps.downstream.catalog.batchGetProducts({ ids: lines.map((line) => line.productId) }, budget()),
+    deps.prices.batchGetProducts({ ids: lines.map((line) => line.productId) }, budget()),
     deps.downstream.inventory.reserveStock({ orderId, lines }, budget()),
   ]);
   if (priced.status === "rejected" || reserved.status === "rejected") {

@@ -5,6 +5,7 @@ import { type UnaryHandlers } from "@bazaar/runtime/grpc/server";
 import { encodePageToken } from "@bazaar/runtime/pagination";
 import { implement } from "@bazaar/runtime/service";
 import { cancelAction, lineTotal, type Order, parseCancelOrder, parseListOrders, parseOrderId, parsePlaceOrder } from "./domain.js";
+import { cachedCatalog } from "./cached-catalog.js";
 import { type Downstream, placeOrder } from "./place-order.js";
 import { cancelOrder, getOrder, listOrders } from "./store.js";
 
@@ -74,6 +75,12 @@ function toMessage(order: Order): OrderMessage {
   };
 }
 
-/** Orders as the runtime starts it, calling its dependencies through `downstream`. */
+/**
+ * Orders as the runtime starts it, calling its dependencies through
+ * `downstream`, and pricing through the catalog's answers kept as long as it
+ * says they stay fresh (cached-catalog.ts), so most orders are priced without a call.
+ */
 export const orderServiceWith = (downstream: Downstream, timeoutMs: number) =>
-  implement(OrderServiceService, ({ db, outbox, logger }) => orderHandlers({ db, outbox, logger, downstream, timeoutMs }));
+  implement(OrderServiceService, ({ db, outbox, logger }) =>
+    orderHandlers({ db, outbox, logger, downstream, prices: cachedCatalog(downstream.catalog), timeoutMs }),
+  );

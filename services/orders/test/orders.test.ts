@@ -7,6 +7,7 @@ import { InventoryServiceService, ReservationStatus } from "@bazaar/gen/bazaar/i
 import { OrderCancelled, OrderPlaced, OrderRejected } from "@bazaar/gen/bazaar/orders/v1/events";
 import { type Order, OrderServiceService, OrderStatus, type PlaceOrderRequest } from "@bazaar/gen/bazaar/orders/v1/orders";
 import { PaymentServiceService, PaymentStatus } from "@bazaar/gen/bazaar/payments/v1/payments";
+import { type Duration } from "@bazaar/gen/google/protobuf/duration";
 import { type Database } from "@bazaar/runtime/db/database";
 import { type Outbox } from "@bazaar/runtime/events/outbox";
 import { notFound, preconditionFailed, unavailable } from "@bazaar/runtime/errors";
@@ -40,7 +41,12 @@ const PRODUCTS: Product[] = [
   { id: "chemex-6-cup", name: "Chemex 6-Cup", description: "", price: { currencyCode: "EUR", minorUnits: 4800 }, categories: [] },
   { id: "aeropress-original", name: "AeroPress Original", description: "", price: { currencyCode: "EUR", minorUnits: 3999 }, categories: [] },
   { id: "kettle-usd", name: "Gooseneck Kettle", description: "", price: { currencyCode: "USD", minorUnits: 6500 }, categories: [] },
+  // Only the test of kept answers orders it: no other test sees it kept.
+  { id: "hand-grinder", name: "Hand Grinder", description: "", price: { currencyCode: "EUR", minorUnits: 8900 }, categories: [] },
 ];
+
+/** How long the fake catalog says its answers stay fresh: unset (ask every time) but in the one test that sets it. */
+let catalogMaxAge: Duration | undefined;
 
 /** The payment id the fake payments service gives an order: valid, and predictable by the test. */
 const paymentIdFor = (orderId: string) => `pay_${orderId.slice("ord_".length)}`;
@@ -72,7 +78,7 @@ beforeAll(async () => {
       batchGetProducts: ({ ids }) => {
         const missing = ids.find((id) => !PRODUCTS.some((p) => p.id === id));
         if (missing !== undefined) throw notFound(`product ${missing} not found`);
-        return { products: ids.map((id) => PRODUCTS.find((p) => p.id === id)!) };
+        return { products: ids.map((id) => PRODUCTS.find((p) => p.id === id)!), maxAge: catalogMaxAge };
       },
       listProducts: () => ({ products: PRODUCTS, nextPageToken: "" }),
     }),
@@ -138,6 +144,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   for (const fake of [catalog, inventory, payments]) fake.reset();
+  catalogMaxAge = undefined;
 });
 
 // --- helpers ---------------------------------------------------------------
@@ -289,6 +296,19 @@ describe("PlaceOrder", () => {
     expect(await eventIdsAbout("orders.order.placed", OrderPlaced, orderId)).toEqual([published.eventId]);
     // Published, so its row is gone from the outbox.
     await expect.poll(() => db.query("select id from outbox where id = $1", [published.eventId]), { timeout: 10_000 }).toEqual([]);
+  });
+
+  it("prices a basket again from the catalog's last answer while the catalog said it stays fresh", async () => {
+    catalogMaxAge = { seconds: 60, nanos: 0 };
+    const items = [{ productId: "hand-grinder", quantity: 2 }];
+    const first = await place({ items });
+    const second = await place({ items });
+    expect(catalog.requests("batchGetProducts")).toEqual([{ ids: ["hand-grinder"] }]);
+    expect(second.total).toEqual({ currencyCode: "EUR", minorUnits: 17_800 });
+    expect(second.lines).toEqual(first.lines);
+    // A basket with a product it has not kept is asked for whole.
+    await place({ items: [...items, { productId: "v60-dripper", quantity: 1 }] });
+    expect(catalog.requests("batchGetProducts")).toEqual([{ ids: ["hand-grinder"] }, { ids: ["hand-grinder", "v60-dripper"] }]);
   });
 
   it("answers a retry with the same key with the same order, charging once", async () => {
