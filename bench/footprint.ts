@@ -20,10 +20,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { GATEWAY_HTTP_PORT, NATS_PORT, POSTGRES_PORT } from "@bazaar/shop/ports";
 import { PORTS } from "../scripts/shop.js";
-import { IDLE_SETTLE_MS } from "./lib/idle.js";
+import { metricsUrlsOf, settleIdle } from "./lib/idle-settle.js";
 import { startMesh } from "./lib/mesh.js";
 import { clusterPids, pssMb } from "./lib/postgres.js";
 import { ROOT, rssMb } from "./lib/process.js";
@@ -37,7 +36,8 @@ const work = mkdtempSync(join(tmpdir(), "bazaar-bench-footprint-"));
 async function oneStart(): Promise<{ startMs: number; rss: Record<string, number> }> {
   const mesh = await startMesh(join(work, "data"), join(work, "logs"));
   try {
-    await sleep(IDLE_SETTLE_MS);
+    const urls = metricsUrlsOf(mesh);
+    await settleIdle(urls, urls.map(() => 0));
     const rss = {
       ...Object.fromEntries([...mesh.processes.values()].map((started) => [started.name, round(rssMb(started.pid), 1)])),
       postgres: round(mesh.cluster.pssMb(), 1),
@@ -70,7 +70,8 @@ async function realMakeUp(): Promise<Record<string, unknown>> {
   execFileSync("make", ["-s", "up"], { cwd: ROOT, stdio: "ignore" });
   const upMs = round(performance.now() - began, 0);
   try {
-    await sleep(IDLE_SETTLE_MS);
+    const urls = [...Object.values(PORTS).map((port) => `http://127.0.0.1:${port.admin}/metrics`), `http://127.0.0.1:${GATEWAY_HTTP_PORT}/metrics`];
+    await settleIdle(urls, urls.map(() => 0));
     const pidOf = (file: string) => Number(readFileSync(join(runDir, file), "utf8").trim());
     const rss = Object.fromEntries(
       readdirSync(runDir)

@@ -18,10 +18,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { startLoadGenerator } from "./lib/loadgen.js";
-import { IDLE_SETTLE_MS } from "./lib/idle.js";
+import { idleCollectionCounts, metricsUrlsOf, settleIdle } from "./lib/idle-settle.js";
 import { deepenStock, startMesh } from "./lib/mesh.js";
 import { pssMb } from "./lib/postgres.js";
 import { cpuSeconds, rssMb } from "./lib/process.js";
@@ -60,8 +59,9 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
   const memory = () => Object.fromEntries(services.map((started) => [started.name, round(rssMb(started.pid), 1)]));
   const cpu = () => services.reduce((sum, started) => sum + cpuSeconds(started.pid), 0);
   const generator = startLoadGenerator(2);
+  const urls = metricsUrlsOf(mesh);
   try {
-    await sleep(IDLE_SETTLE_MS);
+    await settleIdle(urls, urls.map(() => 0));
     const idleMb = memory();
     const idlePssMb = Object.fromEntries(services.map((started) => [started.name, round(pssMb([started.pid]), 1)]));
     const peakMb: Record<string, number> = { ...idleMb };
@@ -85,7 +85,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
     const measured = await load(SECONDS, "measured");
     clearInterval(timer);
     const cpuMsPerOrder = ((cpu() - cpuBefore) * 1000) / Math.max(1, measured.ok);
-    await sleep(IDLE_SETTLE_MS);
+    await settleIdle(urls, await idleCollectionCounts(urls));
     return { idleMb, idlePssMb, peakMb, afterMb: memory(), cpuMsPerOrder: round(cpuMsPerOrder, 2), okPerSecond: measured.okPerSecond, p99Ms: measured.p99Ms };
   } finally {
     await generator.stop();

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "./machine.js";
-import { IDLE_SETTLE_MS } from "./idle.js";
+import { IDLE_SETTLE_MAX_MS, IDLE_SETTLE_MS } from "./idle.js";
 import { ROOT } from "./process.js";
 
 /* The shapes the measurement scripts write (only what the report reads). */
@@ -425,7 +425,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 4. Footprint",
       "",
-      `Start to every component ready, as \`make up\` starts them (the PostgreSQL cluster and a database and login per service, nats-server, then every service and the gateway at once, from their bundles; mutual TLS, certificates issued beforehand): first-ever (an empty data directory: initdb and provisioning included) and with existing data (the cluster starts again on its data). Idle memory ${IDLE_SETTLE_MS / 1000} s after every component is ready (once each process has given back what start-up grew): each process's RSS, and the cluster's as the "postgres" column: all its processes' PSS together (they share their buffers, which RSS would count once per process).` +
+      `Start to every component ready, as \`make up\` starts them (the PostgreSQL cluster and a database and login per service, nats-server, then every service and the gateway at once, from their bundles; mutual TLS, certificates issued beforehand): first-ever (an empty data directory: initdb and provisioning included) and with existing data (the cluster starts again on its data). Idle memory once every Node process has given back what start-up grew (its idle collection counted in bazaar_idle_collections_total; read ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MAX_MS / 1000} s after every component is ready): each process's RSS, and the cluster's as the "postgres" column: all its processes' PSS together (they share their buffers, which RSS would count once per process).` +
         (makeUp.upMs !== undefined
           ? ` The real \`make up\` (${makeUp.existingData ? "with existing data" : "first-ever"}, including make's up-to-date build check) took ${(makeUp.upMs / 1000).toFixed(1)} s.`
           : ` The real \`make up\` on the default ports: ${makeUp.skipped}.`),
@@ -466,7 +466,7 @@ function renderNodeMemory(memory: NodeMemory): string[] {
   return [
     "## 5. Memory per Node",
     "",
-    `Each service and the gateway on every Node and set of flags compared, the whole mesh as \`make up\` runs it (its embedded PostgreSQL cluster, mutual TLS), ${memory.rounds} interleaved rounds: resident memory idle (${IDLE_SETTLE_MS / 1000} s after every component is ready), its peak under ${memory.rate} orders/s through the gateway for ${memory.seconds} s, and the CPU all six Node processes used per order in that load. RSS counts the pages of the Node binary each process has touched (~50 MB), which all of them share; PSS gives each process its share of those.`,
+    `Each service and the gateway on every Node and set of flags compared, the whole mesh as \`make up\` runs it (its embedded PostgreSQL cluster, mutual TLS), ${memory.rounds} interleaved rounds: resident memory idle (once every process has run its idle collection, ${IDLE_SETTLE_MS / 1000}–${IDLE_SETTLE_MAX_MS / 1000} s after every component is ready), its peak under ${memory.rate} orders/s through the gateway for ${memory.seconds} s, and the CPU all six Node processes used per order in that load. RSS counts the pages of the Node binary each process has touched (~50 MB), which all of them share; PSS gives each process its share of those.`,
     "",
     table(
       ["Node, flags", "idle RSS (worst)", "idle PSS (worst)", `peak RSS at ${memory.rate}/s (worst)`, "CPU per order (six Node processes)", "p99"],

@@ -29,6 +29,8 @@ export interface IdleCollectorOptions {
   collect?: () => void;
   /** The event loop's utilization (0–1) since the previous reading. */
   utilization?: () => number;
+  /** Called after each collection (the process counts them in a metric). */
+  onCollected?: () => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export function collectWhenIdle(options: IdleCollectorOptions = {}): { stop(): v
     else if (grown) {
       grown = false;
       (collect ??= memoryReducingCollection())();
+      options.onCollected?.();
     }
   }, options.checkMs ?? IDLE_CHECK_MS);
   timer.unref();

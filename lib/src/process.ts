@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, EXIT_CONFIG } from "./config.js";
 import { collectWhenIdle } from "./idle-memory.js";
 import { type Logger } from "./logger.js";
+import { idleCollections } from "./observability/metrics.js";
 
 /**
  * The life of a server process, for every entry point: wait for `started`,
@@ -30,7 +31,7 @@ export async function runUntilSignalled(started: Promise<{ stop(): Promise<void>
     process.exit(error instanceof ConfigError ? EXIT_CONFIG : 1);
   });
   // Up: give back what start-up grew, and later what each busy spell grows, once idle.
-  collectWhenIdle();
+  collectWhenIdle({ onCollected: () => idleCollections.inc() });
 }
 
 /**

@@ -14,8 +14,14 @@ describe("giving memory back when the process falls idle", () => {
   it("collects once after start-up, then only after the process has been busy again", () => {
     vi.useFakeTimers();
     const collect = vi.fn();
+    let counted = 0;
     // idle, idle, busy, busy, idle, idle, idle, busy (under the bar: 0.02), idle
-    const collector = collectWhenIdle({ checkMs: 1000, collect, utilization: loop(0.001, 0.003, 0.4, 0.9, 0.01, 0.005, 0.0, 0.019, 0.5, 0.0) });
+    const collector = collectWhenIdle({
+      checkMs: 1000,
+      collect,
+      onCollected: () => (counted += 1),
+      utilization: loop(0.001, 0.003, 0.4, 0.9, 0.01, 0.005, 0.0, 0.019, 0.5, 0.0),
+    });
     vi.advanceTimersByTime(1000);
     expect(collect).toHaveBeenCalledTimes(1); // start-up's growth, given back at the first idle interval
     vi.advanceTimersByTime(1000);
@@ -31,6 +37,7 @@ describe("giving memory back when the process falls idle", () => {
     collector.stop();
     vi.advanceTimersByTime(10_000);
     expect(collect).toHaveBeenCalledTimes(3);
+    expect(counted).toBe(3); // each collection counted, for the metric
   });
 
   it("never collects while the process stays busy", () => {

@@ -70,6 +70,12 @@ export function methodMetrics(metrics: typeof grpcServerMetrics | typeof grpcCli
   };
 }
 
+/** Memory-reducing collections run because the process fell idle (idle-memory.ts): whoever reads a process's idle memory can wait for one. */
+export const idleCollections = new Counter({
+  name: "bazaar_idle_collections_total",
+  help: "Memory-reducing garbage collections run because the process fell idle after start-up or a busy spell.",
+});
+
 /** The gateway's HTTP side: requests by route pattern (never raw paths, so ids don't explode the series). */
 export const httpServerMetrics = {
   requests: new Counter({
