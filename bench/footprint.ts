@@ -37,7 +37,7 @@ async function oneStart(): Promise<{ startMs: number; rss: Record<string, number
   const mesh = await startMesh(join(work, "data"), join(work, "logs"));
   try {
     const urls = metricsUrlsOf(mesh);
-    await settleIdle(urls, urls.map(() => 0));
+    await settleIdle(urls);
     const rss = {
       ...Object.fromEntries([...mesh.processes.values()].map((started) => [started.name, round(rssMb(started.pid), 1)])),
       postgres: round(mesh.cluster.pssMb(), 1),
@@ -70,8 +70,11 @@ async function realMakeUp(): Promise<Record<string, unknown>> {
   execFileSync("make", ["-s", "up"], { cwd: ROOT, stdio: "ignore" });
   const upMs = round(performance.now() - began, 0);
   try {
-    const urls = [...Object.values(PORTS).map((port) => `http://127.0.0.1:${port.admin}/metrics`), `http://127.0.0.1:${GATEWAY_HTTP_PORT}/metrics`];
-    await settleIdle(urls, urls.map(() => 0));
+    const urls = metricsUrlsOf({
+      admin: Object.fromEntries(Object.entries(PORTS).map(([name, port]) => [name, `127.0.0.1:${port.admin}`])),
+      gatewayUrl: `http://127.0.0.1:${GATEWAY_HTTP_PORT}`,
+    });
+    await settleIdle(urls);
     const pidOf = (file: string) => Number(readFileSync(join(runDir, file), "utf8").trim());
     const rss = Object.fromEntries(
       readdirSync(runDir)

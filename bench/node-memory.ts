@@ -61,7 +61,7 @@ async function measure(node: string, flags: string[], run: number): Promise<Read
   const generator = startLoadGenerator(2);
   const urls = metricsUrlsOf(mesh);
   try {
-    await settleIdle(urls, urls.map(() => 0));
+    await settleIdle(urls);
     const idleMb = memory();
     const idlePssMb = Object.fromEntries(services.map((started) => [started.name, round(pssMb([started.pid]), 1)]));
     const peakMb: Record<string, number> = { ...idleMb };
