@@ -1,4 +1,4 @@
-import { IDLE_SETTLE_MAX_MS, IDLE_SETTLE_MS } from "./idle.js";
+import { IDLE_SETTLE_AFTER_LOAD_MAX_MS, IDLE_SETTLE_MAX_MS, IDLE_SETTLE_MS } from "./idle.js";
 import type { BenchMesh } from "./mesh.js";
 import { counterSum } from "./tally.js";
 
@@ -12,13 +12,14 @@ export async function idleCollectionCounts(metricsUrls: readonly string[]): Prom
 /**
  * Wait until every process has given back what start-up or a load grew: until
  * each has run an idle collection since `before` (its counts then; none for a
- * mesh just started), at least IDLE_SETTLE_MS and at most IDLE_SETTLE_MAX_MS.
+ * mesh just started), at least IDLE_SETTLE_MS and at most IDLE_SETTLE_MAX_MS
+ * (IDLE_SETTLE_AFTER_LOAD_MAX_MS after a load, given `before`).
  * When a collection runs depends on where the process's check interval falls
  * (collectWhenIdle): a fixed delay read some processes before theirs and some
  * after.
  */
 export async function settleIdle(metricsUrls: readonly string[], before: readonly number[] = []): Promise<void> {
-  const deadline = performance.now() + IDLE_SETTLE_MAX_MS;
+  const deadline = performance.now() + (before.length > 0 ? IDLE_SETTLE_AFTER_LOAD_MAX_MS : IDLE_SETTLE_MAX_MS);
   await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
   for (;;) {
     const counts = await idleCollectionCounts(metricsUrls);

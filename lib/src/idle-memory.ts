@@ -20,9 +20,18 @@ export function memoryReducingCollection(): () => void {
 /** How often a service reads its event loop's utilization to find it idle. */
 export const IDLE_CHECK_MS = 5000;
 
+/**
+ * How long a process stays idle after a busy spell before it gives memory
+ * back. The collection costs the process its optimized code (below), so a
+ * pause between bursts shorter than this keeps it.
+ */
+export const IDLE_AFTER_BUSY_MS = 30_000;
+
 export interface IdleCollectorOptions {
   /** How often the event loop's utilization is read (IDLE_CHECK_MS). */
   checkMs?: number;
+  /** How long it must stay idle after a busy spell before it collects (IDLE_AFTER_BUSY_MS); after start-up, one interval. */
+  afterBusyMs?: number;
   /** Busy for less than this share of the last interval: idle. */
   idleBelow?: number;
   /** The collection; by default V8's memory-reducing one (memoryReducingCollection), made at the first use. */
@@ -44,24 +53,32 @@ export interface IdleCollectorOptions {
  * new space → 1 MB, RSS 78 → 55 MB in a test process).
  *
  * This runs that collection (V8's "last-resort" major GC, some tens of ms of
- * CPU) when the event loop was busy less than `idleBelow` of a whole check
- * interval: once after start-up, then again only after the process has been
- * busy since. A service under steady load never pays for it.
+ * CPU) when the event loop was busy less than `idleBelow` of each check
+ * interval: after start-up at the first idle interval, and after a busy spell
+ * only once it has stayed idle for `afterBusyMs`. The wait is there because
+ * the collection also clears the object shapes that only optimized code still
+ * points to, and V8 throws that code away: the hot paths of a service that
+ * paused for a few seconds ran interpreted and were compiled again, at up to
+ * twice the CPU a call and four times the p99 for the seconds after
+ * (bench/analysis.md). A service under steady load never pays for it.
  */
 export function collectWhenIdle(options: IdleCollectorOptions = {}): { stop(): void } {
   let collect = options.collect;
   const utilization = options.utilization ?? eventLoopUtilization();
   const idleBelow = options.idleBelow ?? 0.02;
-  // Start-up has just grown the heap.
-  let grown = true;
+  const checkMs = options.checkMs ?? IDLE_CHECK_MS;
+  const checksAfterBusy = Math.max(1, Math.ceil((options.afterBusyMs ?? IDLE_AFTER_BUSY_MS) / checkMs));
+  // Idle intervals still to wait before collecting; undefined when there is nothing to give back.
+  // Start-up has just grown the heap, and its code is not hot yet: one interval.
+  let waiting: number | undefined = 1;
   const timer = setInterval(() => {
-    if (utilization() >= idleBelow) grown = true;
-    else if (grown) {
-      grown = false;
+    if (utilization() >= idleBelow) waiting = checksAfterBusy;
+    else if (waiting !== undefined && --waiting === 0) {
+      waiting = undefined;
       (collect ??= memoryReducingCollection())();
       options.onCollected?.();
     }
-  }, options.checkMs ?? IDLE_CHECK_MS);
+  }, checkMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { collectWhenIdle } from "../src/idle-memory.js";
+import { collectWhenIdle, IDLE_AFTER_BUSY_MS } from "../src/idle-memory.js";
 
 /** An event loop whose utilization over each check interval is read from `values`, then stays at the last. */
 function loop(...values: number[]): () => number {
@@ -11,16 +11,17 @@ function loop(...values: number[]): () => number {
 describe("giving memory back when the process falls idle", () => {
   afterEach(() => void vi.useRealTimers());
 
-  it("collects once after start-up, then only after the process has been busy again", () => {
+  it("collects at the first idle interval after start-up, then only once a busy spell is followed by afterBusyMs of idleness", () => {
     vi.useFakeTimers();
     const collect = vi.fn();
     let counted = 0;
-    // idle, idle, busy, busy, idle, idle, idle, busy (under the bar: 0.02), idle
+    // idle, idle, busy, busy, idle, idle, busy, idle, idle (under the bar: 0.02), idle, idle
     const collector = collectWhenIdle({
       checkMs: 1000,
+      afterBusyMs: 3000,
       collect,
       onCollected: () => (counted += 1),
-      utilization: loop(0.001, 0.003, 0.4, 0.9, 0.01, 0.005, 0.0, 0.019, 0.5, 0.0),
+      utilization: loop(0.001, 0.003, 0.4, 0.9, 0.01, 0.005, 0.3, 0.0, 0.019, 0.0, 0.0),
     });
     vi.advanceTimersByTime(1000);
     expect(collect).toHaveBeenCalledTimes(1); // start-up's growth, given back at the first idle interval
@@ -28,16 +29,33 @@ describe("giving memory back when the process falls idle", () => {
     expect(collect).toHaveBeenCalledTimes(1); // still idle: nothing new to give back
     vi.advanceTimersByTime(2000);
     expect(collect).toHaveBeenCalledTimes(1); // busy: never while serving
-    vi.advanceTimersByTime(1000);
-    expect(collect).toHaveBeenCalledTimes(2); // idle after the busy spell
-    vi.advanceTimersByTime(3000);
-    expect(collect).toHaveBeenCalledTimes(2); // 0.019 is under the bar: still idle
     vi.advanceTimersByTime(2000);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(collect).toHaveBeenCalledTimes(1); // idle for 2 s after the busy spell: not yet
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(1); // busy again before 3 s: the pause kept what it grew (and its code)
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(1); // 0.019 is under the bar: idle for 2 s
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(2); // idle for 3 s after the busy spell
+    vi.advanceTimersByTime(5000);
+    expect(collect).toHaveBeenCalledTimes(2);
     collector.stop();
     vi.advanceTimersByTime(10_000);
-    expect(collect).toHaveBeenCalledTimes(3);
-    expect(counted).toBe(3); // each collection counted, for the metric
+    expect(collect).toHaveBeenCalledTimes(2);
+    expect(counted).toBe(2); // each collection counted, for the metric
+  });
+
+  it("waits IDLE_AFTER_BUSY_MS after a busy spell by default", () => {
+    vi.useFakeTimers();
+    const collect = vi.fn();
+    const collector = collectWhenIdle({ checkMs: 1000, collect, utilization: loop(0.0, 0.5, 0.0) });
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(IDLE_AFTER_BUSY_MS - 1000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(2);
+    collector.stop();
   });
 
   it("never collects while the process stays busy", () => {
