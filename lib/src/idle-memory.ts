@@ -54,8 +54,8 @@ export interface IdleCollectorOptions {
  *
  * This runs that collection (V8's "last-resort" major GC, some tens of ms of
  * CPU) when the event loop was busy less than `idleBelow` of each check
- * interval: after start-up at the first idle interval, and after a busy spell
- * only once it has stayed idle for `afterBusyMs`. The wait is there because
+ * interval: after start-up at the first idle interval (the first collection),
+ * and after a busy spell only once it has stayed idle for `afterBusyMs`. The wait is there because
  * the collection also clears the object shapes that only optimized code still
  * points to, and V8 throws that code away: the hot paths of a service that
  * paused for a few seconds ran interpreted and were compiled again, at up to
@@ -68,13 +68,16 @@ export function collectWhenIdle(options: IdleCollectorOptions = {}): { stop(): v
   const idleBelow = options.idleBelow ?? 0.02;
   const checkMs = options.checkMs ?? IDLE_CHECK_MS;
   const checksAfterBusy = Math.max(1, Math.ceil((options.afterBusyMs ?? IDLE_AFTER_BUSY_MS) / checkMs));
+  // Start-up has just grown the heap, and its code is not hot yet: until the first
+  // collection, one idle interval is enough, however busy starting was.
+  let startingUp = true;
   // Idle intervals still to wait before collecting; undefined when there is nothing to give back.
-  // Start-up has just grown the heap, and its code is not hot yet: one interval.
   let waiting: number | undefined = 1;
   const timer = setInterval(() => {
-    if (utilization() >= idleBelow) waiting = checksAfterBusy;
+    if (utilization() >= idleBelow) waiting = startingUp ? 1 : checksAfterBusy;
     else if (waiting !== undefined && --waiting === 0) {
       waiting = undefined;
+      startingUp = false;
       (collect ??= memoryReducingCollection())();
       options.onCollected?.();
     }

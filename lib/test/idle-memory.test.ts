@@ -45,6 +45,22 @@ describe("giving memory back when the process falls idle", () => {
     expect(counted).toBe(2); // each collection counted, for the metric
   });
 
+  it("collects at the first idle interval after a busy start-up, however long starting kept it busy", () => {
+    vi.useFakeTimers();
+    const collect = vi.fn();
+    // busy, busy (starting), idle, busy, idle
+    const collector = collectWhenIdle({ checkMs: 1000, afterBusyMs: 3000, collect, utilization: loop(0.6, 0.3, 0.0, 0.5, 0.0) });
+    vi.advanceTimersByTime(2000);
+    expect(collect).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(1); // start-up's growth, at the first idle interval
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(1); // after a busy spell: waits afterBusyMs
+    vi.advanceTimersByTime(2000);
+    expect(collect).toHaveBeenCalledTimes(2);
+    collector.stop();
+  });
+
   it("waits IDLE_AFTER_BUSY_MS after a busy spell by default", () => {
     vi.useFakeTimers();
     const collect = vi.fn();
