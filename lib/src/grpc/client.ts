@@ -58,9 +58,11 @@ export interface ClientOptions extends ResilienceOptions {
  * breaker lets its trial call through. Calls are spread over every address the
  * target resolves to (round_robin; the default pick_first sends them all to
  * one): a Kubernetes headless Service answers with every ready pod, and servers
- * close connections after a while (server.ts) so new pods get found.
+ * close connections after a while (server.ts) so new pods get found. Channelz
+ * is off, as on the servers (SERVER_OPTIONS).
  */
 const CHANNEL_DEFAULTS: grpc.ChannelOptions = {
+  "grpc.enable_channelz": 0,
   "grpc.initial_reconnect_backoff_ms": 250,
   "grpc.max_reconnect_backoff_ms": 5000,
   "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),

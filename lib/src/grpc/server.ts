@@ -220,10 +220,14 @@ function rpcLogger(logger: Logger): (rpc: string, code: grpc.status, durationMs:
  * Server options of every service: a connection is closed (gracefully: GOAWAY,
  * then up to a minute for calls in flight) after about five minutes, so
  * long-lived clients resolve their target again and spread over new replicas.
+ * Channelz is off: no service serves it, and grpc-js would otherwise count
+ * every call and message for it (a tracker object per call, clock reads per
+ * message).
  */
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   "grpc.max_connection_age_ms": 5 * 60_000,
   "grpc.max_connection_age_grace_ms": 60_000,
+  "grpc.enable_channelz": 0,
 };
 
 /** Bind `server` to "host:port" and resolve with the bound port (useful with port 0). Plaintext unless given credentials. */
