@@ -55,12 +55,12 @@ export interface IdleCollectorOptions {
  * This runs that collection (V8's "last-resort" major GC, some tens of ms of
  * CPU) when the event loop was busy less than `idleBelow` of each check
  * interval: after start-up at the first idle interval (the first collection),
- * and after a busy spell only once it has stayed idle for `afterBusyMs`. The wait is there because
- * the collection also clears the object shapes that only optimized code still
- * points to, and V8 throws that code away: the hot paths of a service that
- * paused for a few seconds ran interpreted and were compiled again, at up to
- * twice the CPU a call and four times the p99 for the seconds after
- * (bench/analysis.md). A service under steady load never pays for it.
+ * and after a busy spell only once it has stayed idle for `afterBusyMs`. The
+ * wait is there because the collection also clears the object shapes that only
+ * optimized code still points to, and V8 throws that code away: the hot paths
+ * of a service that paused for a few seconds ran interpreted and were compiled
+ * again, at up to twice the CPU a call and four times the p99 for the seconds
+ * after (bench/analysis.md). A service under steady load never pays for it.
  */
 export function collectWhenIdle(options: IdleCollectorOptions = {}): { stop(): void } {
   let collect = options.collect;
