@@ -36,3 +36,8 @@ export class ExpiringMap<K, V> {
     return this.entries.size;
   }
 }
+
+/** The least time any of `entries` (from ExpiringMap.lookup) has left at `now`: how long an answer made of them stays true. Infinity for none. */
+export function leastTimeLeft(entries: ReadonlyArray<{ expiresAt: number }>, now: number): number {
+  return entries.reduce((least, entry) => Math.min(least, entry.expiresAt - now), Number.POSITIVE_INFINITY);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExpiringMap } from "../src/expiring-map.js";
+import { ExpiringMap, leastTimeLeft } from "../src/expiring-map.js";
 import { durationOfMs, msOfDuration } from "../src/proto-duration.js";
 
 describe("ExpiringMap", () => {
@@ -25,6 +25,17 @@ describe("ExpiringMap", () => {
 
   it("refuses a capacity under one", () => {
     expect(() => new ExpiringMap(0)).toThrow(/capacity must be at least 1, got 0/);
+  });
+});
+
+describe("leastTimeLeft", () => {
+  it("is the least time any looked-up entry has left, and unbounded for none", () => {
+    const map = new ExpiringMap<string, number>(10);
+    map.set("a", 1, 1_500);
+    map.set("b", 2, 1_200);
+    const entries = ["a", "b"].map((key) => map.lookup(key, 1_000)!);
+    expect(leastTimeLeft(entries, 1_000)).toBe(200);
+    expect(leastTimeLeft([], 1_000)).toBe(Number.POSITIVE_INFINITY);
   });
 });
 

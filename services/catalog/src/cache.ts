@@ -1,4 +1,4 @@
-import { ExpiringMap } from "@bazaar/runtime/expiring-map";
+import { ExpiringMap, leastTimeLeft } from "@bazaar/runtime/expiring-map";
 import { type Product } from "./domain.js";
 
 /** What the handlers read products through: the store itself, or this cache in front of it. */
@@ -62,7 +62,7 @@ export class CachedProducts implements ProductSource {
     const cached = ids.map((id) => this.entries.lookup(id, now));
     if (!cached.includes(undefined)) {
       const entries = cached as Array<{ value: Product; expiresAt: number }>;
-      return Promise.resolve({ products: entries.map((entry) => entry.value), freshForMs: Math.min(this.options.ttlMs, leastLeft(entries, now)) });
+      return Promise.resolve({ products: entries.map((entry) => entry.value), freshForMs: Math.min(this.options.ttlMs, leastTimeLeft(entries, now)) });
     }
     return this.readThrough(ids, cached, now);
   }
@@ -76,7 +76,7 @@ export class CachedProducts implements ProductSource {
     }
     const hits = cached.filter((entry) => entry !== undefined);
     // What was read now has the whole TTL ahead; what came from memory, what it has left.
-    const freshForMs = this.options.ttlMs > 0 ? Math.min(this.options.ttlMs, leastLeft(hits, now)) : 0;
+    const freshForMs = this.options.ttlMs > 0 ? Math.min(this.options.ttlMs, leastTimeLeft(hits, now)) : 0;
     const products = ids.flatMap((id, index) => {
       const product = cached[index]?.value ?? found.get(id);
       return product === undefined ? [] : [product];
@@ -87,8 +87,4 @@ export class CachedProducts implements ProductSource {
   list(afterId: string | undefined, limit: number): Promise<Product[]> {
     return this.source.list(afterId, limit);
   }
-}
-
-function leastLeft(entries: Array<{ expiresAt: number }>, now: number): number {
-  return entries.reduce((least, entry) => Math.min(least, entry.expiresAt - now), Number.POSITIVE_INFINITY);
 }

@@ -1,5 +1,5 @@
 import { type CatalogServiceService, type Product } from "@bazaar/gen/bazaar/catalog/v1/catalog";
-import { ExpiringMap } from "@bazaar/runtime/expiring-map";
+import { ExpiringMap, leastTimeLeft } from "@bazaar/runtime/expiring-map";
 import { type PromiseClient } from "@bazaar/runtime/grpc/client";
 import { durationOfMs, msOfDuration } from "@bazaar/runtime/proto-duration";
 
@@ -33,8 +33,7 @@ export function cachedCatalog(catalog: Catalog, options: CachedCatalogOptions = 
       const known = [...new Set(request.ids)].map((id) => products.lookup(id, asked));
       if (known.length > 0 && !known.includes(undefined)) {
         const entries = known as Array<{ value: Product; expiresAt: number }>;
-        const freshForMs = Math.min(...entries.map((entry) => entry.expiresAt - asked));
-        return Promise.resolve({ products: entries.map((entry) => entry.value), maxAge: durationOfMs(freshForMs) });
+        return Promise.resolve({ products: entries.map((entry) => entry.value), maxAge: durationOfMs(leastTimeLeft(entries, asked)) });
       }
       return catalog.batchGetProducts(request, callOptions).then((response) => {
         // Counted from when the question was sent, so the answer is never kept past the catalog's bound.
