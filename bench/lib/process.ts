@@ -50,17 +50,34 @@ export function onInterrupt(cleanup: () => void): () => void {
 /**
  * Start `command` with output appended to `log`; `core` pins it with taskset
  * (the pid is then taskset's, which execs the command, so it is the same process).
+ * With `through` "pipe", its stdout and stderr go to a reader, a `cat` that
+ * copies them to `log`, as a deployed service's stdout goes to its container
+ * runtime: a write then never waits on the file system's journal, which held a
+ * server's calls behind its log writes in the hop (bench/analysis.md). Node's
+ * pipes are socket pairs.
  */
-export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, log: string, core?: number): Started {
+export function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, log: string, core?: number, through: "file" | "pipe" = "file"): Started {
   const fd = openSync(log, "a");
   const [file, argv] = core === undefined ? [command, args] : ["taskset", ["-c", String(core), command, ...args]];
-  const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", fd, fd] });
+  const output = through === "pipe" ? "pipe" : fd;
+  const child = spawn(file, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", output, output] });
+  if (through === "pipe") {
+    // One reader per stream; each ends when the child closes its end.
+    for (const stream of [child.stdout, child.stderr]) {
+      track(spawn("cat", [], { stdio: [stream, fd, fd] }));
+      stream?.destroy(); // the cat has its own copy of the pipe's end; this process never reads it
+    }
+  }
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  track(child);
+  return { name, child, pid: child.pid, log };
+}
+
+function track(child: ChildProcess): void {
   child.on("error", () => {});
   children.add(child);
   child.once("exit", () => children.delete(child));
-  return { name, child, pid: child.pid, log };
 }
 
 /** Resolves when `ready()` is true; throws if the process exits first or `timeoutMs` passes. */
