@@ -119,8 +119,8 @@ async function measure(name: string, series: Series) {
   const ratios: Record<string, Record<number, number[]>> = {};
   const cpuRatios: Record<string, Record<number, number[]>> = {};
   const logBytes: Record<string, { bytes: number; requests: number }> = {};
-  // A load per server before the rounds, not counted: the runtime's servers ran their first round
-  // ~20% slower than their later ones (more code to compile than bare grpc-js's; bench/analysis.md).
+  // A load per server before the rounds, not counted: the runtime's servers ran their first round up
+  // to a third slower than their later ones (more code to compile than bare grpc-js's; bench/analysis.md).
   for (const entry of series.entries) {
     const result = await series.load(entry, IN_FLIGHT[0]);
     console.error(`hop ${name} warm-up ${entry.key} @${IN_FLIGHT[0]}: ${round(result.requestsPerSecond, 0)} req/s`);
