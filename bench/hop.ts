@@ -3,8 +3,8 @@
  * grpc-js server, by the runtime's full server stack with the answer in memory
  * (logs to stdout, read by another process, and logs off), and by the real catalog (its store on
  * PostgreSQL behind its product cache). Servers run on core 0, the load
- * generator on core 1; each server logs to a pipe, as deployed, and is loaded
- * once before the rounds, uncounted; rounds are interleaved (the server order rotates) so
+ * generator on core 1; each server runs with the services' Node flags and
+ * logs to a pipe, as deployed, and is loaded once before the rounds, uncounted; rounds are interleaved (the server order rotates) so
  * drift on a shared machine hits every server alike, and each round's figures
  * are divided by the bare server's from the same round. Two series, never compared with each other:
  * - plaintext, loaded by h2load with a prepared gRPC body: the runtime and the
@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CatalogServiceService, GetProductRequest, type GetProductResponse } from "@bazaar/gen/bazaar/catalog/v1/catalog";
 import { stopCluster } from "@bazaar/runtime/db/postgres-cluster";
+import { SERVICE_NODE_FLAGS } from "@bazaar/runtime/process";
 import { startTestPostgres, type TestPostgres } from "../lib/test/support/postgres.js";
 import { h2load, type H2loadResult, type NodeH2load, startNodeH2load, writeBody } from "./lib/h2load.js";
 import { insecureClient, mtlsClient, unary } from "./lib/grpc-call.js";
@@ -87,7 +88,9 @@ async function databaseFor(key: string): Promise<string> {
 /** Start a server pinned to the server core and wait until GetProduct answers (over mTLS as the caller when `tls`). */
 async function startServer(key: string, args: string[], env: NodeJS.ProcessEnv, port: number, tls = false): Promise<Server> {
   // Logs through a pipe, as deployed (stdout read by the container runtime).
-  const started = startProcess(key, process.execPath, [...profileArgs(key), ...args], env, join(work, `${key}.log`), SERVER_CORE, "pipe");
+  // Every server with the services' Node flags, bare grpc-js too: as deployed, and the rows differ only in their stack.
+  const nodeArgs = [...SERVICE_NODE_FLAGS, ...profileArgs(key), ...args];
+  const started = startProcess(key, process.execPath, nodeArgs, env, join(work, `${key}.log`), SERVER_CORE, "pipe");
   const address = `127.0.0.1:${port}`;
   servers.push({ key, started, address });
   const client = tls ? mtlsClient(address, certs, CALLER, "catalog") : insecureClient(address);
@@ -241,6 +244,7 @@ try {
 
   const report = {
     rounds: ROUNDS,
+    nodeFlags: SERVICE_NODE_FLAGS,
     seconds: SECONDS,
     rows,
     tls: { generator: "bench/h2load-node-worker.ts, node:http2", caller: CALLER, negotiated, rows: tlsRows },

@@ -26,6 +26,8 @@ type HopRow = { key: string; label: string; logBytesPerRequest: number; inFlight
 interface Hop {
   rounds: number;
   seconds: number;
+  /** Every server's Node flags (absent from runs before they were given). */
+  nodeFlags?: string[];
   rows: HopRow[];
   /** The mutual TLS series (absent from runs before TLS). */
   tls?: { generator: string; caller: string; negotiated?: string; rows: HopRow[] };
@@ -294,7 +296,7 @@ export function renderResults(results: Record<string, unknown>): string {
     out.push(
       "## 1. Hop overhead: CatalogService.GetProduct",
       "",
-      `Each server pinned to core 0, the load generator to core 1, one HTTP/2 connection, each server loaded once at 100 in flight before the rounds (not counted) and logging to stdout, which a \`cat\` copies to a file (as a container runtime reads a service's stdout; straight into a file on this machine's disk, a log write now and then waited on the file system's journal and held the call behind it), ${hop.rounds} interleaved rounds × ${hop.seconds} s (+1 s warm-up) per server and concurrency; ratio = the server's req/s ÷ the series' bare grpc-js's in the same round (median). Server CPU: CPU-seconds per second the server used while loaded (100% = its whole core; less means the generator or the other work on the machine was the limit), and that CPU time per answered call, which does not depend on the generator's speed (only on how calls batch per read). Log bytes: what the server wrote per request at LOG_LEVEL=info.`,
+      `Each server pinned to core 0, the load generator to core 1, one HTTP/2 connection, ${hop.nodeFlags ? `every server (bare grpc-js too) with the services' Node flags (${hop.nodeFlags.join(" ")}), ` : ""}each loaded once at 100 in flight before the rounds (not counted) and logging to stdout, which a \`cat\` copies to a file (as a container runtime reads a service's stdout; straight into a file on this machine's disk, a log write now and then waited on the file system's journal and held the call behind it), ${hop.rounds} interleaved rounds × ${hop.seconds} s (+1 s warm-up) per server and concurrency; ratio = the server's req/s ÷ the series' bare grpc-js's in the same round (median). Server CPU: CPU-seconds per second the server used while loaded (100% = its whole core; less means the generator or the other work on the machine was the limit), and that CPU time per answered call, which does not depend on the generator's speed (only on how calls batch per read). Log bytes: what the server wrote per request at LOG_LEVEL=info.`,
       "",
       "**Plaintext, loaded by h2load** with a prepared gRPC body. The runtime and the catalog run with TLS_MODE=insecure (plaintext, no caller identity, no authorization): h2load cannot present a client certificate, which the mesh's servers require. These rows are the middleware and the query without TLS.",
       "",
