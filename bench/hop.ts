@@ -1,10 +1,11 @@
 /**
  * Measurement 1, hop overhead: CatalogService.GetProduct served by a bare
  * grpc-js server, by the runtime's full server stack with the answer in memory
- * (logs to stdout, read by another process, and logs off), and by the real catalog (its store on
- * PostgreSQL behind its product cache). Servers run on core 0, the load
- * generator on core 1; each server runs with the services' Node flags and
- * logs to a pipe, as deployed, and is loaded once before the rounds, uncounted; rounds are interleaved (the server order rotates) so
+ * (logging, and logs off), and by the real catalog (its store on PostgreSQL
+ * behind its product cache). Servers run on core 0, the load generator on
+ * core 1. Each server, bare grpc-js too, runs with the services' Node flags and
+ * logs to stdout read by another process, as deployed, and is loaded once
+ * before the rounds, uncounted. Rounds are interleaved (the server order rotates) so
  * drift on a shared machine hits every server alike, and each round's figures
  * are divided by the bare server's from the same round. Two series, never compared with each other:
  * - plaintext, loaded by h2load with a prepared gRPC body: the runtime and the
@@ -87,8 +88,8 @@ async function databaseFor(key: string): Promise<string> {
 
 /** Start a server pinned to the server core and wait until GetProduct answers (over mTLS as the caller when `tls`). */
 async function startServer(key: string, args: string[], env: NodeJS.ProcessEnv, port: number, tls = false): Promise<Server> {
-  // Logs through a pipe, as deployed (stdout read by the container runtime).
-  // Every server with the services' Node flags, bare grpc-js too: as deployed, and the rows differ only in their stack.
+  // As deployed: the services' Node flags (bare grpc-js too, so the rows differ only in their stack),
+  // and stdout read by another process, as a container runtime reads it.
   const nodeArgs = [...SERVICE_NODE_FLAGS, ...profileArgs(key), ...args];
   const started = startProcess(key, process.execPath, nodeArgs, env, join(work, `${key}.log`), SERVER_CORE, "pipe");
   const address = `127.0.0.1:${port}`;
