@@ -14,7 +14,7 @@ const CENSOR = "[redacted]";
  * JSON lines on stdout, one per event, with the service name on every line and
  * the trace and span ids of the work in progress (so one request can be
  * followed across services' logs), secrets censored (`redacted`). Lines go out
- * at the end of the event-loop turn that logged them (`turnBuffered`).
+ * together, at most LOG_FLUSH_DELAY_MS after they were logged (`bufferedLines`).
  */
 export function createLogger(service: string, level = "info", destination: pino.DestinationStream = stdoutLines()): Logger {
   const logger = pino(
@@ -128,20 +128,30 @@ export interface FlushableDestination extends pino.DestinationStream {
 }
 
 /**
- * The lines logged during one event-loop turn, written together by one
- * synchronous write when the turn ends (a setImmediate), or at once past
- * `maxLength` characters. A write per line was the largest cost of a served call: one
- * system call per RPC line, ~20 µs of a ~78 µs call in bench/'s hop (see
- * bench/analysis.md). Nothing waits longer than the turn it was logged in, and
- * the process's exit (process.exit, a signal's drain, an uncaught exception)
- * writes what the turn still holds; only a SIGKILL or an out-of-memory kill
- * mid-turn loses that turn's lines, which a write per line would have kept.
+ * How long a logged line may wait for the lines logged after it: long enough
+ * that a busy process writes many lines at once, short enough that a person
+ * following the log sees no delay. Writing at the end of every event-loop turn
+ * instead meant, one call at a time, a write and a wake-up of the log's reader
+ * per RPC (bench/analysis.md, the hop).
  */
-export function turnBuffered(write: (chunk: string) => void, maxLength = 64 * 1024): FlushableDestination {
+export const LOG_FLUSH_DELAY_MS = 20;
+
+/**
+ * Lines written together by one synchronous write: LOG_FLUSH_DELAY_MS after the
+ * first line the buffer holds, at once past `maxLength` characters, and on
+ * demand (`flushNow`, which the process's exit calls). A write per line was the
+ * largest cost of a served call: one system call per RPC line, ~20 µs of a
+ * ~78 µs call in bench/'s hop. The process's exit (process.exit, a signal's
+ * drain, an uncaught exception) writes what the buffer holds; only a SIGKILL or
+ * an out-of-memory kill loses the lines of the last `delayMs` at most, which a
+ * write per line would have kept.
+ */
+export function bufferedLines(write: (chunk: string) => void, { delayMs = LOG_FLUSH_DELAY_MS, maxLength = 64 * 1024 } = {}): FlushableDestination {
   let pending = "";
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   const flushNow = () => {
-    scheduled = false;
+    clearTimeout(timer);
+    timer = undefined;
     if (pending === "") return;
     const chunk = pending;
     pending = "";
@@ -151,10 +161,8 @@ export function turnBuffered(write: (chunk: string) => void, maxLength = 64 * 10
     write(line: string) {
       pending += line;
       if (pending.length >= maxLength) flushNow();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushNow);
-      }
+      // Unreferenced: a process with nothing else to do exits at once, and its exit writes the lines.
+      else timer ??= setTimeout(flushNow, delayMs).unref();
     },
     flushNow,
   };
@@ -170,7 +178,7 @@ let stdout: FlushableDestination | undefined;
 function stdoutLines(): FlushableDestination {
   if (stdout === undefined) {
     const sink = pino.destination({ dest: 1, sync: true });
-    stdout = turnBuffered((chunk) => sink.write(chunk));
+    stdout = bufferedLines((chunk) => sink.write(chunk));
     process.on("exit", stdout.flushNow);
   }
   return stdout;

@@ -1,47 +1,57 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
-import { describe, expect, it } from "vitest";
-import { createLogger, redacted, rpcLineWriter, turnBuffered } from "../src/logger.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { bufferedLines, createLogger, LOG_FLUSH_DELAY_MS, redacted, rpcLineWriter } from "../src/logger.js";
 import { startTracing } from "../src/observability/tracing.js";
 import { repoRoot } from "./support/process.js";
 
 // The active context carries a span (the RPC line's trace ids) only once a context manager is registered.
 startTracing("logger-test");
 
-describe("turnBuffered", () => {
-  it("writes the lines of one event-loop turn together, once the turn ends", async () => {
+describe("bufferedLines", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("writes the lines it holds together, LOG_FLUSH_DELAY_MS after the first of them", () => {
+    vi.useFakeTimers();
     const writes: string[] = [];
-    const destination = turnBuffered((chunk) => writes.push(chunk));
+    const destination = bufferedLines((chunk) => writes.push(chunk));
     destination.write("a\n");
+    vi.advanceTimersByTime(LOG_FLUSH_DELAY_MS - 1);
     destination.write("b\n");
     expect(writes).toEqual([]);
-    await nextTurn();
+    vi.advanceTimersByTime(1);
     expect(writes).toEqual(["a\nb\n"]);
     destination.write("c\n");
-    await nextTurn();
+    vi.advanceTimersByTime(LOG_FLUSH_DELAY_MS - 1);
+    expect(writes).toEqual(["a\nb\n"]);
+    vi.advanceTimersByTime(1);
     expect(writes).toEqual(["a\nb\n", "c\n"]);
   });
 
-  it("writes at once past its size, and on demand", () => {
+  it("writes at once past its size, and on demand, and then waits for no timer", () => {
+    vi.useFakeTimers();
     const writes: string[] = [];
-    const destination = turnBuffered((chunk) => writes.push(chunk), 10);
+    const destination = bufferedLines((chunk) => writes.push(chunk), { maxLength: 10 });
     destination.write("12345\n");
     destination.write("67890\n");
     expect(writes).toEqual(["12345\n67890\n"]);
     destination.write("x\n");
     destination.flushNow();
     expect(writes).toEqual(["12345\n67890\n", "x\n"]);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(LOG_FLUSH_DELAY_MS);
+    expect(writes).toHaveLength(2);
   });
 
-  it("carries pino's lines whole, one JSON object per line", async () => {
+  it("carries pino's lines whole, one JSON object per line", () => {
+    vi.useFakeTimers();
     const writes: string[] = [];
-    const logger = createLogger("test", "info", turnBuffered((chunk) => writes.push(chunk)));
+    const logger = createLogger("test", "info", bufferedLines((chunk) => writes.push(chunk)));
     logger.info({ n: 1 }, "one");
     logger.info({ n: 2 }, "two");
-    await nextTurn();
+    vi.advanceTimersByTime(LOG_FLUSH_DELAY_MS);
     expect(writes).toHaveLength(1);
     const lines = writes[0]!.trimEnd().split("\n").map((line) => JSON.parse(line) as { msg: string; n: number });
     expect(lines.map(({ msg, n }) => [msg, n])).toEqual([["one", 1], ["two", 2]]);
@@ -58,10 +68,10 @@ describe("a service's stdout", () => {
   const messages = (stdout: string) => stdout.trimEnd().split("\n").map((line) => (JSON.parse(line) as { msg: string }).msg);
 
   it.each([
-    ["the turn ends and the process has nothing left to do", "end", 0],
+    ["the process has nothing left to do", "end", 0],
     ["process.exit() in the same turn", "exit", 3],
     ["an uncaught exception in the same turn", "throw", 1],
-  ])("keeps the last turn's lines when %s", async (_, how, code) => {
+  ])("keeps the lines it still holds when %s", async (_, how, code) => {
     const result = await logsThenExits(how);
     expect(result.code).toBe(code);
     expect(messages(result.stdout)).toEqual(["first", "second"]);
