@@ -248,6 +248,28 @@ describe("outbox relay", () => {
     expect(ids.filter((id) => id === first || id === second)).toEqual([first, second]);
   });
 
+  it("publishes a row read from the table byte for byte, whatever its size", async () => {
+    // Payloads of 0 bytes up to a few KB: the relay reads them in base64, which PostgreSQL wraps every 76 characters.
+    const events = [OrderPlaced.fromPartial({}), ...[1, 40, 41, 3000].map((length) => placed(`ord_size_${"x".repeat(length)}`))].map((message) =>
+      new Outbox().entry(orderPlaced, message),
+    );
+    for (const event of events) {
+      await db.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
+        event.id,
+        event.subject,
+        event.typeName,
+        event.payload,
+        JSON.stringify(event.headers),
+      ]);
+    }
+    const relay = new OutboxRelay(db, jetstream(connection), logger);
+    while ((await relay.relayBatch()) > 0);
+    await relay.stop();
+    const published = new Map((await publishedOn("ORDERS", "orders.order.placed")).map((message) => [message.header.get("Nats-Msg-Id"), message.data]));
+    expect(events.map((event) => event.payload.length)).toContain(0);
+    for (const event of events) expect(Buffer.from(published.get(event.id)!).equals(Buffer.from(event.payload))).toBe(true);
+  });
+
   it("reads on from the last row it read, and still publishes a row committed late below it", async () => {
     // Rows at keys far above the rest, as a long-running shop's are; a row committed late took its key before them.
     const row = async (seq: number, orderId: string) => {
