@@ -6,7 +6,7 @@ import { type Database, openDatabase } from "@bazaar/runtime/db/database";
 import { migrate, RUNTIME_MIGRATIONS } from "@bazaar/runtime/db/migrate";
 import { DEAD_LETTER_HEADERS, EventConsumers, on, onIdempotent } from "@bazaar/runtime/events/consumer";
 import { EVENT_TYPE_HEADER, eventType } from "@bazaar/runtime/events/event-type";
-import { Outbox, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
+import { Outbox, type OutboxEntry, outboxInsert, OutboxRelay } from "@bazaar/runtime/events/outbox";
 import { ensureStream } from "@bazaar/runtime/events/nats";
 import { createLogger } from "@bazaar/runtime/logger";
 import { freshDatabase, recordingStatements } from "@bazaar/runtime/testing";
@@ -43,6 +43,17 @@ const placed = (orderId: string) =>
 
 /** Whether `sql` reads events from the outbox table (the relay's table reads; not its deletes or its gauges' counts). */
 const readsOutboxRows = (sql: string) => /\bselect\b[^;]*\bpayload\b[^;]*\bfrom outbox\b/.test(sql);
+
+/** `event`'s row written straight into the table, as another replica or an earlier run leaves one (at key `seq` if given). */
+const insertOutboxRow = (event: OutboxEntry, seq?: number) =>
+  db.query(`insert into outbox (seq, id, subject, type_name, payload, headers) values (coalesce($1, nextval('outbox_seq_seq')), $2, $3, $4, $5, $6)`, [
+    seq ?? null,
+    event.id,
+    event.subject,
+    event.typeName,
+    event.payload,
+    JSON.stringify(event.headers),
+  ]);
 
 async function publishedOn(stream: string, subject: string) {
   const messages = [];
@@ -191,13 +202,7 @@ describe("outbox relay", () => {
     })();
     // Another replica's row: in the table, never handed to this relay.
     const foreign = new Outbox().entry(orderPlaced, placed("ord_foreign"));
-    await db.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
-      foreign.id,
-      foreign.subject,
-      foreign.typeName,
-      foreign.payload,
-      JSON.stringify(foreign.headers),
-    ]);
+    await insertOutboxRow(foreign);
     try {
       await expect.poll(() => db.query("select id from outbox where id = $1", [foreign.id]), { timeout: 10_000 }).toEqual([]);
       // Busy across several reads of the table, each a chance to publish one of its own events twice.
@@ -253,15 +258,7 @@ describe("outbox relay", () => {
     const events = [OrderPlaced.fromPartial({}), ...[1, 40, 41, 3000].map((length) => placed(`ord_size_${"x".repeat(length)}`))].map((message) =>
       new Outbox().entry(orderPlaced, message),
     );
-    for (const event of events) {
-      await db.query("insert into outbox (id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5)", [
-        event.id,
-        event.subject,
-        event.typeName,
-        event.payload,
-        JSON.stringify(event.headers),
-      ]);
-    }
+    for (const event of events) await insertOutboxRow(event);
     const relay = new OutboxRelay(db, jetstream(connection), logger);
     while ((await relay.relayBatch()) > 0);
     await relay.stop();
@@ -272,17 +269,7 @@ describe("outbox relay", () => {
 
   it("reads on from the last row it read, and still publishes a row committed late below it", async () => {
     // Rows at keys far above the rest, as a long-running shop's are; a row committed late took its key before them.
-    const row = async (seq: number, orderId: string) => {
-      const event = new Outbox().entry(orderPlaced, placed(orderId));
-      await db.query("insert into outbox (seq, id, subject, type_name, payload, headers) values ($1, $2, $3, $4, $5, $6)", [
-        seq,
-        event.id,
-        event.subject,
-        event.typeName,
-        event.payload,
-        JSON.stringify(event.headers),
-      ]);
-    };
+    const row = (seq: number, orderId: string) => insertOutboxRow(new Outbox().entry(orderPlaced, placed(orderId)), seq);
     const reads: unknown[][] = [];
     const recorded: Database = { ...db, query: (sql, params) => (readsOutboxRows(sql) && reads.push(params ?? []), db.query(sql, params)) };
     const relay = new OutboxRelay(recorded, jetstream(connection), logger, { batchSize: 1 });
