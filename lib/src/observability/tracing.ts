@@ -152,6 +152,38 @@ function idsOnlySpan(parent: Context): Span {
   });
 }
 
+/**
+ * `parent`, whose setValue makes one small object per value. OpenTelemetry's
+ * own context copies its whole Map and makes three closures at every
+ * setValue: a served call sets two values (its span, its incoming deadline) and
+ * every call it makes one more, and those copies were the largest allocation
+ * the server adapter made per call (bench/analysis.md, the hop). Lookups walk
+ * the layers, as many as the values set since the parent: a handful.
+ */
+export function layeredOn(parent: Context): Context {
+  return parent instanceof ContextLayer ? parent : new ContextLayer(parent, undefined, undefined);
+}
+
+class ContextLayer implements Context {
+  constructor(
+    private readonly parent: Context,
+    private readonly key: symbol | undefined,
+    private readonly value: unknown,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return key === this.key ? this.value : this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return new ContextLayer(this, key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return new ContextLayer(this, key, undefined);
+  }
+}
+
 /** The OpenTelemetry RPC attributes of a gRPC method's spans (client and server), from its path "/package.Service/Method". */
 export function rpcSpanAttributes(path: string): Attributes {
   const [, service = "", method = ""] = path.split("/");
