@@ -143,10 +143,10 @@ export const LOG_FLUSH_DELAY_MS = 20;
  * largest cost of a served call: one system call per RPC line, ~20 µs of a
  * ~78 µs call in bench/'s hop. The process's exit (process.exit, a signal's
  * drain, an uncaught exception) writes what the buffer holds; only a SIGKILL or
- * an out-of-memory kill loses the lines of the last `delayMs` at most, which a
- * write per line would have kept.
+ * an out-of-memory kill loses lines, those of the last LOG_FLUSH_DELAY_MS at
+ * most, which a write per line would have kept.
  */
-export function bufferedLines(write: (chunk: string) => void, { delayMs = LOG_FLUSH_DELAY_MS, maxLength = 64 * 1024 } = {}): FlushableDestination {
+export function bufferedLines(write: (chunk: string) => void, { maxLength = 64 * 1024 } = {}): FlushableDestination {
   let pending = "";
   let timer: NodeJS.Timeout | undefined;
   const flushNow = () => {
@@ -162,7 +162,7 @@ export function bufferedLines(write: (chunk: string) => void, { delayMs = LOG_FL
       pending += line;
       if (pending.length >= maxLength) flushNow();
       // Unreferenced: a process with nothing else to do exits at once, and its exit writes the lines.
-      else timer ??= setTimeout(flushNow, delayMs).unref();
+      else timer ??= setTimeout(flushNow, LOG_FLUSH_DELAY_MS).unref();
     },
     flushNow,
   };

@@ -5,7 +5,7 @@ import { type Logger, rpcLineWriter } from "../logger.js";
 import { type CallGuard } from "./call-guard.js";
 import { withIncomingDeadline } from "./deadline.js";
 import { toStatus } from "./status.js";
-import { extractContext, layeredOn, rpcSpanAttributes, startSpan, useAsyncContext } from "../observability/tracing.js";
+import { extractContext, rpcSpanAttributes, startSpan, useAsyncContext } from "../observability/tracing.js";
 
 /** A unary method of a generated grpc-js service definition (ts-proto, outputServices=grpc-js). */
 interface UnaryMethod<Req, Res> {
@@ -65,7 +65,7 @@ export function addUnaryService<D extends grpc.ServiceDefinition>(
       // call's span as the parent, and its deadline, which every call the handler makes downstream is held to.
       const parent = extractContext(call.metadata, metadataGetter);
       const span = startSpan(method.path.slice(1), SpanKind.SERVER, spanAttributes, parent);
-      const active = withIncomingDeadline(trace.setSpan(layeredOn(parent), span), context_.deadline);
+      const active = withIncomingDeadline(trace.setSpan(parent, span), context_.deadline);
       // Runs in `active` too: a promise's reactions run in the context they were attached in.
       const finish = (error: unknown, response?: unknown) => {
         const status = error === undefined ? { code: grpc.status.OK } : statusFor(error, method.path, logger);

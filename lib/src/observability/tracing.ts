@@ -1,4 +1,4 @@
-import { type Attributes, context, isSpanContextValid, propagation, type Context, type Span, type SpanKind, type TextMapGetter, type TextMapSetter, trace, TraceFlags, type Tracer } from "@opentelemetry/api";
+import { type Attributes, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Context, type Span, type SpanKind, type TextMapGetter, type TextMapSetter, trace, TraceFlags, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type ExportResult, ExportResultCode, getNumberFromEnv, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -57,7 +57,15 @@ let asyncContext = false;
 export function useAsyncContext(): void {
   if (asyncContext) return;
   asyncContext = true;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  context.setGlobalContextManager(new LayeredRootContextManager().enable());
+}
+
+/** AsyncLocalStorage's context manager, whose context outside any other is a layered root (layeredOn). */
+class LayeredRootContextManager extends AsyncLocalStorageContextManager {
+  override active(): Context {
+    const active = super.active();
+    return active === ROOT_CONTEXT ? LAYERED_ROOT : active;
+  }
 }
 
 /**
@@ -157,7 +165,9 @@ function idsOnlySpan(parent: Context): Span {
  * own context copies its whole Map and makes three closures at every
  * setValue: a served call sets two values (its span, its incoming deadline) and
  * every call it makes one more, and those copies were the largest allocation
- * the server adapter made per call (bench/analysis.md, the hop). Lookups walk
+ * the server adapter made per call (bench/analysis.md, the hop). The context
+ * manager (useAsyncContext) roots every context of the process in one, so
+ * whatever derives a context from the active one gets layers. Lookups walk
  * the layers, as many as the values set since the parent: a handful.
  */
 export function layeredOn(parent: Context): Context {
@@ -183,6 +193,8 @@ class ContextLayer implements Context {
     return new ContextLayer(this, key, undefined);
   }
 }
+
+const LAYERED_ROOT = layeredOn(ROOT_CONTEXT);
 
 /** The OpenTelemetry RPC attributes of a gRPC method's spans (client and server), from its path "/package.Service/Method". */
 export function rpcSpanAttributes(path: string): Attributes {
